@@ -1,0 +1,131 @@
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+
+from bifrost_site.models import ACTIVITY, BaseModel, OrgOwnedModel, OrgScopedQuerySet
+
+
+class UserType(models.TextChoices):
+    PLATFORM = "PLATFORM", "Platform"
+    ORG = "ORG", "Organization"
+
+
+class UserQuerySet(OrgScopedQuerySet):
+    pass
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):
+    use_in_migrations = True
+
+    def _create(self, email, password, **fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **fields):
+        fields.setdefault("user_type", UserType.ORG if fields.get("organization") else UserType.PLATFORM)
+        return self._create(email, password, **fields)
+
+    def create_superuser(self, email, password=None, **fields):
+        fields.update(user_type=UserType.PLATFORM, is_platform_admin=True, organization=None)
+        return self._create(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin, BaseModel):
+    """A person who signs in with an email address.
+
+    PLATFORM users are the MSP's staff (platform admins are Django staff and superusers);
+    ORG users belong to exactly one customer organization.
+    """
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True, default="")
+    user_type = models.CharField(max_length=10, choices=UserType.choices, default=UserType.ORG)
+    is_platform_admin = models.BooleanField(default=False)
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
+    )
+    is_active = models.BooleanField(default=True)
+
+    objects = UserManager()
+    scope_mode = ACTIVITY
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user_type=UserType.ORG, organization__isnull=False, is_platform_admin=False)
+                    | models.Q(user_type=UserType.PLATFORM, organization__isnull=True)
+                ),
+                name="user_type_matches_organization",
+            ),
+            models.CheckConstraint(condition=models.Q(email=models.functions.Lower("email")), name="user_email_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs):
+        self.email = (self.email or "").strip().lower()
+        # Django's admin site keys off is_staff/is_superuser; platform admins are both.
+        self.is_superuser = self.is_platform_admin
+        super().save(*args, **kwargs)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.is_platform_admin
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class Role(OrgOwnedModel):
+    """Grants ORG users access to forms (FormRole)."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True, default="")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="roles"
+    )
+    is_active = models.BooleanField(default=True)
+    users = models.ManyToManyField(User, through="UserRole", through_fields=("role", "user"), related_name="roles")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], nulls_distinct=False, name="role_unique_org_name"),
+            models.CheckConstraint(condition=~models.Q(name=""), name="role_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserRole(BaseModel):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="user_roles")
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="user_roles")
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["assigned_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="userrole_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.role}"

@@ -1,0 +1,31 @@
+import re
+
+from bifrost_site import request_context
+
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (X-Request-ID, echoed back) and exposes it to services and audit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID_RE.match(incoming) else request_context.new_request_id()
+        request.request_id = request_id
+        context = request_context.RequestContext(
+            request_id=request_id,
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:500],
+        )
+        request.bifrost_context = context
+        with request_context.activate(context):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

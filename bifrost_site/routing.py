@@ -1,0 +1,3 @@
+"""WebSocket routes of every app (DESIGN §10)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,319 @@
+"""Django settings for Bifrost.
+
+Every value comes from the environment (DESIGN §3) through one django-environ object.
+`ENVIRONMENT` picks safe defaults: development is convenient, testing is isolated,
+production refuses to start with anything a developer would leave behind.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from bifrost_site import queues
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+env_file = BASE_DIR / ".env"
+if env_file.exists():
+    env.read_env(str(env_file))
+
+ENVIRONMENTS = ("development", "testing", "production")
+ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+if ENVIRONMENT not in ENVIRONMENTS:
+    raise ImproperlyConfigured(f"ENVIRONMENT must be one of {', '.join(ENVIRONMENTS)}, not {ENVIRONMENT!r}")
+IS_DEVELOPMENT = ENVIRONMENT == "development"
+IS_PRODUCTION = ENVIRONMENT == "production"
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
+# A valid Fernet key that is public knowledge: fine for development, refused in production.
+DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="
+
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+ENCRYPTION_KEYS = [k.strip() for k in env.list("ENCRYPTION_KEYS", default=[DEV_ENCRYPTION_KEY]) if k.strip()]
+DEBUG = env.bool("DEBUG", default=IS_DEVELOPMENT)
+DEV_AUTH_BYPASS = env.bool("DEV_AUTH_BYPASS", default=IS_DEVELOPMENT)
+
+
+def _check_environment_safety() -> None:
+    if DEV_AUTH_BYPASS and not IS_DEVELOPMENT:
+        raise ImproperlyConfigured("DEV_AUTH_BYPASS can only be on when ENVIRONMENT=development.")
+    if not IS_PRODUCTION:
+        return
+    problems = []
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not ENCRYPTION_KEYS or DEV_ENCRYPTION_KEY in ENCRYPTION_KEYS:
+        problems.append("ENCRYPTION_KEYS must be set to your own Fernet keys (newest first)")
+    if any(len(k) < 32 for k in ENCRYPTION_KEYS):
+        problems.append("every ENCRYPTION_KEYS entry must be a 32-byte url-safe base64 Fernet key")
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems) + ".")
+
+
+_check_environment_safety()
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(api|auth)/.*$"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "channels",
+    "bifrost_site",
+    "accounts",
+    "orgs",
+    "audit",
+    "secrets_app",
+    "oauth_app",
+    "workflows",
+    "executions",
+    "forms_app",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "bifrost_site.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "bifrost_site.urls"
+APPEND_SLASH = False  # API paths have no trailing slash (DESIGN §6); pages declare theirs.
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "bifrost_site.wsgi.application"
+ASGI_APPLICATION = "bifrost_site.asgi.application"
+
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@localhost:5432/bifrost")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+WORKSPACE_PATH = Path(env.str("WORKSPACE_PATH", default=str(BASE_DIR / "workspace"))).resolve()
+
+DEV_USER_EMAIL = env.str("DEV_USER_EMAIL", default="admin@localhost")
+DEV_USER_PASSWORD = env.str("DEV_USER_PASSWORD", default="admin")
+
+EXECUTION_LOG_RETENTION_DAYS = env.int("EXECUTION_LOG_RETENTION_DAYS", default=30)
+WORKSPACE_JOB_RETENTION_DAYS = env.int("WORKSPACE_JOB_RETENTION_DAYS", default=30)
+UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=7)
+
+# --- Redis: results, cache and channel layer use separate db numbers (DESIGN §3). ---
+REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
+# Every key Bifrost writes carries this prefix; test runs use their own so runs never see each other.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="bifrost")
+
+
+def _redis_url_with_db(url: str, offset: int) -> str:
+    parts = urlsplit(url)
+    base_db = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base_db + offset}"))
+
+
+REDIS_RESULTS_URL = _redis_url_with_db(REDIS_URL, 0)
+REDIS_CACHE_URL = _redis_url_with_db(REDIS_URL, 1)
+REDIS_CHANNELS_URL = _redis_url_with_db(REDIS_URL, 2)
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_CHANNELS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi", "capacity": 5000},
+    }
+}
+
+# --- Celery (DESIGN §1, §9). ---
+RABBITMQ_URL = env.str("RABBITMQ_URL", default="amqp://guest:guest@localhost:5672//")
+# Test runs prefix queue names so that concurrent runs on one broker never share messages.
+QUEUE_PREFIX = env.str("QUEUE_PREFIX", default="")
+CELERY_TASK_QUEUES = queues.work_queues(QUEUE_PREFIX)
+CELERY_TASK_ROUTES = queues.task_routes(QUEUE_PREFIX)
+CELERY_TASK_DEFAULT_QUEUE = queues.queue_name(queues.DEFAULT, QUEUE_PREFIX)
+CELERY_TASK_DEFAULT_EXCHANGE = CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
+CELERY_BROKER_URL = RABBITMQ_URL
+CELERY_RESULT_BACKEND = REDIS_RESULTS_URL
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
+CELERY_RESULT_EXPIRES = timedelta(hours=6)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_TIME_LIMIT = 7200 + 120
+CELERY_TASK_SOFT_TIME_LIMIT = 7200 + 60
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_CONNECTION_TIMEOUT", default=2.0)
+# Publishing must fail fast when RabbitMQ is down so the API can answer 503 (DESIGN §9).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- DRF, JWT, OpenAPI ---
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BifrostJWTAuthentication",
+        "accounts.authentication.CsrfSessionAuthentication",
+        "accounts.authentication.DevBypassAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["bifrost_site.api.permissions.IsPlatformAdmin"],
+    "DEFAULT_PAGINATION_CLASS": "bifrost_site.api.pagination.BifrostLimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "bifrost_site.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env.str("LOGIN_THROTTLE_RATE", default="30/min"),
+        "register": "10/hour",
+        "public": env.str("PUBLIC_THROTTLE_RATE", default="60/min"),
+        "webhook": env.str("WEBHOOK_THROTTLE_RATE", default="600/min"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+}
+if not DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]
+
+# Failed logins per (client address, username) before /auth/login answers 429.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+
+ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=30)
+REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=7)
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=ACCESS_TOKEN_MINUTES),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=REFRESH_TOKEN_DAYS),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": False,
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": SECRET_KEY,
+    "AUDIENCE": env.str("JWT_AUDIENCE", default="bifrost"),
+    "ISSUER": env.str("JWT_ISSUER", default="bifrost"),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Bifrost API",
+    "DESCRIPTION": "Automation platform for managed service providers: workflows, forms, executions.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api",
+    "ENUM_NAME_OVERRIDES": {},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
+}
+
+# --- Security ---
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "daphne": {"level": "WARNING"},
+    },
+}

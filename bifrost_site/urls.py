@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bifrost_site.health import HealthView, LiveView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("auth/", include("accounts.auth_urls")),
+    path("health", HealthView.as_view(), name="health"),
+    path("health/live", LiveView.as_view(), name="health-live"),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("bifrost_site.api.urls")),
+]
+
+handler404 = "bifrost_site.views.not_found"
+handler500 = "bifrost_site.views.server_error"

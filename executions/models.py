@@ -1,0 +1,116 @@
+from django.conf import settings
+from django.db import models
+
+from bifrost_site.models import ACTIVITY, BaseModel, OrgScopedQuerySet
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCESS = "Success"
+    COMPLETED_WITH_ERRORS = "CompletedWithErrors"
+    FAILED = "Failed"
+    TIMEOUT = "Timeout"
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
+
+
+FINISHED_STATUSES = frozenset(
+    {
+        ExecutionStatus.SUCCESS,
+        ExecutionStatus.COMPLETED_WITH_ERRORS,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMEOUT,
+        ExecutionStatus.CANCELLED,
+    }
+)
+
+
+class Trigger(models.TextChoices):
+    MANUAL = "manual"
+    FORM = "form"
+    SCHEDULE = "schedule"
+    ENDPOINT = "endpoint"
+    RERUN = "rerun"
+
+
+class ResultType(models.TextChoices):
+    JSON = "json"
+    HTML = "html"
+    TEXT = "text"
+    NONE = "none"
+
+
+class LogLevel(models.TextChoices):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    TRACEBACK = "traceback"
+
+
+class Execution(BaseModel):
+    workflow_name = models.CharField(max_length=200)
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+    )
+    form = models.ForeignKey(
+        "forms_app.Form", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    executed_by_name = models.CharField(max_length=255, blank=True, default="")
+    status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
+    parameters = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    result_type = models.CharField(max_length=10, choices=ResultType.choices, default=ResultType.NONE)
+    error_message = models.TextField(blank=True, default="")
+    error_type = models.CharField(max_length=200, blank=True, default="")
+    variables = models.JSONField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    celery_task_id = models.CharField(max_length=255, blank=True, default="")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+
+    objects = OrgScopedQuerySet.as_manager()
+    scope_mode = ACTIVITY
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="execution_org_created_idx"),
+            models.Index(fields=["-created_at", "-id"], name="execution_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="execution_status_idx"),
+            models.Index(fields=["workflow_name", "-created_at"], name="execution_workflow_idx"),
+            models.Index(fields=["executed_by", "-created_at"], name="execution_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_name} {self.id}"
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ExecutionLog(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="logs")
+    sequence = models.PositiveIntegerField()
+    level = models.CharField(max_length=10, choices=LogLevel.choices, default=LogLevel.INFO)
+    message = models.TextField()
+    data = models.JSONField(null=True, blank=True)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        ordering = ["execution", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "sequence"], name="executionlog_unique_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id}#{self.sequence}"

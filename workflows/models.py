@@ -1,0 +1,187 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+from bifrost_site.models import BaseModel
+
+WORKFLOW_NAME_PATTERN = r"^[a-z0-9_]+$"
+WORKFLOW_NAME_VALIDATOR = RegexValidator(WORKFLOW_NAME_PATTERN, "Use lower-case letters, digits and underscores.")
+
+
+class ExecutionMode(models.TextChoices):
+    SYNC = "sync", "Synchronous"
+    ASYNC = "async", "Asynchronous"
+
+
+class OverlapPolicy(models.TextChoices):
+    SKIP = "skip", "Skip a tick while the previous run is unfinished"
+    ALLOW = "allow", "Allow overlapping runs"
+
+
+class Workflow(BaseModel):
+    """Registry row for a workflow function, written by discovery (never by hand)."""
+
+    name = models.CharField(max_length=200, unique=True, validators=[WORKFLOW_NAME_VALIDATOR])
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=100, default="General", db_index=True)
+    tags = models.JSONField(default=list, blank=True)
+    parameters = models.JSONField(default=list, blank=True)
+    # NULL: sync for endpoints, async otherwise (DESIGN §7).
+    execution_mode = models.CharField(max_length=10, choices=ExecutionMode.choices, null=True, blank=True)
+    timeout_seconds = models.PositiveIntegerField(
+        default=1800, validators=[MinValueValidator(1), MaxValueValidator(7200)]
+    )
+    schedule = models.CharField(max_length=120, blank=True, default="")
+    schedule_timezone = models.CharField(max_length=64, default="UTC")
+    schedule_overlap = models.CharField(max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
+    endpoint_enabled = models.BooleanField(default=False)
+    allowed_methods = models.JSONField(default=list, blank=True)
+    public_endpoint = models.BooleanField(default=False)
+    retry_policy = models.JSONField(null=True, blank=True)
+    source_path = models.CharField(max_length=1000, blank=True, default="")
+    source_hash = models.CharField(max_length=64, blank=True, default="")
+    is_available = models.BooleanField(default=True, db_index=True)
+    import_error = models.TextField(blank=True, default="")
+    discovered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__gte=1, timeout_seconds__lte=7200), name="workflow_timeout_range"
+            ),
+            models.CheckConstraint(condition=models.Q(name__regex=WORKFLOW_NAME_PATTERN), name="workflow_name_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DataProvider(BaseModel):
+    name = models.CharField(max_length=200, unique=True, validators=[WORKFLOW_NAME_VALIDATOR])
+    description = models.TextField(blank=True, default="")
+    category = models.CharField(max_length=100, default="General")
+    parameters = models.JSONField(default=list, blank=True)
+    cache_ttl_seconds = models.PositiveIntegerField(default=300)
+    source_path = models.CharField(max_length=1000, blank=True, default="")
+    source_hash = models.CharField(max_length=64, blank=True, default="")
+    is_available = models.BooleanField(default=True)
+    import_error = models.TextField(blank=True, default="")
+    discovered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WorkflowKey(BaseModel):
+    """A webhook key. Only the SHA-256 of the raw key is stored; the raw key is shown once."""
+
+    hashed_key = models.CharField(max_length=64, unique=True)
+    key_prefix = models.CharField(max_length=12, help_text="First characters of the key, for recognising it.")
+    workflow = models.ForeignKey(
+        Workflow, null=True, blank=True, on_delete=models.CASCADE, related_name="keys",
+        help_text="Empty: the key works for every endpoint-enabled workflow.",
+    )
+    description = models.CharField(max_length=500, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix}… ({self.workflow or 'global'})"
+
+
+class JobType(models.TextChoices):
+    GIT_SYNC = "git_sync", "Git sync"
+    PACKAGE_INSTALL = "package_install", "Package install"
+    DISCOVERY = "discovery", "Discovery"
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+
+
+class WorkspaceJob(BaseModel):
+    job_type = models.CharField(max_length=20, choices=JobType.choices)
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error_message = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_job_type_display()} {self.id}"
+
+
+class WorkspaceJobLog(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    job = models.ForeignKey(WorkspaceJob, on_delete=models.CASCADE, related_name="logs")
+    sequence = models.PositiveIntegerField()
+    stream = models.CharField(max_length=10, default="stdout")
+    message = models.TextField()
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        ordering = ["job", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["job", "sequence"], name="workspacejoblog_unique_sequence")]
+
+
+class WorkspaceGitSettings(BaseModel):
+    """The single git remote the workspace follows."""
+
+    repo_url = models.CharField(max_length=2000, blank=True, default="")
+    branch = models.CharField(max_length=255, default="main")
+    credential_secret = models.CharField(max_length=100, blank=True, default="")
+    sync_interval_minutes = models.PositiveIntegerField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    last_commit = models.CharField(max_length=64, blank=True, default="")
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "workspace git settings"
+        verbose_name_plural = "workspace git settings"
+
+
+class TickOutcome(models.TextChoices):
+    STARTED = "started", "Started"
+    SKIPPED_OVERLAP = "skipped_overlap", "Skipped: previous run unfinished"
+    SKIPPED_UNAVAILABLE = "skipped_unavailable", "Skipped: workflow unavailable"
+
+
+class ScheduleTick(BaseModel):
+    """A claimed schedule tick: unique per workflow and tick time, so no tick runs twice."""
+
+    workflow_name = models.CharField(max_length=200)
+    scheduled_for = models.DateTimeField()
+    outcome = models.CharField(max_length=30, choices=TickOutcome.choices, default=TickOutcome.STARTED)
+    execution = models.ForeignKey(
+        "executions.Execution", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-scheduled_for"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow_name", "scheduled_for"], name="scheduletick_unique_tick")
+        ]
