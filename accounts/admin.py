@@ -19,7 +19,9 @@ class RoleUserInline(UserRoleInline):
 
 
 class UserCreationForm(forms.ModelForm):
-    password = forms.CharField(widget=forms.PasswordInput, required=False, help_text="Leave empty for an unusable password.")
+    password = forms.CharField(
+        widget=forms.PasswordInput, required=False, help_text="Leave empty for an unusable password."
+    )
 
     class Meta:
         model = User
@@ -52,7 +54,15 @@ class UserAdmin(DjangoUserAdmin):
         ("Tenancy", {"fields": ["user_type", "organization", "is_platform_admin", "is_active"]}),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
-    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password", "user_type", "organization", "is_platform_admin", "is_active"]})]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["email", "name", "password", "user_type", "organization", "is_platform_admin", "is_active"],
+            },
+        )
+    ]
     filter_horizontal: list = []
 
 

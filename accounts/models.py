@@ -72,7 +72,9 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
                 ),
                 name="user_type_matches_organization",
             ),
-            models.CheckConstraint(condition=models.Q(email=models.functions.Lower("email")), name="user_email_lowercase"),
+            models.CheckConstraint(
+                condition=models.Q(email=models.functions.Lower("email")), name="user_email_lowercase"
+            ),
         ]
 
     def __str__(self) -> str:

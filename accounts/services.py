@@ -113,7 +113,9 @@ def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
     except Exception:
         pass
     User.objects.filter(id=user.id).update(last_login=timezone.now())
-    audit.record(action="auth.login", resource_type="user", resource_id=user.id, actor=user, organization=user.organization_id)
+    audit.record(
+        action="auth.login", resource_type="user", resource_id=user.id, actor=user, organization=user.organization_id
+    )
     return tokens_issue(user=user)
 
 
@@ -169,8 +171,12 @@ def user_register(*, email: str, password: str, name: str = "", organization=Non
         user = User.objects.create_user(email, password, name=name, organization=organization, user_type=UserType.ORG)
     else:
         first = not User.objects.exists()
-        user = User.objects.create_user(email, password, name=name, user_type=UserType.PLATFORM, is_platform_admin=first)
-    audit.record(action="user.register", resource_type="user", resource_id=user.id, actor=user, organization=organization)
+        user = User.objects.create_user(
+            email, password, name=name, user_type=UserType.PLATFORM, is_platform_admin=first
+        )
+    audit.record(
+        action="user.register", resource_type="user", resource_id=user.id, actor=user, organization=organization
+    )
     return user
 
 

@@ -1,8 +1,9 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 
 from bifrost_site.models import ACTIVITY, OrgScopedQuerySet
-import uuid
 
 
 class AuditLogQuerySet(OrgScopedQuerySet):
@@ -17,9 +18,13 @@ class AuditLog(models.Model):
     """Append-only record of who changed what. A database trigger refuses edits and deletes."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=255, blank=True, default="")
-    organization = models.ForeignKey("orgs.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     action = models.CharField(max_length=100, db_index=True)
     resource_type = models.CharField(max_length=100, blank=True, default="")
     resource_id = models.CharField(max_length=255, blank=True, default="")

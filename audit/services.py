@@ -49,8 +49,9 @@ def diff(before: dict | None, after: dict | None) -> dict:
 
 def snapshot(instance: models.Model, fields: list[str] | None = None) -> dict:
     """A JSON-safe view of a model instance for change sets."""
-    from django.core.serializers.json import DjangoJSONEncoder
     import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
 
     data = {}
     for field in instance._meta.concrete_fields:

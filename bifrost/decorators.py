@@ -100,6 +100,10 @@ def _check_callable(func: Any, decorator: str) -> None:
 
 def _check_param_names(label: str, sig: _Signature, params: Iterable[ParamSpec]) -> None:
     for p in params:
+        if p.name in sig.positional_only:
+            raise WorkflowDefinitionError(
+                f"{label}: argument '{p.name}' is positional-only; parameters are passed by keyword"
+            )
         if p.name not in sig.arguments and not sig.accepts_kwargs:
             raise WorkflowDefinitionError(
                 f"{label}: @param({p.name!r}) is not an argument of the function "
@@ -241,8 +245,10 @@ _CRON_ALIASES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
-_DAYS = frozenset("sun mon tue wed thu fri sat".split())
+_MONTHS = frozenset(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+)
+_DAYS = frozenset(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
 _CRON_ITEM = re.compile(r"^(?:\*|(?P<a>\d+|[a-z]{3})(?:-(?P<b>\d+|[a-z]{3}))?)(?:/\d+)?$")
 
 
@@ -521,7 +527,7 @@ def data_provider(
 
 def param(
     name: str,
-    type: str = "string",  # noqa: A002 - public API name
+    type: str = "string",  # public API name, shadows the builtin on purpose
     label: str | None = None,
     required: bool = False,
     default_value: Any = None,

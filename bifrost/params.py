@@ -119,7 +119,7 @@ def _is_number(value: Any) -> bool:
 def make_param_spec(
     name: str,
     *,
-    type: str = "string",  # noqa: A002 - mirrors the public @param signature
+    type: str = "string",  # mirrors the public @param signature
     label: str | None = None,
     required: bool = False,
     default_value: Any = None,

@@ -21,7 +21,9 @@ def build_application(http_app=None):
     return ProtocolTypeRouter(
         {
             "http": http_app or django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
         }
     )
 

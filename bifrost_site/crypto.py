@@ -10,8 +10,8 @@ from functools import lru_cache
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from encrypted_fields.fields import EncryptedFieldMixin
 from django.db import models
+from encrypted_fields.fields import EncryptedFieldMixin
 
 
 class UndecryptableValue(str):

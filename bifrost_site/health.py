@@ -62,7 +62,11 @@ def run_checks() -> tuple[str, dict]:
 
 CheckSerializer = inline_serializer(
     "HealthCheck",
-    {"status": serializers.CharField(), "latency_ms": serializers.FloatField(), "error": serializers.CharField(required=False)},
+    {
+        "status": serializers.CharField(),
+        "latency_ms": serializers.FloatField(),
+        "error": serializers.CharField(required=False),
+    },
 )
 HealthSerializer = inline_serializer(
     "Health",

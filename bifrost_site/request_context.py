@@ -18,7 +18,9 @@ class RequestContext:
     actor_name: str = ""
 
 
-_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("bifrost_request_context", default=None)
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "bifrost_request_context", default=None
+)
 
 
 def current() -> RequestContext | None:

@@ -31,6 +31,8 @@ IS_PRODUCTION = ENVIRONMENT == "production"
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
 # A valid Fernet key that is public knowledge: fine for development, refused in production.
 DEV_ENCRYPTION_KEY = "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="
+# Keys published in this repository (here and in docker-compose.yml): never acceptable in production.
+KNOWN_DEV_ENCRYPTION_KEYS = {DEV_ENCRYPTION_KEY, "Qp6dFvJQ4xkD2G3V6XbZf0k3HcJ8mN5rT1wYs7uLa9E="}
 
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ENCRYPTION_KEYS = [k.strip() for k in env.list("ENCRYPTION_KEYS", default=[DEV_ENCRYPTION_KEY]) if k.strip()]
@@ -44,9 +46,9 @@ def _check_environment_safety() -> None:
     if not IS_PRODUCTION:
         return
     problems = []
-    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32 or SECRET_KEY.startswith("django-insecure"):
         problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
-    if not ENCRYPTION_KEYS or DEV_ENCRYPTION_KEY in ENCRYPTION_KEYS:
+    if not ENCRYPTION_KEYS or KNOWN_DEV_ENCRYPTION_KEYS & set(ENCRYPTION_KEYS):
         problems.append("ENCRYPTION_KEYS must be set to your own Fernet keys (newest first)")
     if any(len(k) < 32 for k in ENCRYPTION_KEYS):
         problems.append("every ENCRYPTION_KEYS entry must be a 32-byte url-safe base64 Fernet key")
@@ -58,7 +60,8 @@ def _check_environment_safety() -> None:
 
 _check_environment_safety()
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+# Loopback is always allowed: container health checks and local tooling call 127.0.0.1.
+ALLOWED_HOSTS = [*env.list("ALLOWED_HOSTS", default=["testserver"]), "localhost", "127.0.0.1", "[::1]"]
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(api|auth)/.*$"
@@ -91,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "bifrost_site.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -148,6 +152,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 WORKSPACE_PATH = Path(env.str("WORKSPACE_PATH", default=str(BASE_DIR / "workspace"))).resolve()
@@ -286,6 +295,11 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
     "ENUM_NAME_OVERRIDES": {},
+    # The development bypass is not an API contract; the schema is the same in every environment.
+    "AUTHENTICATION_WHITELIST": [
+        "accounts.authentication.BifrostJWTAuthentication",
+        "accounts.authentication.CsrfSessionAuthentication",
+    ],
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums"],
 }
 
@@ -301,7 +315,7 @@ if IS_PRODUCTION:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 

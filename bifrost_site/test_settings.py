@@ -13,10 +13,11 @@ _run_id = os.environ.setdefault("BIFROST_TEST_RUN_ID", uuid.uuid4().hex[:10])
 os.environ.setdefault("REDIS_KEY_PREFIX", f"test-{_run_id}")
 os.environ.setdefault("QUEUE_PREFIX", f"test-{_run_id}.")
 
-from bifrost_site.settings import *  # noqa: E402, F403
+from bifrost_site.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]  # noqa: F405
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(  # noqa: F405
-    "TEST_DATABASE_NAME", "test_" + DATABASES["default"]["NAME"]  # noqa: F405
+    "TEST_DATABASE_NAME",
+    "test_" + DATABASES["default"]["NAME"],  # noqa: F405
 )

@@ -4,9 +4,9 @@ from bifrost_site.api.exceptions import error_body
 
 
 def _wants_json(request) -> bool:
-    return request.path.startswith(("/api/", "/auth/", "/health", "/metrics")) or "application/json" in request.headers.get(
-        "Accept", ""
-    )
+    return request.path.startswith(
+        ("/api/", "/auth/", "/health", "/metrics")
+    ) or "application/json" in request.headers.get("Accept", "")
 
 
 def not_found(request, exception=None):

@@ -6,7 +6,17 @@ from executions.models import Execution, ExecutionLog
 
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
-    list_display = ["id", "workflow_name", "status", "trigger", "organization", "executed_by_name", "created_at", "duration_ms", "log_viewer"]
+    list_display = [
+        "id",
+        "workflow_name",
+        "status",
+        "trigger",
+        "organization",
+        "executed_by_name",
+        "created_at",
+        "duration_ms",
+        "log_viewer",
+    ]
     list_filter = ["status", "trigger", "organization"]
     search_fields = ["id", "workflow_name", "executed_by_name"]
     list_select_related = ["organization"]

@@ -108,9 +108,7 @@ class ExecutionLog(models.Model):
 
     class Meta:
         ordering = ["execution", "sequence"]
-        constraints = [
-            models.UniqueConstraint(fields=["execution", "sequence"], name="executionlog_unique_sequence")
-        ]
+        constraints = [models.UniqueConstraint(fields=["execution", "sequence"], name="executionlog_unique_sequence")]
 
     def __str__(self) -> str:
         return f"{self.execution_id}#{self.sequence}"

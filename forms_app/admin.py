@@ -25,4 +25,13 @@ class FormUploadAdmin(admin.ModelAdmin):
     list_display = ["original_name", "form", "organization", "content_type", "size", "created_at"]
     list_filter = ["organization"]
     search_fields = ["original_name"]
-    readonly_fields = ["form", "organization", "field_name", "file", "original_name", "content_type", "size", "uploaded_by"]
+    readonly_fields = [
+        "form",
+        "organization",
+        "field_name",
+        "file",
+        "original_name",
+        "content_type",
+        "size",
+        "uploaded_by",
+    ]

@@ -11,8 +11,19 @@ class AccessLevel(models.TextChoices):
 
 
 FIELD_TYPES = (
-    "text", "email", "number", "select", "multi_select", "checkbox", "textarea", "radio",
-    "date", "datetime", "markdown", "html", "file",
+    "text",
+    "email",
+    "number",
+    "select",
+    "multi_select",
+    "checkbox",
+    "textarea",
+    "radio",
+    "date",
+    "datetime",
+    "markdown",
+    "html",
+    "file",
 )
 MAX_FORM_FIELDS = 50
 
@@ -37,7 +48,9 @@ class Form(OrgOwnedModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    roles = models.ManyToManyField("accounts.Role", through="FormRole", through_fields=("form", "role"), related_name="forms")
+    roles = models.ManyToManyField(
+        "accounts.Role", through="FormRole", through_fields=("form", "role"), related_name="forms"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -69,7 +82,9 @@ class FormUpload(BaseModel):
     """A file uploaded for a form's `file` field; submissions refer to it by id."""
 
     form = models.ForeignKey(Form, on_delete=models.CASCADE, related_name="uploads")
-    organization = models.ForeignKey("orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     field_name = models.CharField(max_length=200)
     file = models.FileField(upload_to=upload_path, max_length=500)
     original_name = models.CharField(max_length=255)

@@ -6,12 +6,25 @@ from oauth_app.models import OAuthConnection, OAuthRefreshRun
 
 class OAuthConnectionAdminForm(forms.ModelForm):
     client_secret = forms.CharField(
-        widget=forms.PasswordInput(render_value=False), required=False, help_text="Leave empty to keep the current value."
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current value.",
     )
 
     class Meta:
         model = OAuthConnection
-        exclude = ["status", "status_message", "last_refresh_at", "created_by"]
+        fields = [
+            "name",
+            "description",
+            "organization",
+            "flow_type",
+            "client_id",
+            "client_secret",
+            "authorization_url",
+            "token_url",
+            "scopes",
+            "extra_token_params",
+        ]
 
     def save(self, commit=True):
         connection = super().save(commit=False)

@@ -44,7 +44,9 @@ class OAuthConnection(OrgOwnedModel):
             models.UniqueConstraint(
                 fields=["organization", "name"], nulls_distinct=False, name="oauthconnection_unique_org_name"
             ),
-            models.CheckConstraint(condition=models.Q(name__regex=SECRET_NAME_PATTERN), name="oauthconnection_name_format"),
+            models.CheckConstraint(
+                condition=models.Q(name__regex=SECRET_NAME_PATTERN), name="oauthconnection_name_format"
+            ),
         ]
         indexes = [models.Index(fields=["status"], name="oauthconn_status_idx")]
 
@@ -71,7 +73,9 @@ class OAuthState(BaseModel):
 
     state_hash = models.CharField(max_length=64, unique=True)
     connection = models.ForeignKey(OAuthConnection, on_delete=models.CASCADE, related_name="states")
-    organization = models.ForeignKey("orgs.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

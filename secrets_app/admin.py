@@ -8,7 +8,9 @@ class SecretAdminForm(forms.ModelForm):
     """The value is write-only: never rendered back, left unchanged when the field is empty."""
 
     value = forms.CharField(
-        widget=forms.PasswordInput(render_value=False), required=False, help_text="Leave empty to keep the current value."
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current value.",
     )
 
     class Meta:

@@ -25,7 +25,9 @@ class Secret(OrgOwnedModel):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], nulls_distinct=False, name="secret_unique_org_name"),
+            models.UniqueConstraint(
+                fields=["organization", "name"], nulls_distinct=False, name="secret_unique_org_name"
+            ),
             models.CheckConstraint(condition=models.Q(name__regex=SECRET_NAME_PATTERN), name="secret_name_format"),
         ]
 

@@ -1,13 +1,29 @@
 from django.contrib import admin
 
-from workflows.models import DataProvider, ScheduleTick, Workflow, WorkflowKey, WorkspaceGitSettings, WorkspaceJob, WorkspaceJobLog
+from workflows.models import (
+    DataProvider,
+    ScheduleTick,
+    Workflow,
+    WorkflowKey,
+    WorkspaceGitSettings,
+    WorkspaceJob,
+    WorkspaceJobLog,
+)
 
 
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
     """Registry rows come from discovery; only the schedule overlap policy is edited here."""
 
-    list_display = ["name", "category", "execution_mode", "schedule", "endpoint_enabled", "is_available", "discovered_at"]
+    list_display = [
+        "name",
+        "category",
+        "execution_mode",
+        "schedule",
+        "endpoint_enabled",
+        "is_available",
+        "discovered_at",
+    ]
     list_filter = ["is_available", "category", "execution_mode", "endpoint_enabled"]
     search_fields = ["name", "description", "source_path"]
     readonly_fields = [f.name for f in Workflow._meta.fields if f.name != "schedule_overlap"]
@@ -52,7 +68,16 @@ class WorkspaceJobLogInline(admin.TabularInline):
 class WorkspaceJobAdmin(admin.ModelAdmin):
     list_display = ["id", "job_type", "status", "requested_by", "started_at", "completed_at"]
     list_filter = ["job_type", "status"]
-    readonly_fields = ["job_type", "status", "parameters", "result", "error_message", "started_at", "completed_at", "requested_by"]
+    readonly_fields = [
+        "job_type",
+        "status",
+        "parameters",
+        "result",
+        "error_message",
+        "started_at",
+        "completed_at",
+        "requested_by",
+    ]
     inlines = [WorkspaceJobLogInline]
 
     def has_add_permission(self, request):

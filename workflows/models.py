@@ -82,7 +82,11 @@ class WorkflowKey(BaseModel):
     hashed_key = models.CharField(max_length=64, unique=True)
     key_prefix = models.CharField(max_length=12, help_text="First characters of the key, for recognising it.")
     workflow = models.ForeignKey(
-        Workflow, null=True, blank=True, on_delete=models.CASCADE, related_name="keys",
+        Workflow,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="keys",
         help_text="Empty: the key works for every endpoint-enabled workflow.",
     )
     description = models.CharField(max_length=500, blank=True, default="")

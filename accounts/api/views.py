@@ -2,20 +2,26 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
-from bifrost_site.api.throttling import ResilientScopedRateThrottle as ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.api.serializers import LoginSerializer, MeSerializer, RefreshSerializer, RegisterSerializer, TokenPairSerializer
+from accounts.api.serializers import (
+    LoginSerializer,
+    MeSerializer,
+    RefreshSerializer,
+    RegisterSerializer,
+    TokenPairSerializer,
+)
 from accounts.selectors import user_with_roles
-from bifrost_site.api.permissions import IsAuthenticatedUser
+from bifrost_site.api.permissions import BearerChallengeMixin, IsAuthenticatedUser
+from bifrost_site.api.throttling import ResilientScopedRateThrottle as ScopedRateThrottle
 from bifrost_site.middleware import client_ip
 from orgs.models import Organization
 
 ERROR = OpenApiResponse(description="Error: {error, message, details}")
 
 
-class LoginView(APIView):
+class LoginView(BearerChallengeMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -34,7 +40,7 @@ class LoginView(APIView):
         return Response(pair.as_response())
 
 
-class RefreshView(APIView):
+class RefreshView(BearerChallengeMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -52,7 +58,7 @@ class RefreshView(APIView):
         return Response(services.auth_refresh(**serializer.validated_data).as_response())
 
 
-class LogoutView(APIView):
+class LogoutView(BearerChallengeMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
 
@@ -74,7 +80,7 @@ class MeView(APIView):
         return Response(MeSerializer(user_with_roles(request.user.id)).data)
 
 
-class RegisterView(APIView):
+class RegisterView(BearerChallengeMixin, APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]

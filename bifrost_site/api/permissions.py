@@ -30,3 +30,11 @@ class AdminWritesAuthenticatedReads(BasePermission):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return True
         return bool(getattr(user, "is_platform_admin", False))
+
+
+class BearerChallengeMixin:
+    """For views without authenticators: a failed credential check still answers 401 with a
+    WWW-Authenticate challenge (DRF would otherwise turn it into a 403)."""
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'

@@ -13,7 +13,6 @@ Plain Python only: no database, no Django settings.
 """
 
 # Assert-based tests that run the local shell scripts and tools:
-# ruff: noqa: S101, S603, S607
 from __future__ import annotations
 
 import copy
@@ -149,7 +148,7 @@ def environment_of(service: dict) -> dict[str, str]:
     env = service.get("environment") or {}
     if isinstance(env, list):
         pairs = (item.split("=", 1) if "=" in item else (item, "") for item in env)
-        return {key: val for key, val in pairs}
+        return dict(pairs)
     return {key: "" if val is None else str(val) for key, val in env.items()}
 
 

@@ -1,0 +1,74 @@
+# Bifrost: `make run` starts everything, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := $(PY) manage.py
+
+.PHONY: run test venv venv-dev services services-check migrate lint migrations-check schema schema-check pytest bench bench-quick clean
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(VENV)/bin/activate
+	$(PIP) install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/bin/activate
+	$(PIP) install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+venv-dev: $(VENV)/.installed-dev
+
+services:
+	$(PYTHON) scripts/services.py ensure
+
+services-check:
+	@$(PYTHON) scripts/services.py check
+
+migrate: venv
+	$(MANAGE) ensure_database
+	$(MANAGE) migrate --noinput
+
+## run: virtualenv, migrate, seed the dev admin, then web (:8000) + worker + beat. Ctrl-C stops all three.
+run: venv services-check migrate
+	$(MANAGE) ensure_dev_user
+	$(MANAGE) setup_periodic_tasks
+	@echo "Bifrost: http://127.0.0.1:8000  (admin /admin/, API docs /docs, health /health)"
+	$(VENV)/bin/honcho start -f Procfile
+
+lint: venv-dev
+	$(VENV)/bin/ruff check .
+
+migrations-check: venv-dev
+	$(MANAGE) makemigrations --check --dry-run
+
+## schema: regenerate the committed OpenAPI document after an intended API change.
+schema: venv-dev
+	ENVIRONMENT=testing DEV_AUTH_BYPASS=false $(MANAGE) spectacular --validate --fail-on-warn --file docs/api/openapi.yaml
+
+schema-check: venv-dev
+	@ENVIRONMENT=testing DEV_AUTH_BYPASS=false $(MANAGE) spectacular --validate --fail-on-warn --file /tmp/bifrost-openapi-$$$$.yaml && \
+	  if diff -u docs/api/openapi.yaml /tmp/bifrost-openapi-$$$$.yaml; then echo "OpenAPI schema matches docs/api/openapi.yaml"; \
+	  else echo "The API changed: review and run 'make schema' to update docs/api/openapi.yaml" >&2; exit 1; fi
+
+pytest: venv-dev
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+## test: everything CI runs: services up, ruff, migrations check, OpenAPI diff, pytest.
+test: venv-dev
+	$(PYTHON) scripts/services.py ensure
+	bash scripts/system_packages.sh
+	$(MAKE) --no-print-directory lint migrations-check schema-check
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+bench: venv-dev
+	$(PY) bench/run.py
+
+bench-quick: venv-dev
+	$(PY) bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

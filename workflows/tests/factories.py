@@ -1,0 +1,43 @@
+import hashlib
+
+import factory
+from factory.django import DjangoModelFactory
+
+from workflows.models import DataProvider, JobType, Workflow, WorkflowKey, WorkspaceJob
+
+
+class WorkflowFactory(DjangoModelFactory):
+    class Meta:
+        model = Workflow
+
+    name = factory.Sequence(lambda n: f"workflow_{n}")
+    description = "A workflow"
+    parameters = factory.LazyFunction(list)
+    source_path = factory.LazyAttribute(lambda o: f"{o.name}.py")
+    allowed_methods = factory.LazyFunction(lambda: ["POST"])
+
+
+class DataProviderFactory(DjangoModelFactory):
+    class Meta:
+        model = DataProvider
+
+    name = factory.Sequence(lambda n: f"provider_{n}")
+    source_path = factory.LazyAttribute(lambda o: f"{o.name}.py")
+
+
+class WorkflowKeyFactory(DjangoModelFactory):
+    class Meta:
+        model = WorkflowKey
+        exclude = ["raw_key"]
+
+    raw_key = factory.Sequence(lambda n: f"bfk_test_key_{n:08d}")
+    hashed_key = factory.LazyAttribute(lambda o: hashlib.sha256(o.raw_key.encode()).hexdigest())
+    key_prefix = factory.LazyAttribute(lambda o: o.raw_key[:8])
+    workflow = factory.SubFactory(WorkflowFactory)
+
+
+class WorkspaceJobFactory(DjangoModelFactory):
+    class Meta:
+        model = WorkspaceJob
+
+    job_type = JobType.DISCOVERY
