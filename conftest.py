@@ -1,7 +1,6 @@
 """Suite-wide fixtures: personas, API clients and isolation on the real services."""
 
 import pytest
-from rest_framework.test import APIClient
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,7 +64,9 @@ def outsider(other_org):
     return UserFactory(organization=other_org, email="outsider@fabrikam.test")
 
 
-def client_for(user=None, organization=None) -> APIClient:
+def client_for(user=None, organization=None):
+    from rest_framework.test import APIClient
+
     from accounts.services import tokens_issue
 
     client = APIClient()
@@ -78,6 +79,8 @@ def client_for(user=None, organization=None) -> APIClient:
 
 @pytest.fixture
 def api_client():
+    from rest_framework.test import APIClient
+
     return APIClient()
 
 

@@ -147,7 +147,7 @@ def _doc_summary(func: Callable[..., Any]) -> str:
 # --------------------------------------------------------------------------- specs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: hashable, usable as a cache key
 class WorkflowSpec:
     """A validated ``@workflow`` declaration. Fields mirror the ``Workflow`` model plus runtime facts."""
 
@@ -203,7 +203,7 @@ class WorkflowSpec:
         _check_complete(_label("workflow", self.name, self.func), self.func, self.parameters)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DataProviderSpec:
     """A validated ``@data_provider`` declaration."""
 
@@ -245,9 +245,7 @@ _CRON_ALIASES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = frozenset(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-)
+_MONTHS = frozenset(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])
 _DAYS = frozenset(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
 _CRON_ITEM = re.compile(r"^(?:\*|(?P<a>\d+|[a-z]{3})(?:-(?P<b>\d+|[a-z]{3}))?)(?:/\d+)?$")
 
@@ -265,16 +263,13 @@ def validate_cron(expression: str) -> str:
     text = _CRON_ALIASES.get(text.lower(), text)
     fields = text.lower().split(" ")
     if len(fields) != 5:
-        raise ValueError(
-            f"{expression!r} must have exactly 5 fields (minute hour day-of-month month day-of-week)"
-        )
+        raise ValueError(f"{expression!r} must have exactly 5 fields (minute hour day-of-month month day-of-week)")
     for index, value in enumerate(fields):
         for item in value.split(","):
             m = _CRON_ITEM.match(item)
             names = _MONTHS if index == 3 else _DAYS if index == 4 else frozenset()
             if not m or any(
-                part is not None and not part.isdigit() and part not in names
-                for part in (m.group("a"), m.group("b"))
+                part is not None and not part.isdigit() and part not in names for part in (m.group("a"), m.group("b"))
             ):
                 raise ValueError(f"{expression!r} has an unsupported cron field {value!r}")
     if not croniter.is_valid(text):

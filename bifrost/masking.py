@@ -130,17 +130,17 @@ class SecretMasker:
         last = 0
         while match is not None:
             start, end = match.span()
-            # A secret may start inside this match and run past its end: extend over it.
-            pos = start + 1
-            while pos < end:
-                inner = regex.match(text, pos)
-                if inner is not None and inner.end() > end:
-                    end = inner.end()
-                pos += 1
+            # Secrets that start inside this match may run past its end (overlapping
+            # secrets): extend over them. The first match starting at or after ``end`` is
+            # the next one to mask.
+            following = regex.search(text, start + 1)
+            while following is not None and following.start() < end:
+                end = max(end, following.end())
+                following = regex.search(text, following.start() + 1)
             out.append(text[last:start])
             out.append(MASK)
             last = end
-            match = regex.search(text, end)
+            match = following
         out.append(text[last:])
         return "".join(out)
 

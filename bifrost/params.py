@@ -42,9 +42,7 @@ _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _PROVIDER_NAME_RE = re.compile(r"^[a-z0-9_]+$")
 _INT_RE = re.compile(r"^[+-]?\d+$")
 # Deliberately simple: one "@", no whitespace, a dotted domain whose labels are sane.
-_EMAIL_RE = re.compile(
-    r"^[^@\s]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
+_EMAIL_RE = re.compile(r"^[^@\s]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 _VALIDATION_KEYS = frozenset({"pattern", "min", "max", "message"})
@@ -137,9 +135,7 @@ def make_param_spec(
         return WorkflowDefinitionError(f"@param({name!r}): {msg}")
 
     if not isinstance(name, str) or not _NAME_RE.match(name) or keyword.iskeyword(name):
-        raise WorkflowDefinitionError(
-            f"@param name must be a valid Python identifier, got {name!r}"
-        )
+        raise WorkflowDefinitionError(f"@param name must be a valid Python identifier, got {name!r}")
     if name == "context":
         raise fail("'context' is reserved for the execution context")
     if type not in PARAM_TYPES:
@@ -150,9 +146,7 @@ def make_param_spec(
         raise fail(f"required must be True or False, got {required!r}")
     if help_text is not None and not isinstance(help_text, str):
         raise fail(f"help_text must be a string, got {help_text!r}")
-    if data_provider is not None and (
-        not isinstance(data_provider, str) or not _PROVIDER_NAME_RE.match(data_provider)
-    ):
+    if data_provider is not None and (not isinstance(data_provider, str) or not _PROVIDER_NAME_RE.match(data_provider)):
         raise fail(f"data_provider must be a data provider name (^[a-z0-9_]+$), got {data_provider!r}")
 
     rules: dict[str, Any] | None = None
@@ -161,9 +155,7 @@ def make_param_spec(
             raise fail(f"validation must be a dict, got {validation!r}")
         unknown = set(validation) - _VALIDATION_KEYS
         if unknown:
-            raise fail(
-                f"validation has unknown key(s) {sorted(unknown)}; allowed: pattern, min, max, message"
-            )
+            raise fail(f"validation has unknown key(s) {sorted(unknown)}; allowed: pattern, min, max, message")
         rules = {k: v for k, v in validation.items() if v is not None}
         if "pattern" in rules:
             pattern = rules["pattern"]
@@ -347,7 +339,7 @@ def _to_date(value: Any) -> str:
     if isinstance(value, str):
         text = value.strip()
         # date.fromisoformat also takes "20240101" and week dates; require the usual form.
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             try:
                 return dt.date.fromisoformat(text).isoformat()
             except ValueError:
@@ -360,7 +352,7 @@ def _to_datetime(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, str):
         text = value.strip()
-        if re.match(r"\d{4}-\d{2}-\d{2}", text):
+        if re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
             try:
                 return dt.datetime.fromisoformat(text).isoformat()
             except ValueError:

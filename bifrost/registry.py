@@ -60,8 +60,7 @@ def _add(kind: str, target: dict[str, Any], spec: Any) -> None:
     # replaces its own entry; a different function with the same name is a conflict.
     if existing is not None and existing.func is not spec.func:
         raise WorkflowDefinitionError(
-            f"Duplicate {kind} name '{spec.name}': defined by {_origin(existing)} "
-            f"and again by {_origin(spec)}"
+            f"Duplicate {kind} name '{spec.name}': defined by {_origin(existing)} and again by {_origin(spec)}"
         )
     target[spec.name] = spec
 

@@ -489,7 +489,9 @@ def test_invalid_data_provider_arguments(kwargs: dict[str, Any], message: str) -
 
 
 def test_normalize_options_accepts_strings_dicts_and_metadata() -> None:
-    assert normalize_options(["a", {"label": "B", "value": 2, "metadata": {"x": 1}}, {"label": "C", "value": True}]) == [
+    assert normalize_options(
+        ["a", {"label": "B", "value": 2, "metadata": {"x": 1}}, {"label": "C", "value": True}]
+    ) == [
         {"label": "a", "value": "a"},
         {"label": "B", "value": 2, "metadata": {"x": 1}},
         {"label": "C", "value": True},
@@ -516,3 +518,9 @@ def test_normalize_options_accepts_strings_dicts_and_metadata() -> None:
 def test_normalize_options_rejects(value: Any, message: str) -> None:
     with pytest.raises(DataProviderError, match=message):
         normalize_options(value)
+
+
+def test_specs_are_hashable_by_identity() -> None:
+    spec = define()
+    assert {spec: 1}[spec] == 1
+    assert spec != define()

@@ -111,7 +111,9 @@ def test_email(value: str) -> None:
     assert coerce_one(value, type="email") == value.strip()
 
 
-@pytest.mark.parametrize("value", ["plain", "a@b", "a@@b.com", "a b@c.com", "a@-b.com", "@b.com", 5, "a@" + "b" * 250 + ".com"])
+@pytest.mark.parametrize(
+    "value", ["plain", "a@b", "a@@b.com", "a b@c.com", "a@-b.com", "@b.com", 5, "a@" + "b" * 250 + ".com"]
+)
 def test_email_rejects(value: Any) -> None:
     assert bad(value, type="email") == ["Enter a valid email address."]
 
@@ -176,7 +178,8 @@ def test_date(value: Any, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["2023-02-29", "2024-13-01", "20240101", "2024-01-01T10:00:00", "yesterday", 20240101, dt.datetime(2024, 1, 1)]
+    "value",
+    ["2023-02-29", "2024-13-01", "20240101", "2024-01-01T10:00:00", "yesterday", 20240101, dt.datetime(2024, 1, 1)],
 )
 def test_date_rejects(value: Any) -> None:
     assert bad(value, type="date") == ["Enter a valid date (YYYY-MM-DD)."]
@@ -360,7 +363,13 @@ def test_property_bool_round_trips(b: bool) -> None:
 
 
 @settings(deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(blacklist_characters=",", blacklist_categories=("Cs",))).map(str.strip).filter(bool)))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters=",", blacklist_categories=("Cs",)))
+        .map(str.strip)
+        .filter(bool)
+    )
+)
 def test_property_list_comma_and_json_agree(items: list[str]) -> None:
     import json
 

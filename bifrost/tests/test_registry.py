@@ -127,12 +127,11 @@ def test_same_name_in_separate_captures_replaces_globally() -> None:
 
 
 def test_nested_captures_both_record() -> None:
-    with registry.capture() as outer:
-        with registry.capture() as inner:
+    with registry.capture() as outer, registry.capture() as inner:
 
-            @workflow(name="nested_wf")
-            def fn(context):
-                return None
+        @workflow(name="nested_wf")
+        def fn(context):
+            return None
 
     assert "nested_wf" in outer.workflows and "nested_wf" in inner.workflows
 

@@ -208,7 +208,7 @@ def test_capture_locals_of_a_real_frame() -> None:
     import sys
 
     def workflow_body(context: Any, email: str) -> dict[str, Any]:
-        result = {"created": email}
+        result = {"created": email}  # noqa: F841 - read back through f_locals
         _hidden = 1
         return sys._getframe().f_locals.copy()  # type: ignore[return-value]
 

@@ -97,7 +97,9 @@ def test_accessors_delegate_and_register_secrets() -> None:
         assert oauth.get_token("graph") == "access-token-value"
         data = oauth.get("graph")
         assert data["token_type"] == "Bearer"
-        with pytest.raises(ConfigurationError, match="Secret 'nope' is not configured for this organization or globally"):
+        with pytest.raises(
+            ConfigurationError, match="Secret 'nope' is not configured for this organization or globally"
+        ):
             secrets.get("nope")
     assert runtime.registered == ["sk-123456", "access-token-value", "access-token-value", "refresh-token-value"]
     with pytest.raises(NotInExecutionError):
