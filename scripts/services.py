@@ -28,7 +28,11 @@ def _pg_start() -> str:
 
 SERVICES = [
     ("PostgreSQL", *_endpoint("DATABASE_URL", "postgres://postgres@localhost:5432/bifrost", 5432), _pg_start),
-    ("RabbitMQ", *_endpoint("RABBITMQ_URL", "amqp://guest:guest@localhost:5672//", 5672), lambda: "rabbitmq-server -detached"),
+    (
+        "RabbitMQ",
+        *_endpoint("RABBITMQ_URL", "amqp://guest:guest@localhost:5672//", 5672),
+        lambda: "rabbitmq-server -detached",
+    ),
     (
         "Redis",
         *_endpoint("REDIS_URL", "redis://localhost:6379/0", 6379),
