@@ -328,6 +328,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
-        "daphne": {"level": "WARNING"},
+        "daphne": {"level": "INFO"},
+        "daphne.http_protocol": {"level": "WARNING"},
+        "daphne.ws_protocol": {"level": "WARNING"},
     },
 }

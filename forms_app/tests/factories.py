@@ -2,7 +2,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from accounts.tests.factories import RoleFactory
-from forms_app.models import AccessLevel, Form, FormRole
+from forms_app.models import AccessLevel, Form, FormRole, FormUpload
 from orgs.tests.factories import OrganizationFactory
 
 
@@ -25,3 +25,16 @@ class FormRoleFactory(DjangoModelFactory):
 
     form = factory.SubFactory(FormFactory)
     role = factory.SubFactory(RoleFactory, organization=factory.SelfAttribute("..form.organization"))
+
+
+class FormUploadFactory(DjangoModelFactory):
+    class Meta:
+        model = FormUpload
+
+    form = factory.SubFactory(FormFactory)
+    organization = factory.SelfAttribute("form.organization")
+    field_name = "attachment"
+    file = factory.django.FileField(filename="notes.txt", data=b"hello")
+    original_name = "notes.txt"
+    content_type = "text/plain"
+    size = 5
