@@ -409,15 +409,19 @@ def role_users_add(*, role, user_ids: list, candidates, by=None) -> list:
 
     if not user_ids:
         raise exceptions.ValidationError({"user_ids": ["Give at least one user id."]})
-    users = list(candidates.filter(id__in=user_ids))
-    missing = _missing(user_ids, {u.id for u in users})
-    if missing:
-        raise exceptions.ValidationError({"user_ids": [f"Unknown users: {', '.join(missing)}."]})
-    platform = sorted(u.email for u in users if u.user_type != UserType.ORG)
+    # Platform users are named whatever the scope (only platform admins reach this), so the
+    # answer says why rather than "unknown".
+    platform = sorted(
+        User.objects.filter(id__in=user_ids).exclude(user_type=UserType.ORG).values_list("email", flat=True)
+    )
     if platform:
         raise exceptions.ValidationError(
             {"user_ids": [f"Platform users cannot be given roles (they see everything): {', '.join(platform)}."]}
         )
+    users = list(candidates.filter(id__in=user_ids))
+    missing = _missing(user_ids, {u.id for u in users})
+    if missing:
+        raise exceptions.ValidationError({"user_ids": [f"Unknown users: {', '.join(missing)}."]})
     if role.organization_id is not None:
         foreign = sorted(u.email for u in users if u.organization_id != role.organization_id)
         if foreign:
