@@ -116,6 +116,12 @@ def test_scope_resolution_for_admins(org, admin_user):
 
 def test_org_user_cannot_reach_admin_endpoints_even_for_own_org(member_client, org):
     UserFactory(organization=org)
-    for url in ("/api/organizations", f"/api/organizations/{org.id}", "/api/users", "/api/roles", "/api/config",
-                "/api/audit-logs"):
+    for url in (
+        "/api/organizations",
+        f"/api/organizations/{org.id}",
+        "/api/users",
+        "/api/roles",
+        "/api/config",
+        "/api/audit-logs",
+    ):
         assert member_client.get(url).status_code == 403, url
