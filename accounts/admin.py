@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from accounts.models import Role, User, UserRole
+from audit.admin_mixins import AuditedAdminMixin
 
 
 class UserRoleInline(admin.TabularInline):
@@ -39,7 +40,7 @@ class UserCreationForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     add_form = UserCreationForm
     ordering = ["email"]
     list_display = ["email", "name", "user_type", "organization", "is_platform_admin", "is_active", "last_login"]
@@ -64,13 +65,15 @@ class UserAdmin(DjangoUserAdmin):
         )
     ]
     filter_horizontal: list = []
+    audit_fields = ["email", "name", "user_type", "is_platform_admin", "organization", "is_active", "password"]
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
+class RoleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "organization", "is_active", "created_at"]
-    list_filter = ["is_active", "organization"]
-    search_fields = ["name", "description"]
+    list_filter = ["is_active", ("organization", admin.EmptyFieldListFilter), "organization"]
+    search_fields = ["name", "description", "organization__name"]
+    audit_fields = ["name", "description", "organization", "is_active"]
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]
     inlines = [RoleUserInline]

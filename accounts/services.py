@@ -198,3 +198,293 @@ def dev_user_ensure(*, email: str, password: str):
         user.save()
         changed = True
     return user, changed
+
+
+# --- user management (admin API) ---
+
+USER_FIELDS = ["email", "name", "user_type", "is_platform_admin", "organization", "is_active"]
+ROLE_FIELDS = ["name", "description", "organization", "is_active"]
+
+
+def _validate_password(password: str, user) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except Exception as exc:  # django ValidationError
+        raise exceptions.ValidationError({"password": list(getattr(exc, "messages", [str(exc)]))}) from None
+
+
+def _check_tenancy(*, user_type: str, organization, is_platform_admin: bool) -> None:
+    if user_type == UserType.ORG:
+        if organization is None:
+            raise exceptions.ValidationError({"organization_id": ["An ORG user must belong to an organization."]})
+        if is_platform_admin:
+            raise exceptions.ValidationError(
+                {"is_platform_admin": ["Only PLATFORM users can be platform admins; ORG users cannot."]}
+            )
+    elif organization is not None:
+        raise exceptions.ValidationError(
+            {"organization_id": ["PLATFORM users (and platform admins) must not belong to an organization."]}
+        )
+
+
+def _user_audit(action: str, user, changes: dict) -> None:
+    audit.record(
+        action=action, resource_type="user", resource_id=user.id, organization=user.organization_id, changes=changes
+    )
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    name: str = "",
+    user_type: str | None = None,
+    organization=None,
+    is_platform_admin: bool = False,
+    is_active: bool = True,
+    password: str | None = None,
+):
+    """Create a user. Without a password the account cannot sign in until one is set."""
+    from bifrost_site.api.errors import ConflictError
+
+    email = (email or "").strip().lower()
+    if user_type is None:
+        user_type = UserType.ORG if organization is not None else UserType.PLATFORM
+    _check_tenancy(user_type=user_type, organization=organization, is_platform_admin=is_platform_admin)
+    if User.objects.filter(email=email).exists():
+        raise ConflictError(f"A user with email {email} already exists.", details={"email": email})
+    user = User(
+        email=email,
+        name=name,
+        user_type=user_type,
+        organization=organization,
+        is_platform_admin=is_platform_admin,
+        is_active=is_active,
+    )
+    if password:
+        _validate_password(password, user)
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    user.save()
+    from audit.services import diff, snapshot
+
+    _user_audit("user.create", user, diff(None, snapshot(user, USER_FIELDS)))
+    return user
+
+
+@transaction.atomic
+def user_update(*, user, data: dict, by) -> object:
+    """Change email, name, is_active, is_platform_admin or organization. Nobody changes their own
+    admin or active flag. Moving an ORG user to another organization drops their roles of the old one."""
+    from audit.services import diff, snapshot
+    from bifrost_site.api.errors import ConflictError
+
+    before = snapshot(user, USER_FIELDS)
+    if by is not None and by.pk == user.pk:
+        for flag in ("is_active", "is_platform_admin"):
+            if flag in data and data[flag] != getattr(user, flag):
+                raise exceptions.ValidationError({flag: [f"You cannot change your own {flag} flag."]})
+    if "email" in data:
+        email = data["email"].strip().lower()
+        if email != user.email and User.objects.filter(email=email).exclude(id=user.id).exists():
+            raise ConflictError(f"A user with email {email} already exists.", details={"email": email})
+        user.email = email
+    for field in ("name", "is_active", "is_platform_admin"):
+        if field in data:
+            setattr(user, field, data[field])
+    old_org_id = user.organization_id
+    if "organization" in data:
+        user.organization = data["organization"]
+    _check_tenancy(user_type=user.user_type, organization=user.organization, is_platform_admin=user.is_platform_admin)
+    user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    user.save()
+    if old_org_id is not None and user.organization_id != old_org_id:
+        from accounts.models import UserRole
+
+        UserRole.objects.filter(user=user, role__organization_id=old_org_id).delete()
+    changes = diff(before, snapshot(user, USER_FIELDS))
+    if changes["before"] or changes["after"]:
+        _user_audit("user.update", user, changes)
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user, by) -> object:
+    """DELETE /api/users/{id}: the account is deactivated, never removed, so executions and audit
+    entries keep pointing at it. It can be reactivated with PATCH is_active=true."""
+    if by is not None and by.pk == user.pk:
+        raise exceptions.ValidationError({"id": ["You cannot delete your own account."]})
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.save(update_fields=["is_active", "updated_at"])
+    _user_audit("user.deactivate", user, {"before": {"is_active": was_active}, "after": {"is_active": False}})
+    return user
+
+
+@transaction.atomic
+def user_set_password(*, user, password: str) -> None:
+    _validate_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password", "updated_at"])
+    _user_audit("user.set_password", user, {"after": {"password": "***"}})
+
+
+# --- roles ---
+
+
+def _role_audit(action: str, role, changes: dict) -> None:
+    audit.record(
+        action=action, resource_type="role", resource_id=role.id, organization=role.organization_id, changes=changes
+    )
+
+
+def _ensure_role_name_free(*, name: str, organization_id, exclude_id=None) -> None:
+    from accounts.models import Role
+    from bifrost_site.api.errors import ConflictError
+
+    clash = Role.objects.filter(organization_id=organization_id, name=name)
+    if exclude_id is not None:
+        clash = clash.exclude(id=exclude_id)
+    if clash.exists():
+        raise ConflictError(f"A role named '{name}' already exists in this scope.", details={"name": name})
+
+
+@transaction.atomic
+def role_create(*, name: str, description: str = "", is_active: bool = True, organization=None):
+    from accounts.models import Role
+    from audit.services import diff, snapshot
+
+    _ensure_role_name_free(name=name, organization_id=getattr(organization, "id", None))
+    role = Role(name=name, description=description, is_active=is_active, organization=organization)
+    role.full_clean(validate_unique=False, validate_constraints=False)
+    role.save()
+    _role_audit("role.create", role, diff(None, snapshot(role, ROLE_FIELDS)))
+    return role
+
+
+@transaction.atomic
+def role_update(*, role, data: dict):
+    from audit.services import diff, snapshot
+
+    before = snapshot(role, ROLE_FIELDS)
+    if "name" in data and data["name"] != role.name:
+        _ensure_role_name_free(name=data["name"], organization_id=role.organization_id, exclude_id=role.id)
+    for field in ("name", "description", "is_active"):
+        if field in data:
+            setattr(role, field, data[field])
+    role.full_clean(validate_unique=False, validate_constraints=False)
+    role.save()
+    changes = diff(before, snapshot(role, ROLE_FIELDS))
+    if changes["before"] or changes["after"]:
+        _role_audit("role.update", role, changes)
+    return role
+
+
+@transaction.atomic
+def role_delete(*, role) -> None:
+    """Deletes the role with its memberships and form grants."""
+    from audit.services import diff, snapshot
+
+    before = snapshot(role, ROLE_FIELDS)
+    before["user_ids"] = sorted(str(u) for u in role.user_roles.values_list("user_id", flat=True))
+    before["form_ids"] = sorted(str(f) for f in role.form_roles.values_list("form_id", flat=True))
+    _role_audit("role.delete", role, diff(before, None))
+    role.delete()
+
+
+def _missing(requested: list, found: set) -> list[str]:
+    return sorted({str(x) for x in requested} - {str(x) for x in found})
+
+
+@transaction.atomic
+def role_users_add(*, role, user_ids: list, candidates, by=None) -> list:
+    """Give the role to users. `candidates` is the user queryset visible in the caller's scope, so
+    ids outside it are reported as unknown. Platform users cannot hold roles; an organization's
+    role only goes to users of that organization; a GLOBAL role may go to ORG users of any
+    organization. Returns the users newly added (already-members are skipped)."""
+    from accounts.models import UserRole
+
+    if not user_ids:
+        raise exceptions.ValidationError({"user_ids": ["Give at least one user id."]})
+    # Platform users are named whatever the scope (only platform admins reach this), so the
+    # answer says why rather than "unknown".
+    platform = sorted(
+        User.objects.filter(id__in=user_ids).exclude(user_type=UserType.ORG).values_list("email", flat=True)
+    )
+    if platform:
+        raise exceptions.ValidationError(
+            {"user_ids": [f"Platform users cannot be given roles (they see everything): {', '.join(platform)}."]}
+        )
+    users = list(candidates.filter(id__in=user_ids))
+    missing = _missing(user_ids, {u.id for u in users})
+    if missing:
+        raise exceptions.ValidationError({"user_ids": [f"Unknown users: {', '.join(missing)}."]})
+    if role.organization_id is not None:
+        foreign = sorted(u.email for u in users if u.organization_id != role.organization_id)
+        if foreign:
+            raise exceptions.ValidationError(
+                {"user_ids": [f"These users belong to another organization than the role: {', '.join(foreign)}."]}
+            )
+    existing = set(
+        UserRole.objects.filter(role=role, user_id__in=[u.id for u in users]).values_list("user_id", flat=True)
+    )
+    added = [u for u in users if u.id not in existing]
+    UserRole.objects.bulk_create(
+        [UserRole(role=role, user=u, assigned_by=by if getattr(by, "is_authenticated", False) else None) for u in added]
+    )
+    if added:
+        _role_audit("role.users_add", role, {"after": {"user_ids": sorted(str(u.id) for u in added)}})
+    return added
+
+
+@transaction.atomic
+def role_user_remove(*, role, user) -> None:
+    from accounts.models import UserRole
+
+    deleted, _ = UserRole.objects.filter(role=role, user=user).delete()
+    if not deleted:
+        raise exceptions.NotFound("This user does not have this role.")
+    _role_audit("role.users_remove", role, {"before": {"user_ids": [str(user.id)]}})
+
+
+@transaction.atomic
+def role_forms_add(*, role, form_ids: list, candidates, by=None) -> list:
+    """Grant the role access to forms. `candidates` is the form queryset visible in the caller's
+    scope (the organization's forms and the GLOBAL ones)."""
+    from forms_app.models import FormRole
+
+    if not form_ids:
+        raise exceptions.ValidationError({"form_ids": ["Give at least one form id."]})
+    forms = list(candidates.filter(id__in=form_ids))
+    missing = _missing(form_ids, {f.id for f in forms})
+    if missing:
+        raise exceptions.ValidationError({"form_ids": [f"Unknown forms: {', '.join(missing)}."]})
+    if role.organization_id is not None:
+        foreign = sorted(f.name for f in forms if f.organization_id not in (None, role.organization_id))
+        if foreign:
+            raise exceptions.ValidationError(
+                {"form_ids": [f"These forms belong to another organization than the role: {', '.join(foreign)}."]}
+            )
+    existing = set(
+        FormRole.objects.filter(role=role, form_id__in=[f.id for f in forms]).values_list("form_id", flat=True)
+    )
+    added = [f for f in forms if f.id not in existing]
+    FormRole.objects.bulk_create(
+        [FormRole(role=role, form=f, assigned_by=by if getattr(by, "is_authenticated", False) else None) for f in added]
+    )
+    if added:
+        _role_audit("role.forms_add", role, {"after": {"form_ids": sorted(str(f.id) for f in added)}})
+    return added
+
+
+@transaction.atomic
+def role_form_remove(*, role, form) -> None:
+    from forms_app.models import FormRole
+
+    deleted, _ = FormRole.objects.filter(role=role, form=form).delete()
+    if not deleted:
+        raise exceptions.NotFound("This role has no access to this form.")
+    _role_audit("role.forms_remove", role, {"before": {"form_ids": [str(form.id)]}})

@@ -20,18 +20,28 @@ def looks_secret(key: str) -> bool:
     return any(word in lowered for word in SECRET_KEY_WORDS)
 
 
-def redact(changes: Any, *, secret_fields: frozenset[str] = frozenset()) -> Any:
-    """Replace values of secret-looking keys, recursively, before anything is stored."""
+def redact(
+    changes: Any, *, secret_fields: frozenset[str] = frozenset(), reveal_fields: frozenset[str] = frozenset()
+) -> Any:
+    """Replace values of secret-looking keys, recursively, before anything is stored.
+
+    `secret_fields` adds names to redact; `reveal_fields` exempts names from ALWAYS_REDACTED_FIELDS
+    (e.g. a config entry's `value` when its key does not look secret). A key that itself looks
+    secret is always redacted."""
     if isinstance(changes, dict):
         redacted = {}
         for key, value in changes.items():
-            if isinstance(key, str) and (looks_secret(key) or key in secret_fields or key in ALWAYS_REDACTED_FIELDS):
+            if isinstance(key, str) and (
+                looks_secret(key)
+                or key in secret_fields
+                or (key in ALWAYS_REDACTED_FIELDS and key not in reveal_fields)
+            ):
                 redacted[key] = REDACTED if value not in (None, "") else value
             else:
-                redacted[key] = redact(value, secret_fields=secret_fields)
+                redacted[key] = redact(value, secret_fields=secret_fields, reveal_fields=reveal_fields)
         return redacted
     if isinstance(changes, list):
-        return [redact(item, secret_fields=secret_fields) for item in changes]
+        return [redact(item, secret_fields=secret_fields, reveal_fields=reveal_fields) for item in changes]
     return changes
 
 
@@ -72,6 +82,7 @@ def audit_record(
     organization=None,
     changes: dict | None = None,
     secret_fields: frozenset[str] = frozenset(),
+    reveal_fields: frozenset[str] = frozenset(),
 ) -> AuditLog:
     """Append an audit entry. Request metadata (IP, user agent, request id, actor) comes from the
     current request context when the caller does not pass it."""
@@ -93,7 +104,7 @@ def audit_record(
         action=action,
         resource_type=resource_type,
         resource_id=str(resource_id or ""),
-        changes=redact(changes or {}, secret_fields=secret_fields),
+        changes=redact(changes or {}, secret_fields=secret_fields, reveal_fields=reveal_fields),
         ip_address=context.ip_address if context else None,
         user_agent=context.user_agent if context else "",
         request_id=context.request_id if context else "",

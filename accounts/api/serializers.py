@@ -38,3 +38,109 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     organization_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+# --- admin API: users and roles ---
+
+from accounts.models import Role, UserType  # noqa: E402
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """A user as the admin API shows it. `password` is write-only and optional on create: without
+    one the account cannot sign in until `POST /api/users/{id}/password` sets it."""
+
+    email = serializers.EmailField(max_length=254)
+    organization_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="Required for ORG users; must be empty for PLATFORM users."
+    )
+    user_type = serializers.ChoiceField(
+        choices=UserType.choices,
+        required=False,
+        help_text="Defaults to ORG when an organization is given (or the request is org-scoped), else PLATFORM.",
+    )
+    password = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=1024,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+    has_usable_password = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "email",
+            "name",
+            "user_type",
+            "is_platform_admin",
+            "organization_id",
+            "is_active",
+            "password",
+            "has_usable_password",
+            "last_login",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "last_login", "created_at", "updated_at", "has_usable_password"]
+
+    def get_has_usable_password(self, user) -> bool:
+        return user.has_usable_password()
+
+
+class UserUpdateSerializer(UserSerializer):
+    user_type = serializers.ChoiceField(choices=UserType.choices, read_only=True)
+
+    class Meta(UserSerializer.Meta):
+        fields = [f for f in UserSerializer.Meta.fields if f != "password"]
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=1024, trim_whitespace=False, style={"input_type": "password"})
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100)
+    organization_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="null = GLOBAL")
+    user_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Role
+        fields = ["id", "name", "description", "organization_id", "is_active", "user_count", "created_at", "updated_at"]
+        read_only_fields = ["id", "organization_id", "user_count", "created_at", "updated_at"]
+
+
+class RoleBriefSerializer(serializers.ModelSerializer):
+    organization_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Role
+        fields = ["id", "name", "description", "organization_id", "is_active"]
+        read_only_fields = fields
+
+
+class RoleMemberSerializer(serializers.ModelSerializer):
+    organization_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "organization_id", "is_active"]
+        read_only_fields = fields
+
+
+class UserIdsSerializer(serializers.Serializer):
+    user_ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
+
+
+class FormIdsSerializer(serializers.Serializer):
+    form_ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False, max_length=500)
+
+
+class RoleFormSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    organization_id = serializers.UUIDField(allow_null=True)
+    access_level = serializers.CharField()
+    is_active = serializers.BooleanField()

@@ -107,3 +107,276 @@ class RegisterView(BearerChallengeMixin, APIView):
             email=data["email"], password=data["password"], name=data.get("name", ""), organization=organization
         )
         return Response(MeSerializer(user_with_roles(user.id)).data, status=status.HTTP_201_CREATED)
+
+
+# --- admin API: users and roles ---
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from drf_spectacular.types import OpenApiTypes  # noqa: E402
+from drf_spectacular.utils import OpenApiParameter, extend_schema_view  # noqa: E402
+from rest_framework.decorators import action  # noqa: E402
+
+from accounts.api.serializers import (  # noqa: E402
+    FormIdsSerializer,
+    PasswordSerializer,
+    RoleBriefSerializer,
+    RoleFormSerializer,
+    RoleMemberSerializer,
+    RoleSerializer,
+    UserIdsSerializer,
+    UserSerializer,
+    UserUpdateSerializer,
+)
+from accounts.filtersets import RoleFilterSet, UserFilterSet  # noqa: E402
+from accounts.models import Role, UserType  # noqa: E402
+from bifrost_site.api.docs import ORG_SCOPE_PARAMETER, errors  # noqa: E402
+from bifrost_site.api.viewsets import BifrostViewSet  # noqa: E402
+
+UserModel = get_user_model()
+_CRUD_HTTP = ["get", "post", "put", "patch", "delete", "head", "options"]
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List users (GLOBAL: every user; organization scope: that organization's users)",
+        responses={200: UserSerializer(many=True), **errors(400, 404)},
+    ),
+    create=extend_schema(summary="Create a user", responses={201: UserSerializer, **errors(400, 404, 409)}),
+    retrieve=extend_schema(summary="Get a user", responses={200: UserSerializer, **errors(400, 404)}),
+    update=extend_schema(
+        summary="Replace a user's editable fields",
+        request=UserUpdateSerializer,
+        responses={200: UserSerializer, **errors(400, 404, 409)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a user", request=UserUpdateSerializer, responses={200: UserSerializer, **errors(400, 404, 409)}
+    ),
+    destroy=extend_schema(
+        summary="Deactivate a user (kept for history; PATCH is_active=true restores)",
+        responses={204: None, **errors(400, 404)},
+    ),
+)
+@extend_schema(tags=["users"], parameters=[ORG_SCOPE_PARAMETER])
+class UserViewSet(BifrostViewSet):
+    queryset = UserModel.objects.all()
+    serializer_class = UserSerializer
+    filterset_class = UserFilterSet
+    ordering_fields = ["email", "name", "created_at", "last_login", "is_active"]
+    ordering = ["email"]
+    http_method_names = _CRUD_HTTP
+
+    def get_serializer_class(self):
+        if self.action in ("update", "partial_update"):
+            return UserUpdateSerializer
+        return UserSerializer
+
+    def _organization(self, data, *, required_in_scope: bool):
+        """The organization named by `organization_id`, checked against the request scope."""
+        scope_org = self.scope_organization
+        if "organization_id" not in data:
+            return scope_org if required_in_scope else None
+        organization_id = data["organization_id"]
+        if scope_org is not None and organization_id != scope_org.id:
+            raise exceptions.ValidationError(
+                {"organization_id": ["In an organization scope, users belong to that organization; use GLOBAL scope."]}
+            )
+        if organization_id is None:
+            return None
+        organization = Organization.objects.filter(id=organization_id, is_active=True).first()
+        if organization is None:
+            raise exceptions.NotFound(f"Organization {organization_id} does not exist or is inactive.")
+        return organization
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        if self.scope_organization is not None and data.get("user_type") == UserType.PLATFORM:
+            raise exceptions.ValidationError({"user_type": ["Create PLATFORM users in GLOBAL scope."]})
+        serializer.instance = services.user_create(
+            email=data["email"],
+            name=data.get("name", ""),
+            user_type=data.get("user_type"),
+            organization=self._organization(data, required_in_scope=True),
+            is_platform_admin=data.get("is_platform_admin", False),
+            is_active=data.get("is_active", True),
+            password=data.get("password") or None,
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if "organization_id" in data:
+            data["organization"] = self._organization(data, required_in_scope=False)
+            data.pop("organization_id")
+        serializer.instance = services.user_update(user=serializer.instance, data=data, by=self.request.user)
+
+    def perform_destroy(self, instance):
+        services.user_deactivate(user=instance, by=self.request.user)
+
+    @extend_schema(
+        summary="The roles a user holds", responses={200: RoleBriefSerializer(many=True), **errors(400, 404)}
+    )
+    @action(detail=True, methods=["get"], url_path="roles", filter_backends=[], pagination_class=None)
+    def roles(self, request, pk=None):
+        user = self.get_object()
+        roles = Role.objects.filter(user_roles__user=user).order_by("name")
+        return Response(RoleBriefSerializer(roles, many=True).data)
+
+    @extend_schema(
+        summary="Set a user's password", request=PasswordSerializer, responses={204: None, **errors(400, 404)}
+    )
+    @action(detail=True, methods=["post"], url_path="password", filter_backends=[], pagination_class=None)
+    def password(self, request, pk=None):
+        user = self.get_object()
+        serializer = PasswordSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_set_password(user=user, password=serializer.validated_data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+USER_ID_PARAMETER = OpenApiParameter("user_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+FORM_ID_PARAMETER = OpenApiParameter("form_id", OpenApiTypes.UUID, OpenApiParameter.PATH)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List roles in scope (organization rows and GLOBAL rows)",
+        responses={200: RoleSerializer(many=True), **errors(400, 404)},
+    ),
+    create=extend_schema(
+        summary="Create a role in the current scope", responses={201: RoleSerializer, **errors(400, 404, 409)}
+    ),
+    retrieve=extend_schema(summary="Get a role", responses={200: RoleSerializer, **errors(400, 404)}),
+    update=extend_schema(summary="Replace a role", responses={200: RoleSerializer, **errors(400, 404, 409)}),
+    partial_update=extend_schema(summary="Change a role", responses={200: RoleSerializer, **errors(400, 404, 409)}),
+    destroy=extend_schema(
+        summary="Delete a role (and its memberships and form grants)", responses={204: None, **errors(400, 404)}
+    ),
+)
+@extend_schema(tags=["roles"], parameters=[ORG_SCOPE_PARAMETER])
+class RoleViewSet(BifrostViewSet):
+    """Roles grant ORG users access to forms. Membership and form grants of a GLOBAL role are
+    changed in GLOBAL scope (like every other write to a GLOBAL row)."""
+
+    queryset = Role.objects.all()
+    serializer_class = RoleSerializer
+    filterset_class = RoleFilterSet
+    ordering_fields = ["name", "created_at", "is_active"]
+    ordering = ["name", "id"]
+    http_method_names = _CRUD_HTTP
+
+    def perform_create(self, serializer):
+        serializer.instance = services.role_create(organization=self.scope_organization, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.role_update(role=serializer.instance, data=serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.role_delete(role=instance)
+
+    def _visible_users(self):
+        return UserModel.objects.for_scope(self.scope)
+
+    def _visible_forms(self):
+        from forms_app.models import Form
+
+        return Form.objects.for_scope(self.scope)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The role's members (those visible in the current scope)",
+        responses={200: RoleMemberSerializer(many=True), **errors(400, 404)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Give the role to users",
+        request=UserIdsSerializer,
+        responses={200: RoleMemberSerializer(many=True), **errors(400, 404)},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="users", filter_backends=[], pagination_class=None)
+    def users(self, request, pk=None):
+        role = self.get_object()
+        if request.method == "POST":
+            serializer = UserIdsSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            services.role_users_add(
+                role=role,
+                user_ids=serializer.validated_data["user_ids"],
+                candidates=self._visible_users(),
+                by=request.user,
+            )
+        members = self._visible_users().filter(user_roles__role=role).order_by("email")
+        return Response(RoleMemberSerializer(members, many=True).data)
+
+    @extend_schema(
+        summary="Take the role away from a user",
+        parameters=[USER_ID_PARAMETER],
+        responses={204: None, **errors(400, 404)},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"users/(?P<user_id>[^/.]+)",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def remove_user(self, request, pk=None, user_id=None):
+        role = self.get_object()
+        user = _find(self._visible_users(), user_id, "User")
+        services.role_user_remove(role=role, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="The forms this role grants (those visible in the current scope)",
+        responses={200: RoleFormSerializer(many=True), **errors(400, 404)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Grant the role access to forms",
+        request=FormIdsSerializer,
+        responses={200: RoleFormSerializer(many=True), **errors(400, 404)},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="forms", filter_backends=[], pagination_class=None)
+    def forms(self, request, pk=None):
+        role = self.get_object()
+        if request.method == "POST":
+            serializer = FormIdsSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            services.role_forms_add(
+                role=role,
+                form_ids=serializer.validated_data["form_ids"],
+                candidates=self._visible_forms(),
+                by=request.user,
+            )
+        forms = self._visible_forms().filter(form_roles__role=role).order_by("name")
+        return Response(RoleFormSerializer(forms, many=True).data)
+
+    @extend_schema(
+        summary="Revoke the role's access to a form",
+        parameters=[FORM_ID_PARAMETER],
+        responses={204: None, **errors(400, 404)},
+    )
+    @action(
+        detail=True,
+        methods=["delete"],
+        url_path=r"forms/(?P<form_id>[^/.]+)",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def remove_form(self, request, pk=None, form_id=None):
+        role = self.get_object()
+        form = _find(self._visible_forms(), form_id, "Form")
+        services.role_form_remove(role=role, form=form)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _find(queryset, object_id, label: str):
+    import uuid
+
+    try:
+        object_id = uuid.UUID(str(object_id))
+    except ValueError:
+        raise exceptions.NotFound(f"{label} not found.") from None
+    obj = queryset.filter(id=object_id).first()
+    if obj is None:
+        raise exceptions.NotFound(f"{label} not found.")
+    return obj

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from audit.api import views
+
+app_name = "audit-api"
+
+router = SimpleRouter(trailing_slash=False)
+router.register("audit-logs", views.AuditLogViewSet, basename="audit-log")
+
+urlpatterns = router.urls

@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from orgs.api import views
+
+app_name = "orgs-api"
+
+router = SimpleRouter(trailing_slash=False)
+router.register("organizations", views.OrganizationViewSet, basename="organization")
+router.register("config", views.ConfigViewSet, basename="config")
+
+urlpatterns = router.urls
