@@ -188,7 +188,7 @@ def _connection_create(*, organization, created_by=None, **data) -> OAuthConnect
     _audit(
         "create",
         connection,
-        diff(None, _snapshot(connection)) | {"client_secret_changed": bool(data.get("client_secret"))},
+        diff(None, _snapshot(connection)) | {"client_auth_changed": bool(data.get("client_secret"))},
     )
     return connection
 
@@ -225,7 +225,7 @@ def _connection_update(*, connection: OAuthConnection, **data) -> set[str]:
     _audit(
         "update",
         connection,
-        diff(before, _snapshot(connection)) | {"client_secret_changed": "client_secret" in changed},
+        diff(before, _snapshot(connection)) | {"client_auth_changed": "client_secret" in changed},
     )
     return changed
 

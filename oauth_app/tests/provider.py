@@ -69,7 +69,7 @@ class OAuthProvider:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # --- lifecycle and configuration ---
 
@@ -139,7 +139,11 @@ class OAuthProvider:
                 return self._send(handler, 400, {"error": "invalid_request", "error_description": "PKCE required"})
             redirect = q["redirect_uri"]
             if self.state.consent_error:
-                params = {"error": self.state.consent_error, "error_description": "The user said no", "state": q["state"]}
+                params = {
+                    "error": self.state.consent_error,
+                    "error_description": "The user said no",
+                    "state": q["state"],
+                }
             else:
                 code = secrets.token_urlsafe(16)
                 self.state.codes[code] = {
@@ -198,7 +202,9 @@ class OAuthProvider:
                 return self._send(handler, status, body)
             client_id = self._client_auth(handler, form)
             if client_id is None:
-                return self._send(handler, 401, {"error": "invalid_client", "error_description": "Bad client credentials"})
+                return self._send(
+                    handler, 401, {"error": "invalid_client", "error_description": "Bad client credentials"}
+                )
             grant = form.get("grant_type")
             if grant == "authorization_code":
                 return self._send(handler, *self._grant_code(client_id, form))
