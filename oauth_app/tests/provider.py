@@ -61,10 +61,10 @@ class OAuthProvider:
             def log_message(self, *args):  # keep the test output clean
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 provider._authorize(self)
 
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 provider._token(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -21,7 +21,7 @@ from oauth_app.services import (
     oauth_token_for_workflow,
     refresh_expiring_tokens,
 )
-from oauth_app.tests.factories import OAuthConnectionFactory, OAuthTokenFactory
+from oauth_app.tests.factories import OAuthTokenFactory
 
 pytestmark = pytest.mark.django_db
 
