@@ -32,6 +32,7 @@ from oauth_app.models import (
 from oauth_app.selectors import connection_for_name, connection_token
 
 STATE_TTL = datetime.timedelta(minutes=10)
+STATE_RETENTION = datetime.timedelta(days=1)
 REFRESH_WINDOW = datetime.timedelta(minutes=30)  # the beat task refreshes tokens expiring within this
 WORKFLOW_REFRESH_WINDOW = datetime.timedelta(minutes=5)  # a workflow gets a token valid at least this long
 AUDITED_FIELDS = [
@@ -410,8 +411,11 @@ def connection_refresh(*, connection: OAuthConnection, only_if_expiring_within: 
 
 def refresh_expiring_tokens(*, window: datetime.timedelta = REFRESH_WINDOW) -> OAuthRefreshRun:
     """The beat task's work: refresh every `completed` connection (GLOBAL and every organization)
-    whose token expires within `window`; record the run's counts."""
+    whose token expires within `window`; record the run's counts. Also deletes authorization
+    states that expired more than a day ago."""
     run = OAuthRefreshRun.objects.create(started_at=timezone.now())
+    # Housekeeping: authorization states are useless once expired; keep a day for inspection.
+    OAuthState.objects.filter(expires_at__lt=timezone.now() - STATE_RETENTION).delete()
     completed = OAuthConnection.objects.filter(status=ConnectionStatus.COMPLETED, token__isnull=False)
     deadline = timezone.now() + window
     due = list(

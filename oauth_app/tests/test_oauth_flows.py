@@ -377,6 +377,17 @@ def test_refresh_task_refreshes_only_expiring_completed_connections(provider, ad
     assert job["last_run"]["checked"] == 5 and job["last_run"]["refreshed"] == 3 and job["last_run"]["failed"] == 1
 
 
+def test_refresh_task_deletes_old_authorization_states(provider, admin_client):
+    conn = make_connection(provider)
+    start(admin_client)
+    start(admin_client)
+    OAuthState.objects.filter(pk=OAuthState.objects.first().pk).update(
+        expires_at=timezone.now() - datetime.timedelta(days=2)
+    )
+    refresh_expiring_tokens()
+    assert OAuthState.objects.filter(connection=conn).count() == 1
+
+
 def test_refresh_job_before_any_run(admin_client):
     assert admin_client.get("/api/oauth/refresh-job").json()["last_run"] is None
 
