@@ -16,7 +16,14 @@ class PeriodicSpec:
     kwargs: dict = field(default_factory=dict)
 
 
-PERIODIC_TASKS: list[PeriodicSpec] = []
+PERIODIC_TASKS: list[PeriodicSpec] = [
+    PeriodicSpec(
+        name="oauth: refresh expiring tokens",
+        task="oauth_app.refresh_expiring_tokens",
+        every_seconds=15 * 60,  # every 15 minutes
+        description="Refresh completed OAuth connections whose token expires within 30 minutes (DESIGN §8).",
+    ),
+]
 
 
 def upsert_periodic_tasks() -> list[tuple[str, bool]]:

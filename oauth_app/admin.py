@@ -1,14 +1,18 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+import audit
+from audit.services import diff
 from oauth_app.models import OAuthConnection, OAuthRefreshRun
+from oauth_app.selectors import connection_token
 
 
 class OAuthConnectionAdminForm(forms.ModelForm):
     client_secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
-        help_text="Leave empty to keep the current value.",
+        strip=False,
+        help_text="Write-only: the current value is never shown. Leave empty to keep it.",
     )
 
     class Meta:
@@ -35,15 +39,77 @@ class OAuthConnectionAdminForm(forms.ModelForm):
         return connection
 
 
+def _snapshot(connection: OAuthConnection) -> dict:
+    from oauth_app.services import _snapshot as snapshot
+
+    return snapshot(connection)
+
+
 @admin.register(OAuthConnection)
 class OAuthConnectionAdmin(admin.ModelAdmin):
     form = OAuthConnectionAdminForm
-    list_display = ["name", "organization", "flow_type", "status", "last_refresh_at"]
+    list_display = ["name", "organization", "flow_type", "status", "token_expires_at", "last_refresh_at"]
     list_filter = ["flow_type", "status", "organization"]
     search_fields = ["name", "description", "client_id"]
-    list_select_related = ["organization"]
+    list_select_related = ["organization", "token"]
     autocomplete_fields = ["organization"]
-    readonly_fields = ["status", "status_message", "last_refresh_at"]
+    readonly_fields = ["status", "status_message", "token_expires_at", "last_refresh_at"]
+    actions = ["refresh_now"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("token")
+
+    @admin.display(description="token expires at")
+    def token_expires_at(self, obj):
+        token = connection_token(obj)
+        return token.expires_at if token is not None else None
+
+    @admin.action(description="Refresh now (get a new token from the provider)")
+    def refresh_now(self, request, queryset):
+        from bifrost_site.api.errors import ApplicationError
+        from oauth_app.services import connection_refresh
+
+        for connection in queryset:
+            try:
+                connection_refresh(connection=connection)
+                self.message_user(request, f"Refreshed OAuth connection '{connection.name}'.", messages.SUCCESS)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"Refreshing OAuth connection '{connection.name}' failed: {exc.detail}", messages.ERROR
+                )
+
+    def save_model(self, request, obj, form, change):
+        before = _snapshot(OAuthConnection.objects.get(pk=obj.pk)) if change else None
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        audit.record(
+            action="oauth_connection.update" if change else "oauth_connection.create",
+            resource_type="oauth_connection",
+            resource_id=obj.id,
+            organization=obj.organization_id,
+            actor=request.user,
+            changes={
+                **diff(before, _snapshot(obj)),
+                "client_auth_changed": bool(form.cleaned_data.get("client_secret")),
+            },
+        )
+
+    def delete_model(self, request, obj):
+        snapshot, pk, org_id = _snapshot(obj), obj.pk, obj.organization_id
+        super().delete_model(request, obj)
+        audit.record(
+            action="oauth_connection.delete",
+            resource_type="oauth_connection",
+            resource_id=pk,
+            organization=org_id,
+            actor=request.user,
+            changes=diff(snapshot, None),
+        )
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
 
 @admin.register(OAuthRefreshRun)

@@ -49,6 +49,7 @@ class OAuthConnection(OrgOwnedModel):
             ),
         ]
         indexes = [models.Index(fields=["status"], name="oauthconn_status_idx")]
+        verbose_name = "OAuth connection"
 
     def __str__(self) -> str:
         return self.name
@@ -63,6 +64,9 @@ class OAuthToken(BaseModel):
     token_type = models.CharField(max_length=40, default="Bearer")
     expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     scopes = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "OAuth token"
 
     def __str__(self) -> str:
         return f"token for {self.connection}"
@@ -97,3 +101,4 @@ class OAuthRefreshRun(BaseModel):
 
     class Meta:
         ordering = ["-started_at"]
+        verbose_name = "OAuth refresh run"

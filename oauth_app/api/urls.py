@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from oauth_app.api.views import OAuthConnectionViewSet, RefreshJobView
+
+router = SimpleRouter(trailing_slash=False)
+router.register("oauth/connections", OAuthConnectionViewSet, basename="oauth-connection")
+
+urlpatterns = [
+    path("oauth/refresh-job", RefreshJobView.as_view(), name="oauth-refresh-job"),
+    *router.urls,
+]

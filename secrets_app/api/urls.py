@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from secrets_app.api.views import SecretViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("secrets", SecretViewSet, basename="secret")
+
+urlpatterns = router.urls

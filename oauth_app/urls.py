@@ -1,0 +1,5 @@
+from django.urls import path
+
+from oauth_app.views import oauth_callback
+
+urlpatterns = [path("callback", oauth_callback, name="oauth-callback")]
