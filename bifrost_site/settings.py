@@ -168,6 +168,13 @@ EXECUTION_LOG_RETENTION_DAYS = env.int("EXECUTION_LOG_RETENTION_DAYS", default=3
 WORKSPACE_JOB_RETENTION_DAYS = env.int("WORKSPACE_JOB_RETENTION_DAYS", default=30)
 UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=7)
 
+# Workspace jobs (docs/background-jobs.md): where pip finds packages, and how long git/pip may run.
+PACKAGE_INDEX_URL = env.str("PACKAGE_INDEX_URL", default="")
+PACKAGE_FIND_LINKS = env.list("PACKAGE_FIND_LINKS", default=[])
+PACKAGE_NO_INDEX = env.bool("PACKAGE_NO_INDEX", default=False)
+PACKAGE_INSTALL_TIMEOUT_SECONDS = env.int("PACKAGE_INSTALL_TIMEOUT_SECONDS", default=900)
+GIT_COMMAND_TIMEOUT_SECONDS = env.int("GIT_COMMAND_TIMEOUT_SECONDS", default=300)
+
 # --- Redis: results, cache and channel layer use separate db numbers (DESIGN §3). ---
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
 # Every key Bifrost writes carries this prefix; test runs use their own so runs never see each other.
