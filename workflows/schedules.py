@@ -385,9 +385,9 @@ def schedule_update(*, workflow_name: str, enabled: bool | None = None, timezone
 
 def schedule_trigger(*, workflow_name: str, user, organization=None, parameters: dict | None = None):
     """Run a scheduled workflow now, as the admin who asked (trigger=manual)."""
+    workflow = _scheduled_workflow(workflow_name)
     from executions.services import execution_start
 
-    workflow = _scheduled_workflow(workflow_name)
     started = execution_start(
         workflow_name=workflow.name,
         parameters=parameters or {},
