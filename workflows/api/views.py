@@ -237,6 +237,12 @@ class WorkflowEndpointView(APIView):
     def get_authenticate_header(self, request):
         return 'X-Bifrost-Key realm="endpoints"'
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(response, "bifrost_allow", None):
+            response["Allow"] = response.bifrost_allow  # the workflow's methods, not the view's
+        return response
+
     def _input(self, request) -> dict:
         data = {}
         for name in request.query_params:
@@ -269,7 +275,7 @@ class WorkflowEndpointView(APIView):
                 },
                 status=status.HTTP_405_METHOD_NOT_ALLOWED,
             )
-            response["Allow"] = ", ".join(allowed)
+            response.bifrost_allow = ", ".join(allowed)
             return response
         parameters = self._input(request)
 

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -191,7 +192,7 @@ def test_askpass_helper_answers_from_the_environment(db):
     Secret.objects.create(name="git_token", value="alice:tok-123456")
     with git_sync.git_credentials("git_token") as creds:
         askpass = creds.env["GIT_ASKPASS"]
-        assert "tok-123456" not in open(askpass).read()
+        assert "tok-123456" not in Path(askpass).read_text()
         run = lambda prompt: subprocess.run([askpass, prompt], env=creds.env, capture_output=True, text=True).stdout  # noqa: E731
         assert run("Username for 'https://example.com': ") == "alice\n"
         assert run("Password for 'https://alice@example.com': ") == "tok-123456\n"
