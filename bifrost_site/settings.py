@@ -301,7 +301,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"WorkspaceJobStatusEnum": "workflows.models.JobStatus"},
     # The development bypass is not an API contract; the schema is the same in every environment.
     "AUTHENTICATION_WHITELIST": [
         "accounts.authentication.BifrostJWTAuthentication",

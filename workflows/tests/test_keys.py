@@ -18,9 +18,7 @@ def hook(db):
 
 
 def test_create_shows_the_raw_key_once_and_stores_only_its_hash(hook, admin_client):
-    response = admin_client.post(
-        "/api/workflow-keys", {"workflow": "ticket_hook", "description": "PSA"}, format="json"
-    )
+    response = admin_client.post("/api/workflow-keys", {"workflow": "ticket_hook", "description": "PSA"}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
     raw = body["key"]

@@ -17,7 +17,9 @@ def build_wheel(directory, name: str, version: str, body: str = "VALUE = 1\n") -
     files = {
         f"{name}/__init__.py": f'__version__ = "{version}"\n{body}',
         f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: bifrost-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: bifrost-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = []
     with zipfile.ZipFile(filename, "w") as wheel:
