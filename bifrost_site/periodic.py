@@ -23,6 +23,24 @@ PERIODIC_TASKS: list[PeriodicSpec] = [
         every_seconds=15 * 60,  # every 15 minutes
         description="Refresh completed OAuth connections whose token expires within 30 minutes (DESIGN §8).",
     ),
+    PeriodicSpec(
+        name="maintenance: prune execution logs",
+        task="bifrost_site.prune_execution_logs",
+        every_seconds=3600,
+        description="Delete log lines of executions finished more than EXECUTION_LOG_RETENTION_DAYS ago.",
+    ),
+    PeriodicSpec(
+        name="maintenance: prune workspace jobs",
+        task="bifrost_site.prune_workspace_jobs",
+        every_seconds=3600,
+        description="Delete finished workspace jobs older than WORKSPACE_JOB_RETENTION_DAYS.",
+    ),
+    PeriodicSpec(
+        name="workspace: periodic git sync",
+        task="workflows.git_sync_periodic",
+        every_seconds=60,
+        description="Sync the workspace repository when sync_interval_minutes has passed (no-op when unset).",
+    ),
 ]
 
 

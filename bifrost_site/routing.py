@@ -1,3 +1,9 @@
 """WebSocket routes of every app (DESIGN §10)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from workflows.consumers import WorkspaceJobConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/workspace/jobs/<uuid:job_id>/", WorkspaceJobConsumer.as_asgi()),
+]

@@ -168,6 +168,13 @@ EXECUTION_LOG_RETENTION_DAYS = env.int("EXECUTION_LOG_RETENTION_DAYS", default=3
 WORKSPACE_JOB_RETENTION_DAYS = env.int("WORKSPACE_JOB_RETENTION_DAYS", default=30)
 UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=7)
 
+# Workspace jobs (docs/background-jobs.md): where pip finds packages, and how long git/pip may run.
+PACKAGE_INDEX_URL = env.str("PACKAGE_INDEX_URL", default="")
+PACKAGE_FIND_LINKS = env.list("PACKAGE_FIND_LINKS", default=[])
+PACKAGE_NO_INDEX = env.bool("PACKAGE_NO_INDEX", default=False)
+PACKAGE_INSTALL_TIMEOUT_SECONDS = env.int("PACKAGE_INSTALL_TIMEOUT_SECONDS", default=900)
+GIT_COMMAND_TIMEOUT_SECONDS = env.int("GIT_COMMAND_TIMEOUT_SECONDS", default=300)
+
 # --- Redis: results, cache and channel layer use separate db numbers (DESIGN §3). ---
 REDIS_URL = env.str("REDIS_URL", default="redis://localhost:6379/0")
 # Every key Bifrost writes carries this prefix; test runs use their own so runs never see each other.
@@ -294,7 +301,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"WorkspaceJobStatusEnum": "workflows.models.JobStatus"},
     # The development bypass is not an API contract; the schema is the same in every environment.
     "AUTHENTICATION_WHITELIST": [
         "accounts.authentication.BifrostJWTAuthentication",

@@ -1,4 +1,8 @@
 from django.contrib import admin
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Concat
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from workflows.models import (
     DataProvider,
@@ -20,13 +24,36 @@ class WorkflowAdmin(admin.ModelAdmin):
         "category",
         "execution_mode",
         "schedule",
+        "schedule_task",
         "endpoint_enabled",
         "is_available",
         "discovered_at",
     ]
     list_filter = ["is_available", "category", "execution_mode", "endpoint_enabled"]
     search_fields = ["name", "description", "source_path"]
-    readonly_fields = [f.name for f in Workflow._meta.fields if f.name != "schedule_overlap"]
+    readonly_fields = [*(f.name for f in Workflow._meta.fields if f.name != "schedule_overlap"), "schedule_task"]
+
+    def get_queryset(self, request):
+        from django_celery_beat.models import PeriodicTask
+
+        tasks = PeriodicTask.objects.filter(name=Concat(Value("workflow:"), OuterRef("name")))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                periodic_task_id=Subquery(tasks.values("id")[:1]),
+                periodic_task_enabled=Subquery(tasks.values("enabled")[:1]),
+            )
+        )
+
+    @admin.display(description="beat schedule")
+    def schedule_task(self, obj):
+        task_id = getattr(obj, "periodic_task_id", None)
+        if task_id is None:
+            return "-"
+        url = reverse("admin:django_celery_beat_periodictask_change", args=[task_id])
+        state = "enabled" if obj.periodic_task_enabled else "paused"
+        return format_html('<a href="{}">workflow:{} ({})</a>', url, obj.name, state)
 
     def has_add_permission(self, request):
         return False
@@ -77,8 +104,16 @@ class WorkspaceJobAdmin(admin.ModelAdmin):
         "started_at",
         "completed_at",
         "requested_by",
+        "output",
     ]
     inlines = [WorkspaceJobLogInline]
+
+    @admin.display(description="output")
+    def output(self, obj):
+        lines = obj.logs.order_by("sequence").values_list("message", flat=True)
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>', format_html_join("\n", "{}", ((line,) for line in lines))
+        )
 
     def has_add_permission(self, request):
         return False

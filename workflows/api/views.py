@@ -1,0 +1,339 @@
+"""Schedules, workspace (git, packages, jobs), workflow keys and the webhook endpoint."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, permissions, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import audit
+from bifrost_site.api.throttling import ResilientScopedRateThrottle
+from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
+from workflows import git_sync, keys, packages, schedules, selectors
+from workflows.api import serializers as s
+from workflows.filtersets import WorkflowKeyFilterSet
+from workflows.models import Workflow
+
+ERROR = OpenApiResponse(description="Error: {error, message, details}")
+EXECUTION_RESPONSES = {
+    200: OpenApiResponse(OpenApiTypes.OBJECT, description="Finished (sync): the execution with its result"),
+    202: s.ExecutionAcceptedSerializer,
+}
+
+
+def _run_response(started, request):
+    """The same 200/202 answer as POST /api/workflows/{name}/execute."""
+    from executions.presenters import execution_run_response
+    from executions.services import execution_await
+
+    if started.mode == "sync":
+        return execution_run_response(execution_await(started), request=request, accepted=False)
+    return execution_run_response(started.execution, request=request, accepted=True)
+
+
+class PlatformResourceMixin:
+    """Schedules, workspace state and workflow keys belong to the platform, not to an organization:
+    the scope does not narrow them (admins only, by the default permission)."""
+
+    def scoped_queryset(self, queryset):
+        return queryset
+
+
+@extend_schema(tags=["schedules"])
+class ScheduleViewSet(PlatformResourceMixin, mixins.ListModelMixin, BifrostGenericViewSet):
+    lookup_field = "name"
+    lookup_url_kwarg = "workflow"
+    lookup_value_regex = "[a-z0-9_]+"
+    serializer_class = s.ScheduleSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.scheduled_workflows()
+
+    @extend_schema(summary="Scheduled workflows with next/last run", responses={200: s.ScheduleSerializer(many=True)})
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        views = selectors.schedule_views(page)
+        return self.get_paginated_response(s.ScheduleSerializer(views, many=True).data)
+
+    def _one(self, name):
+        workflow = selectors.scheduled_workflows().filter(name=name).first()
+        if workflow is None:
+            raise exceptions.NotFound(f"No scheduled workflow named {name!r}.")
+        return selectors.schedule_views([workflow])[0]
+
+    @extend_schema(
+        summary="Pause/resume a schedule or change its time zone",
+        request=s.ScheduleUpdateSerializer,
+        responses={200: s.ScheduleSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def partial_update(self, request, workflow=None):
+        serializer = s.ScheduleUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not data:
+            raise exceptions.ValidationError({"non_field_errors": ["Send `enabled` and/or `timezone`."]})
+        schedules.schedule_update(
+            workflow_name=workflow, enabled=data.get("enabled"), timezone_name=data.get("timezone")
+        )
+        return Response(s.ScheduleSerializer(self._one(workflow)).data)
+
+    @extend_schema(
+        summary="Check a cron expression: text, next 5 runs, short-interval warning",
+        request=s.ScheduleValidateSerializer,
+        responses={200: s.ScheduleValidationSerializer, 400: ERROR},
+    )
+    @action(detail=False, methods=["post"])
+    def validate(self, request):
+        serializer = s.ScheduleValidateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        described = schedules.schedule_describe(
+            expression=serializer.validated_data["expression"], timezone_name=serializer.validated_data["timezone"]
+        )
+        return Response(
+            s.ScheduleValidationSerializer(
+                {
+                    "valid": True,
+                    "expression": described.expression,
+                    "timezone": described.timezone,
+                    "human_readable": described.human_readable,
+                    "next_runs": described.next_runs,
+                    "interval_seconds": described.interval_seconds,
+                    "warning": described.warning,
+                }
+            ).data
+        )
+
+    @extend_schema(
+        summary="Run a scheduled workflow now (trigger=manual, by you)",
+        request=s.ScheduleTriggerSerializer,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def trigger(self, request, workflow=None):
+        serializer = s.ScheduleTriggerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        started = schedules.schedule_trigger(
+            workflow_name=workflow,
+            user=request.user,
+            organization=self.scope_organization,
+            parameters=serializer.validated_data["parameters"],
+        )
+        return _run_response(started, request)
+
+
+@extend_schema(tags=["workspace"])
+class GitSettingsView(BifrostAPIView):
+    @extend_schema(summary="The repository the workspace follows", responses={200: s.GitSettingsSerializer})
+    def get(self, request):
+        return Response(s.GitSettingsSerializer(git_sync.git_settings_get()).data)
+
+    @extend_schema(
+        summary="Set the repository, branch, credential secret and sync interval",
+        request=s.GitSettingsSerializer,
+        responses={200: s.GitSettingsSerializer, 400: ERROR},
+    )
+    def put(self, request):
+        serializer = s.GitSettingsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        row = git_sync.git_settings_update(**serializer.validated_data, updated_by=request.user)
+        return Response(s.GitSettingsSerializer(row).data)
+
+
+@extend_schema(tags=["workspace"])
+class GitSyncView(BifrostAPIView):
+    @extend_schema(
+        summary="Pull the repository into the workspace, then run discovery (a workspace job)",
+        request=None,
+        responses={202: s.JobAcceptedSerializer, 400: ERROR, 503: ERROR},
+    )
+    def post(self, request):
+        job = git_sync.git_sync_request(requested_by=request.user)
+        return Response({"job_id": job.id, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["workspace"])
+class WorkspaceJobView(BifrostAPIView):
+    @extend_schema(summary="A workspace job with its output", responses={200: s.WorkspaceJobSerializer, 404: ERROR})
+    def get(self, request, job_id):
+        job = selectors.workspace_job_get(job_id)
+        if job is None:
+            raise exceptions.NotFound("Workspace job not found.")
+        return Response(s.WorkspaceJobSerializer(job).data)
+
+
+@extend_schema(tags=["workspace"])
+class PackagesView(BifrostAPIView):
+    @extend_schema(summary="Packages installed for workflow code", responses={200: s.PackageListSerializer})
+    def get(self, request):
+        installed = packages.packages_list()
+        return Response({"path": str(packages.packages_path()), "count": len(installed), "results": installed})
+
+
+@extend_schema(tags=["workspace"])
+class PackageInstallView(BifrostAPIView):
+    @extend_schema(
+        summary="Install a package (or the workspace requirements.txt), then run discovery",
+        request=s.PackageInstallSerializer,
+        responses={202: s.JobAcceptedSerializer, 400: ERROR, 503: ERROR},
+    )
+    def post(self, request):
+        serializer = s.PackageInstallSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        job = packages.package_install_request(**serializer.validated_data, requested_by=request.user)
+        return Response({"job_id": job.id, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(tags=["webhooks"])
+class WorkflowKeyViewSet(
+    PlatformResourceMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    BifrostGenericViewSet,
+):
+    serializer_class = s.WorkflowKeySerializer
+    filterset_class = WorkflowKeyFilterSet
+    ordering_fields = ["created_at", "last_used_at", "expires_at"]
+
+    def get_queryset(self):
+        return selectors.workflow_keys()
+
+    @extend_schema(
+        summary="Create a key (the raw key is in the answer, once)",
+        request=s.WorkflowKeyCreateSerializer,
+        responses={201: s.WorkflowKeyCreatedSerializer, 400: ERROR},
+    )
+    def create(self, request):
+        serializer = s.WorkflowKeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        created = keys.workflow_key_create(
+            workflow_name=data.get("workflow") or None,
+            description=data.get("description", ""),
+            expires_at=data.get("expires_at"),
+            created_by=request.user,
+        )
+        created.key.key = created.raw_key
+        return Response(s.WorkflowKeyCreatedSerializer(created.key).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke a key", responses={204: None, 404: ERROR})
+    def destroy(self, request, *args, **kwargs):
+        keys.workflow_key_revoke(key=self.get_object(), revoked_by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(tags=["webhooks"])
+class WorkflowEndpointView(APIView):
+    """`/api/endpoints/{workflow}`: run an endpoint-enabled workflow with a workflow key (or anonymously
+    when it is public). Input: query parameters merged with the JSON body (the body wins)."""
+
+    authentication_classes: list = []  # key or public only: no session, no JWT, no development bypass
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ResilientScopedRateThrottle]
+    throttle_scope = "webhook"
+
+    def get_authenticate_header(self, request):
+        return 'X-Bifrost-Key realm="endpoints"'
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(response, "bifrost_allow", None):
+            response["Allow"] = response.bifrost_allow  # the workflow's methods, not the view's
+        return response
+
+    def _input(self, request) -> dict:
+        data = {}
+        for name in request.query_params:
+            values = request.query_params.getlist(name)
+            data[name] = values[0] if len(values) == 1 else values
+        body = request.data if request.method != "GET" else {}
+        if body and not isinstance(body, dict):
+            raise exceptions.ValidationError({"body": ["Send a JSON object."]})
+        if hasattr(body, "dict"):
+            body = body.dict()
+        data.update(body or {})
+        return data
+
+    def _handle(self, request, workflow: str):
+        target = Workflow.objects.filter(name=workflow, endpoint_enabled=True).first()
+        if target is None:
+            raise exceptions.NotFound("No endpoint-enabled workflow by that name.")
+        if target.public_endpoint:
+            executed_by_name, key = "public:anonymous", None
+        else:
+            key = keys.workflow_key_authenticate(request.headers.get("X-Bifrost-Key"), target)
+            executed_by_name = f"api_key:{key.id}"
+        allowed = [m.upper() for m in (target.allowed_methods or ["POST"])]
+        if request.method not in allowed:
+            response = Response(
+                {
+                    "error": "method_not_allowed",
+                    "message": f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                    "details": {"allowed_methods": allowed},
+                },
+                status=status.HTTP_405_METHOD_NOT_ALLOWED,
+            )
+            response.bifrost_allow = ", ".join(allowed)
+            return response
+        parameters = self._input(request)
+
+        from executions.services import execution_start
+
+        started = execution_start(
+            workflow_name=target.name,
+            parameters=parameters,
+            trigger="endpoint",
+            organization=None,
+            user=None,
+            executed_by_name=executed_by_name,
+        )
+        audit.record(
+            action="workflow_endpoint.call",
+            resource_type="workflow",
+            resource_id=target.name,
+            actor_name=executed_by_name,
+            changes={"after": {"execution_id": str(started.execution.id), "method": request.method}},
+        )
+        return _run_response(started, request)
+
+    @extend_schema(
+        summary="Run the workflow (GET: query parameters only)",
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        request=None,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        auth=[],
+    )
+    def get(self, request, workflow):
+        return self._handle(request, workflow)
+
+    @extend_schema(
+        summary="Run the workflow with a JSON body",
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        request=OpenApiTypes.OBJECT,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        auth=[],
+    )
+    def post(self, request, workflow):
+        return self._handle(request, workflow)
+
+    @extend_schema(
+        summary="Run the workflow with a JSON body (PUT)",
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        request=OpenApiTypes.OBJECT,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        auth=[],
+    )
+    def put(self, request, workflow):
+        return self._handle(request, workflow)
+
+    @extend_schema(
+        summary="Run the workflow (DELETE)",
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        request=OpenApiTypes.OBJECT,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        auth=[],
+    )
+    def delete(self, request, workflow):
+        return self._handle(request, workflow)

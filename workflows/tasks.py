@@ -1,0 +1,41 @@
+"""Workspace-queue tasks ("workflows.*" routes to the `workspace` queue): thin, ids in, call a service.
+
+The engine (issue 4) adds `workflows.discover_workflows` here as well.
+"""
+
+from celery import shared_task
+
+
+@shared_task(name="workflows.run_scheduled_workflow", acks_late=True, reject_on_worker_lost=True)
+def run_scheduled_workflow_task(workflow_name: str, scheduled_for: str | None = None) -> dict:
+    """One beat tick. The tick is claimed in the database, so a redelivery or a second beat does nothing."""
+    import datetime as dt
+
+    from workflows.schedules import schedule_tick_run
+
+    when = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
+    return schedule_tick_run(workflow_name=workflow_name, scheduled_for=when)
+
+
+@shared_task(name="workflows.git_sync", acks_late=True, reject_on_worker_lost=True)
+def git_sync_task(job_id: str) -> str | None:
+    from workflows.git_sync import git_sync_run
+
+    job = git_sync_run(job_id=job_id)
+    return job.status if job else None
+
+
+@shared_task(name="workflows.git_sync_periodic")
+def git_sync_periodic_task() -> str | None:
+    from workflows.git_sync import git_sync_if_due
+
+    job = git_sync_if_due()
+    return str(job.id) if job else None
+
+
+@shared_task(name="workflows.install_packages", acks_late=True, reject_on_worker_lost=True)
+def install_packages_task(job_id: str) -> str | None:
+    from workflows.packages import package_install_run
+
+    job = package_install_run(job_id=job_id)
+    return job.status if job else None
