@@ -1,3 +1,5 @@
 """WebSocket routes of every app (DESIGN §10)."""
 
-websocket_urlpatterns: list = []
+from executions.routing import websocket_urlpatterns as execution_patterns
+
+websocket_urlpatterns: list = [*execution_patterns]
