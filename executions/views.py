@@ -87,8 +87,10 @@ def execution_result_fragment(request, execution_id):
 @login_required
 @require_GET
 def execution_history_page(request):
-    executions = executions_visible_to(_scope(request)).select_related("organization").defer(
-        "parameters", "result", "variables", "error_message", "organization__settings"
+    executions = (
+        executions_visible_to(_scope(request))
+        .select_related("organization")
+        .defer("parameters", "result", "variables", "error_message", "organization__settings")
     )
     status = request.GET.get("status", "")
     workflow_name = request.GET.get("workflow_name", "").strip()

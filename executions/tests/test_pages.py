@@ -16,7 +16,9 @@ def client_as(user):
 
 
 def page_data(response, element_id="execution-data"):
-    match = re.search(rb'<script id="%s" type="application/json">(.*?)</script>' % element_id.encode(), response.content)
+    match = re.search(
+        rb'<script id="%s" type="application/json">(.*?)</script>' % element_id.encode(), response.content
+    )
     return json.loads(match.group(1))
 
 
