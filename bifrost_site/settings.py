@@ -301,7 +301,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
-    "ENUM_NAME_OVERRIDES": {"WorkspaceJobStatusEnum": "workflows.models.JobStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "WorkspaceJobStatusEnum": "workflows.models.JobStatus",
+        "ExecutionStatusEnum": "executions.models.ExecutionStatus",
+        "ExecutionTriggerEnum": "executions.models.Trigger",
+        "ExecutionResultTypeEnum": "executions.models.ResultType",
+        "ExecutionLogLevelEnum": "executions.models.LogLevel",
+    },
     # The development bypass is not an API contract; the schema is the same in every environment.
     "AUTHENTICATION_WHITELIST": [
         "accounts.authentication.BifrostJWTAuthentication",

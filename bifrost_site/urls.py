@@ -13,6 +13,8 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("bifrost_site.api.urls")),
     path("oauth/", include("oauth_app.urls")),
+    path("executions/", include("executions.urls")),
+    path("", include("accounts.urls")),
 ]
 
 handler404 = "bifrost_site.views.not_found"

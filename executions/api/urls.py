@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from executions.api.views import ExecutionViewSet
+
+app_name = "executions-api"
+
+router = SimpleRouter(trailing_slash=False)
+router.register("executions", ExecutionViewSet, basename="execution")
+
+urlpatterns = router.urls

@@ -1,0 +1,10 @@
+"""Browser pages of accounts: session sign-in and sign-out (the API lives under /auth/)."""
+
+from django.urls import path
+
+from accounts import views
+
+urlpatterns = [
+    path("login/", views.SessionLoginView.as_view(), name="login"),
+    path("logout/", views.SessionLogoutView.as_view(), name="logout"),
+]

@@ -1,0 +1,194 @@
+"""Execution history API (DESIGN §6): admins see their scope, ORG users only their own executions."""
+
+from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import filters
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from bifrost_site.api.pagination import BifrostCursorPagination
+from bifrost_site.api.permissions import IsAuthenticatedUser, IsPlatformAdmin
+from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
+from executions.api.serializers import (
+    ExecutionDetailSerializer,
+    ExecutionListSerializer,
+    ExecutionLogPageSerializer,
+    ExecutionLogQuerySerializer,
+    ExecutionLogSerializer,
+    ExecutionResultSerializer,
+    ExecutionRunResponseSerializer,
+    ExecutionVariablesSerializer,
+)
+from executions.filtersets import ExecutionFilterSet
+from executions.models import Execution
+from executions.selectors import execution_logs_visible, executions_visible_to
+
+ERROR = OpenApiResponse(description="Error: {error, message, details}")
+ADMIN_ONLY_ACTIONS = frozenset({"variables", "rerun"})
+LIST_DEFERRED = ("parameters", "result", "variables", "error_message", "organization__settings")
+
+
+class ExecutionOrderingFilter(filters.OrderingFilter):
+    """`ordering=created_at` or `-created_at`; `id` is appended as a tie-breaker for stable cursors."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if ordering and not any(field.lstrip("-") == "id" for field in ordering):
+            ordering = [*ordering, "-id" if ordering[0].startswith("-") else "id"]
+        return ordering
+
+
+class ExecutionCursorPagination(BifrostCursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List executions (admins: their scope; users: their own)",
+        responses={200: ExecutionListSerializer(many=True), 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR},
+        tags=["executions"],
+    ),
+    retrieve=extend_schema(
+        summary="One execution with parameters, result and the error as the caller may see it",
+        responses={200: ExecutionDetailSerializer, 401: ERROR, 404: ERROR},
+        tags=["executions"],
+    ),
+)
+class ExecutionViewSet(BifrostReadOnlyViewSet):
+    queryset = Execution.objects.all()
+    serializer_class = ExecutionDetailSerializer
+    pagination_class = ExecutionCursorPagination
+    filterset_class = ExecutionFilterSet
+    filter_backends = [DjangoFilterBackend, ExecutionOrderingFilter]
+    ordering_fields = ["created_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_permissions(self):
+        if self.action in ADMIN_ONLY_ACTIONS:
+            return [IsPlatformAdmin()]
+        return [IsAuthenticatedUser()]
+
+    def scoped_queryset(self, queryset):
+        visible = executions_visible_to(self.scope)
+        if self.action == "list":
+            return visible.select_related("organization").defer(*LIST_DEFERRED)
+        return visible.select_related("organization")
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return ExecutionListSerializer
+        return ExecutionDetailSerializer
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "scope": self.scope}
+
+    def get_object(self):
+        # Detail routes ignore list filters and ordering: the object is looked up in the visible set only.
+        try:
+            obj = self.get_queryset().filter(id=self.kwargs["pk"]).first()
+        except Exception as exc:  # a malformed id is simply not found
+            from django.core.exceptions import ValidationError
+
+            if not isinstance(exc, ValidationError | ValueError):
+                raise
+            obj = None
+        if obj is None:
+            raise Http404("Execution not found.")
+        self.check_object_permissions(self.request, obj)
+        return obj
+
+    @extend_schema(
+        summary="Log lines after a sequence (keyset pagination by sequence)",
+        parameters=[ExecutionLogQuerySerializer],
+        responses={200: ExecutionLogPageSerializer, 400: ERROR, 401: ERROR, 404: ERROR},
+        tags=["executions"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def logs(self, request, pk=None):
+        execution = self.get_object()
+        query = ExecutionLogQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        after, limit = query.validated_data["after"], query.validated_data["limit"]
+        lines = list(execution_logs_visible(execution, self.scope, after=after)[: limit + 1])
+        has_more = len(lines) > limit
+        lines = lines[:limit]
+        last_sequence = lines[-1].sequence if lines else after
+        next_url = None
+        if has_more:
+            next_url = replace_query_param(request.build_absolute_uri(), "after", last_sequence)
+        return Response(
+            {
+                "results": ExecutionLogSerializer(lines, many=True).data,
+                "next": next_url,
+                "last_sequence": last_sequence,
+                "is_complete": execution.is_complete,
+            }
+        )
+
+    @extend_schema(
+        summary="The execution's result and result type",
+        responses={200: ExecutionResultSerializer, 401: ERROR, 404: ERROR},
+        tags=["executions"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def result(self, request, pk=None):
+        execution = self.get_object()
+        return Response(
+            {
+                "execution_id": execution.id,
+                "status": execution.status,
+                "is_complete": execution.is_complete,
+                "result_type": execution.result_type,
+                "result": execution.result,
+            }
+        )
+
+    @extend_schema(
+        summary="The workflow's local variables at return or exception (platform admins only)",
+        responses={200: ExecutionVariablesSerializer, 401: ERROR, 403: ERROR, 404: ERROR},
+        tags=["executions"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def variables(self, request, pk=None):
+        execution = self.get_object()
+        return Response({"execution_id": execution.id, "variables": execution.variables})
+
+    @extend_schema(
+        summary="Cancel a pending or running execution (admins in scope; users their own)",
+        request=None,
+        responses={200: ExecutionDetailSerializer, 400: ERROR, 401: ERROR, 404: ERROR},
+        tags=["executions"],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def cancel(self, request, pk=None):
+        from executions.services import execution_cancel
+
+        execution = execution_cancel(execution=self.get_object(), user=request.user)
+        return Response(ExecutionDetailSerializer(execution, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        summary="Run the workflow again with the same parameters (trigger=rerun, rerun_of set)",
+        request=None,
+        responses={
+            200: ExecutionRunResponseSerializer,
+            202: ExecutionRunResponseSerializer,
+            400: ERROR,
+            401: ERROR,
+            403: ERROR,
+            404: ERROR,
+            409: ERROR,
+            503: ERROR,
+        },
+        tags=["executions"],
+    )
+    @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
+    def rerun(self, request, pk=None):
+        from executions.presenters import execution_run_response
+        from executions.services import execution_rerun
+
+        started = execution_rerun(execution=self.get_object(), user=request.user)
+        return execution_run_response(
+            started.execution, request=request, accepted=getattr(started, "mode", "async") != "sync"
+        )

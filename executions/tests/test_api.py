@@ -1,0 +1,344 @@
+import datetime
+import sys
+import types
+
+import pytest
+from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.test import APIClient
+
+from conftest import client_for
+from executions.models import Execution, ExecutionStatus, Trigger
+from executions.tests.factories import ExecutionFactory, ExecutionLogFactory
+
+pytestmark = pytest.mark.django_db
+
+DETAIL_ENDPOINTS = [
+    ("get", "/api/executions/{id}"),
+    ("get", "/api/executions/{id}/logs"),
+    ("get", "/api/executions/{id}/result"),
+    ("get", "/api/executions/{id}/variables"),
+    ("post", "/api/executions/{id}/cancel"),
+    ("post", "/api/executions/{id}/rerun"),
+]
+ADMIN_ONLY = {"/api/executions/{id}/variables", "/api/executions/{id}/rerun"}
+
+
+def ids(response):
+    return sorted(item["workflow_name"] for item in response.json()["results"])
+
+
+def engine_module(monkeypatch, name):
+    """The engine's module (executions.services / presenters) or a stand-in until it is merged."""
+    try:
+        return __import__(f"executions.{name}", fromlist=["_"])
+    except ImportError:
+        module = types.ModuleType(f"executions.{name}")
+        monkeypatch.setitem(sys.modules, f"executions.{name}", module)
+        return module
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """Replace the lazily imported engine functions; records calls."""
+    calls = []
+    services = engine_module(monkeypatch, "services")
+    presenters = engine_module(monkeypatch, "presenters")
+
+    def execution_cancel(*, execution, user):
+        calls.append(("cancel", execution.id, user.id))
+        Execution.objects.filter(id=execution.id).update(status=ExecutionStatus.CANCELLING)
+        execution.refresh_from_db()
+        return execution
+
+    def execution_rerun(*, execution, user):
+        calls.append(("rerun", execution.id, user.id))
+        new = ExecutionFactory(
+            organization=execution.organization,
+            executed_by=user,
+            workflow_name=execution.workflow_name,
+            parameters=execution.parameters,
+            trigger=Trigger.RERUN,
+            rerun_of=execution,
+            status=ExecutionStatus.PENDING,
+        )
+        return types.SimpleNamespace(execution=new, mode="async")
+
+    def execution_run_response(execution, *, request, accepted):
+        calls.append(("present", execution.id, accepted))
+        return Response(
+            {"execution_id": str(execution.id), "status": execution.status}, status=202 if accepted else 200
+        )
+
+    monkeypatch.setattr(services, "execution_cancel", execution_cancel, raising=False)
+    monkeypatch.setattr(services, "execution_rerun", execution_rerun, raising=False)
+    monkeypatch.setattr(presenters, "execution_run_response", execution_run_response, raising=False)
+    return calls
+
+
+# --- tenancy ---
+
+
+def test_anonymous_gets_401_everywhere(executions_world):
+    client = APIClient()
+    assert client.get("/api/executions").status_code == 401
+    for method, path in DETAIL_ENDPOINTS:
+        response = getattr(client, method)(path.format(id=executions_world["mine"].id))
+        assert response.status_code == 401, path
+
+
+def test_list_holds_only_the_callers_scope(executions_world, admin_user, member, outsider, org):
+    assert ids(client_for(admin_user).get("/api/executions")) == ["colleague", "global_run", "mine", "other_org"]
+    assert ids(client_for(admin_user, organization=org).get("/api/executions")) == ["colleague", "mine"]
+    assert ids(client_for(member).get("/api/executions")) == ["mine"]
+    assert ids(client_for(outsider).get("/api/executions")) == ["other_org"]
+
+
+def test_org_user_cannot_widen_the_list(executions_world, member, other_org):
+    response = client_for(member).get("/api/executions", {"organization": str(other_org.id)})
+    assert response.status_code == 200 and response.json()["results"] == []
+    response = client_for(member).get("/api/executions", HTTP_X_ORGANIZATION_ID=str(other_org.id))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path"), DETAIL_ENDPOINTS)
+def test_another_organizations_execution_is_404(executions_world, fake_engine, admin_user, member, org, method, path):
+    url = path.format(id=executions_world["other_org"].id)
+    response = getattr(client_for(admin_user, organization=org), method)(url)
+    assert response.status_code == 404, response.content
+    response = getattr(client_for(member), method)(url)
+    assert response.status_code == (403 if path in ADMIN_ONLY else 404), response.content
+    assert fake_engine == []
+
+
+@pytest.mark.parametrize(("method", "path"), DETAIL_ENDPOINTS)
+def test_org_user_cannot_reach_a_colleagues_execution(executions_world, fake_engine, member, method, path):
+    response = getattr(client_for(member), method)(path.format(id=executions_world["colleague"].id))
+    assert response.status_code == (403 if path in ADMIN_ONLY else 404)
+    assert fake_engine == []
+
+
+def test_malformed_id_is_404(admin_client):
+    assert admin_client.get("/api/executions/not-a-uuid").status_code == 404
+    assert admin_client.get("/api/executions/not-a-uuid/logs").status_code == 404
+
+
+def test_global_admin_reads_any_organization(executions_world, admin_client):
+    response = admin_client.get(f"/api/executions/{executions_world['other_org'].id}")
+    assert response.status_code == 200
+    assert response.json()["workflow_name"] == "other_org"
+
+
+# --- detail, result, variables, errors ---
+
+
+def test_detail_shows_parameters_result_and_no_variables(member, org):
+    execution = ExecutionFactory(
+        organization=org,
+        executed_by=member,
+        parameters={"email": "a@b.test"},
+        result={"created": True},
+        result_type="json",
+        variables={"token": "x"},
+    )
+    body = client_for(member).get(f"/api/executions/{execution.id}").json()
+    assert body["parameters"] == {"email": "a@b.test"}
+    assert body["result"] == {"created": True}
+    assert body["result_type"] == "json"
+    assert body["is_complete"] is True
+    assert body["organization_name"] == org.name
+    assert "variables" not in body
+
+
+def test_org_user_sees_only_user_error_messages(member, admin_user, org):
+    failed = ExecutionFactory(
+        organization=org,
+        executed_by=member,
+        status=ExecutionStatus.FAILED,
+        error_type="KeyError",
+        error_message="'password' in internal dict",
+    )
+    user_error = ExecutionFactory(
+        organization=org, executed_by=member, status=ExecutionStatus.FAILED, error_type="UserError", error_message="No"
+    )
+    body = client_for(member).get(f"/api/executions/{failed.id}").json()
+    assert (body["error_message"], body["error_type"]) == ("An error occurred during execution", "")
+    body = client_for(member).get(f"/api/executions/{user_error.id}").json()
+    assert (body["error_message"], body["error_type"]) == ("No", "UserError")
+    body = client_for(admin_user).get(f"/api/executions/{failed.id}").json()
+    assert (body["error_message"], body["error_type"]) == ("'password' in internal dict", "KeyError")
+
+
+def test_result_endpoint(member, org):
+    execution = ExecutionFactory(organization=org, executed_by=member, result="<b>hi</b>", result_type="html")
+    body = client_for(member).get(f"/api/executions/{execution.id}/result").json()
+    assert body == {
+        "execution_id": str(execution.id),
+        "status": "Success",
+        "is_complete": True,
+        "result_type": "html",
+        "result": "<b>hi</b>",
+    }
+
+
+def test_variables_are_admin_only(member, admin_user, org):
+    execution = ExecutionFactory(organization=org, executed_by=member, variables={"count": 3})
+    assert client_for(member).get(f"/api/executions/{execution.id}/variables").status_code == 403
+    response = client_for(admin_user, organization=org).get(f"/api/executions/{execution.id}/variables")
+    assert response.status_code == 200
+    assert response.json() == {"execution_id": str(execution.id), "variables": {"count": 3}}
+
+
+# --- logs ---
+
+
+@pytest.fixture
+def logged_execution(member, org):
+    execution = ExecutionFactory(organization=org, executed_by=member, status=ExecutionStatus.RUNNING)
+    levels = ["info", "debug", "info", "traceback", "warning", "error", "debug", "info"]
+    for sequence, level in enumerate(levels, start=1):
+        ExecutionLogFactory(execution=execution, sequence=sequence, level=level, message=f"{level} {sequence}")
+    return execution
+
+
+def test_logs_hide_debug_and_traceback_from_org_users(logged_execution, member, admin_user):
+    body = client_for(member).get(f"/api/executions/{logged_execution.id}/logs").json()
+    assert [line["sequence"] for line in body["results"]] == [1, 3, 5, 6, 8]
+    assert {line["level"] for line in body["results"]} == {"info", "warning", "error"}
+    assert body["next"] is None and body["last_sequence"] == 8 and body["is_complete"] is False
+    body = client_for(admin_user).get(f"/api/executions/{logged_execution.id}/logs").json()
+    assert [line["sequence"] for line in body["results"]] == list(range(1, 9))
+
+
+def test_logs_after_and_limit_page_by_sequence(logged_execution, admin_user):
+    client = client_for(admin_user)
+    body = client.get(f"/api/executions/{logged_execution.id}/logs", {"after": 2, "limit": 3}).json()
+    assert [line["sequence"] for line in body["results"]] == [3, 4, 5]
+    assert body["last_sequence"] == 5
+    assert "after=5" in body["next"]
+    body = client.get(body["next"]).json()
+    assert [line["sequence"] for line in body["results"]] == [6, 7, 8]
+    assert body["next"] is None
+    body = client.get(f"/api/executions/{logged_execution.id}/logs", {"after": 8}).json()
+    assert body["results"] == [] and body["last_sequence"] == 8
+
+
+@pytest.mark.parametrize(
+    ("params", "field"), [({"after": "x"}, "after"), ({"after": -1}, "after"), ({"limit": 0}, "limit")]
+)
+def test_logs_bad_query_is_400_naming_the_field(logged_execution, admin_user, params, field):
+    response = client_for(admin_user).get(f"/api/executions/{logged_execution.id}/logs", params)
+    assert response.status_code == 400
+    assert field in response.json()["details"]
+
+
+# --- filters, ordering, pagination ---
+
+
+def test_filters(admin_user, org, other_org, member):
+    now = timezone.now()
+    from forms_app.tests.factories import FormFactory
+
+    form = FormFactory(organization=org)
+    a = ExecutionFactory(organization=org, executed_by=member, workflow_name="a", status="Failed", form=form)
+    b = ExecutionFactory(
+        organization=org, workflow_name="b", trigger="schedule", started_at=now - datetime.timedelta(days=2)
+    )
+    c = ExecutionFactory(organization=other_org, workflow_name="c", status="Running")
+    client = client_for(admin_user)
+
+    def names(**params):
+        response = client.get("/api/executions", params)
+        assert response.status_code == 200, response.content
+        return sorted(item["workflow_name"] for item in response.json()["results"])
+
+    assert names(workflow_name="a") == ["a"]
+    assert names(status="Failed") == ["a"]
+    assert client.get("/api/executions?status=Failed&status=Running").json()["results"][0]["workflow_name"] in "ac"
+    assert len(client.get("/api/executions?status=Failed&status=Running").json()["results"]) == 2
+    assert names(form=str(form.id)) == ["a"]
+    assert names(executed_by=str(member.id)) == ["a"]
+    assert names(trigger="schedule") == ["b"]
+    assert names(started_before=(now - datetime.timedelta(days=1)).isoformat()) == ["b"]
+    assert names(started_after=(now - datetime.timedelta(days=1)).isoformat()) == ["a", "c"]
+    assert names(organization=str(other_org.id)) == ["c"]
+    assert {a.id, b.id, c.id}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"status": "Exploded"}, "status"),
+        ({"trigger": "psychic"}, "trigger"),
+        ({"form": "nope"}, "form"),
+        ({"executed_by": "nope"}, "executed_by"),
+        ({"organization": "nope"}, "organization"),
+        ({"started_after": "yesterday"}, "started_after"),
+    ],
+)
+def test_bad_filter_is_400_naming_the_field(admin_client, params, field):
+    response = admin_client.get("/api/executions", params)
+    assert response.status_code == 400
+    assert field in response.json()["details"]
+
+
+def test_cursor_pagination_walks_every_row_once(admin_user, org):
+    base = timezone.now()
+    created = []
+    for index in range(7):
+        execution = ExecutionFactory(organization=org, workflow_name=f"w{index}")
+        # Two rows share a created_at: the id tie-breaker keeps the cursor stable.
+        Execution.objects.filter(id=execution.id).update(created_at=base + datetime.timedelta(seconds=index // 2))
+        created.append(execution.id)
+    client = client_for(admin_user)
+    seen, url = [], "/api/executions?limit=3"
+    while url:
+        body = client.get(url).json()
+        assert "count" not in body
+        seen += [item["id"] for item in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(str(i) for i in created) and len(seen) == 7
+    ascending = client.get("/api/executions", {"ordering": "created_at", "limit": 50}).json()["results"]
+    descending = client.get("/api/executions", {"limit": 50}).json()["results"]
+    assert [item["id"] for item in ascending] == [item["id"] for item in reversed(descending)]
+
+
+def test_list_items_are_light(admin_client, org):
+    ExecutionFactory(organization=org, result={"big": "x"}, variables={"v": 1}, parameters={"p": 1})
+    item = admin_client.get("/api/executions").json()["results"][0]
+    assert not {"result", "variables", "parameters", "error_message"} & set(item)
+
+
+@pytest.mark.parametrize("persona", ["admin", "member"])
+def test_list_query_count_is_constant(persona, admin_user, member, org, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(admin_user if persona == "admin" else member)
+    ExecutionFactory(organization=org, executed_by=member)
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get("/api/executions").json()["results"]) == 1
+    ExecutionFactory.create_batch(29, organization=org, executed_by=member)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(client.get("/api/executions").json()["results"]) == 30
+
+
+# --- cancel and rerun (engine functions faked; the end-to-end test arrives with the engine) ---
+
+
+def test_org_user_cancels_their_own_execution(fake_engine, member, org):
+    execution = ExecutionFactory(organization=org, executed_by=member, status=ExecutionStatus.RUNNING)
+    response = client_for(member).post(f"/api/executions/{execution.id}/cancel")
+    assert response.status_code == 200
+    assert response.json()["status"] == "Cancelling"
+    assert fake_engine == [("cancel", execution.id, member.id)]
+
+
+def test_rerun_is_admin_only_and_answers_like_execute(fake_engine, admin_user, member, org):
+    execution = ExecutionFactory(organization=org, executed_by=member, parameters={"n": 1})
+    assert client_for(member).post(f"/api/executions/{execution.id}/rerun").status_code == 403
+    response = client_for(admin_user, organization=org).post(f"/api/executions/{execution.id}/rerun")
+    assert response.status_code == 202
+    new = Execution.objects.get(rerun_of=execution)
+    assert response.json() == {"execution_id": str(new.id), "status": "Pending"}
+    assert fake_engine == [("rerun", execution.id, admin_user.id), ("present", new.id, True)]

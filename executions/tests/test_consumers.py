@@ -1,0 +1,295 @@
+"""WebSocket consumers against the real ASGI application and the real channels-redis layer."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+
+from executions import events
+from executions.models import ExecutionLog, ExecutionStatus
+from executions.tests.factories import ExecutionFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 10  # generous: a positive wait only ever ends early
+
+
+@pytest.fixture(scope="module")
+def application():
+    from bifrost_site.asgi import build_application
+
+    return build_application()
+
+
+@sync_to_async
+def token_for(user):
+    from accounts.services import tokens_issue
+
+    return tokens_issue(user=user).access_token
+
+
+async def communicator(application, path, *, user=None, token=None, headers=()):
+    token = token or (await token_for(user) if user is not None else None)
+    if token:
+        path += ("&" if "?" in path else "?") + f"token={token}"
+    return WebsocketCommunicator(
+        application, path, headers=[(b"origin", b"http://testserver"), (b"host", b"testserver"), *headers]
+    )
+
+
+async def assert_closed_with(comm, code):
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected  # accepted first so the close code reaches the client
+    message = await comm.receive_output(timeout=TIMEOUT)
+    assert message == {"type": "websocket.close", "code": code}
+    await comm.disconnect()
+
+
+@sync_to_async
+def persist(execution, levels_by_sequence):
+    """Write lines (like the worker) and return them; levels_by_sequence: {sequence: level}."""
+    return [
+        ExecutionLog.objects.create(
+            execution=execution, sequence=seq, level=level, message=f"{level} line {seq}", timestamp=timezone.now()
+        )
+        for seq, level in sorted(levels_by_sequence.items())
+    ]
+
+
+def info(*sequences):
+    return dict.fromkeys(sequences, "info")
+
+
+@sync_to_async
+def emit(execution, lines):
+    events.emit_log_lines(execution.id, lines)
+
+
+@sync_to_async
+def set_status(execution, status):
+    execution.status = status
+    execution.save(update_fields=["status", "updated_at"])
+    events.emit_status(execution)
+
+
+async def receive_logs(comm, count):
+    messages = [await comm.receive_json_from(timeout=TIMEOUT) for _ in range(count)]
+    assert all(m["type"] == "log" for m in messages), messages
+    return [m["sequence"] for m in messages]
+
+
+async def open_log_socket(application, execution, user, after=None):
+    path = f"/ws/executions/{execution.id}/" + (f"?after={after}" if after is not None else "")
+    comm = await communicator(application, path, user=user)
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    status = await comm.receive_json_from(timeout=TIMEOUT)
+    assert status["type"] == "status" and status["execution_id"] == str(execution.id)
+    return comm, status
+
+
+@pytest.fixture
+def running(org, member):
+    return ExecutionFactory(
+        organization=org, executed_by=member, status=ExecutionStatus.RUNNING, completed_at=None, duration_ms=None
+    )
+
+
+# --- authentication and visibility ---
+
+
+async def test_anonymous_and_bad_tokens_are_closed_4001(application, running):
+    await assert_closed_with(await communicator(application, f"/ws/executions/{running.id}/"), 4001)
+    await assert_closed_with(await communicator(application, f"/ws/executions/{running.id}/", token="garbage"), 4001)
+    await assert_closed_with(await communicator(application, "/ws/executions/"), 4001)
+
+
+async def test_invisible_executions_are_closed_4004(application, running, outsider, colleague, admin_user, other_org):
+    await assert_closed_with(await communicator(application, f"/ws/executions/{running.id}/", user=outsider), 4004)
+    await assert_closed_with(await communicator(application, f"/ws/executions/{running.id}/", user=colleague), 4004)
+    await assert_closed_with(await communicator(application, "/ws/executions/not-a-uuid/", user=admin_user), 4004)
+    missing = "00000000-0000-0000-0000-000000000000"
+    await assert_closed_with(await communicator(application, f"/ws/executions/{missing}/", user=admin_user), 4004)
+
+
+async def test_foreign_origin_is_refused(application, running, member):
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/executions/{running.id}/?token={await token_for(member)}",
+        headers=[(b"origin", b"http://evil.example"), (b"host", b"testserver")],
+    )
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert not connected
+    await comm.disconnect()
+
+
+async def test_session_cookie_authenticates(application, running, admin_user):
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    await sync_to_async(client.force_login)(admin_user)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+    comm = await communicator(application, f"/ws/executions/{running.id}/", headers=[(b"cookie", cookie)])
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    status = await comm.receive_json_from(timeout=TIMEOUT)
+    assert status["status"] == "Running" and status["is_complete"] is False
+    await comm.disconnect()
+
+
+# --- the log stream ---
+
+
+async def test_status_then_backlog_after_sequence_then_live(application, running, member):
+    await persist(running, info(1, 2, 3, 4, 5))
+    comm, status = await open_log_socket(application, running, member, after=2)
+    assert status == {**status, "status": "Running", "is_complete": False, "duration_ms": None}
+    assert await receive_logs(comm, 3) == [3, 4, 5]
+    lines = await persist(running, info(6, 7))
+    await emit(running, lines)
+    messages = [await comm.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+    assert [m["sequence"] for m in messages] == [6, 7]
+    assert set(messages[0]) == {"type", "sequence", "level", "message", "timestamp", "data"}
+    assert messages[0]["message"] == "info line 6"
+    await comm.disconnect()
+
+
+async def test_overlapping_batches_are_deduplicated(application, running, member):
+    first = await persist(running, info(1, 2, 3))
+    comm, _ = await open_log_socket(application, running, member)
+    assert await receive_logs(comm, 3) == [1, 2, 3]
+    second = await persist(running, info(4, 5))
+    await emit(running, first[1:] + second[:1])  # 2, 3 (already sent from the backlog) and 4
+    await emit(running, first + second)  # 1..5: only 5 is new
+    assert await receive_logs(comm, 2) == [4, 5]
+    third = await persist(running, info(6))
+    await emit(running, third)
+    assert await receive_logs(comm, 1) == [6]  # nothing duplicated came in between
+    await comm.disconnect()
+
+
+async def test_a_gap_is_backfilled_from_the_database(application, running, member):
+    comm, _ = await open_log_socket(application, running, member)
+    lines = await persist(running, info(1, 2, 3, 4))
+    await emit(running, lines[3:])  # batches 1..3 were lost in transit
+    assert await receive_logs(comm, 4) == [1, 2, 3, 4]
+    await comm.disconnect()
+
+
+async def test_reconnect_with_last_sequence_misses_nothing(application, running, member):
+    comm, _ = await open_log_socket(application, running, member)
+    await emit(running, await persist(running, info(1, 2, 3)))
+    assert await receive_logs(comm, 3) == [1, 2, 3]
+    await comm.disconnect()
+    await emit(running, await persist(running, info(4, 5, 6)))  # while nobody listens
+    comm, _ = await open_log_socket(application, running, member, after=3)
+    assert await receive_logs(comm, 3) == [4, 5, 6]
+    await emit(running, await persist(running, info(7)))
+    assert await receive_logs(comm, 1) == [7]
+    await comm.disconnect()
+
+
+async def test_debug_and_traceback_lines_only_reach_admins(application, running, member, admin_user):
+    await persist(running, {1: "info", 2: "debug", 3: "warning"})
+    member_comm, _ = await open_log_socket(application, running, member)
+    admin_comm, _ = await open_log_socket(application, running, admin_user)
+    assert await receive_logs(member_comm, 2) == [1, 3]
+    assert await receive_logs(admin_comm, 3) == [1, 2, 3]
+    live = await persist(running, {4: "traceback", 5: "debug", 6: "error"})
+    await emit(running, live)
+    assert await receive_logs(member_comm, 1) == [6]
+    assert await receive_logs(admin_comm, 3) == [4, 5, 6]
+    # A hidden line at the end of the backlog is not mistaken for a gap later on.
+    await emit(running, await persist(running, {7: "debug", 8: "info"}))
+    assert await receive_logs(member_comm, 1) == [8]
+    assert await receive_logs(admin_comm, 2) == [7, 8]
+    await member_comm.disconnect()
+    await admin_comm.disconnect()
+
+
+async def test_completion_backfills_lost_lines_then_sends_the_final_status(application, running, member):
+    comm, _ = await open_log_socket(application, running, member)
+    await emit(running, await persist(running, info(1)))
+    assert await receive_logs(comm, 1) == [1]
+    await persist(running, info(2, 3))  # persisted, but their broadcast never happens
+    await set_status(running, ExecutionStatus.SUCCESS)
+    assert await receive_logs(comm, 2) == [2, 3]
+    final = await comm.receive_json_from(timeout=TIMEOUT)
+    assert final["type"] == "status" and final["status"] == "Success" and final["is_complete"] is True
+    # After the end nothing else is sent; the socket stays open and answers pings.
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_a_finished_execution_sends_status_and_its_whole_log(application, org, member):
+    done = await sync_to_async(ExecutionFactory)(organization=org, executed_by=member, status="Failed")
+    await persist(done, info(1, 2))
+    comm, status = await open_log_socket(application, done, member)
+    assert status["status"] == "Failed" and status["is_complete"] is True
+    assert await receive_logs(comm, 2) == [1, 2]
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "pong"}
+    await comm.disconnect()
+
+
+async def test_status_changes_reach_the_log_socket(application, running, member):
+    comm, _ = await open_log_socket(application, running, member)
+    await set_status(running, ExecutionStatus.CANCELLING)
+    message = await comm.receive_json_from(timeout=TIMEOUT)
+    assert message["type"] == "status" and message["status"] == "Cancelling" and message["is_complete"] is False
+    await comm.disconnect()
+
+
+# --- the history socket ---
+
+
+async def open_history(application, user, query=""):
+    comm = await communicator(application, "/ws/executions/" + query, user=user)
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    hello = await comm.receive_json_from(timeout=TIMEOUT)
+    assert hello["type"] == "subscribed"
+    return comm, hello
+
+
+async def test_history_socket_streams_statuses_in_scope(
+    application, org, other_org, admin_user, member, colleague, outsider
+):
+    mine = await sync_to_async(ExecutionFactory)(organization=org, executed_by=member, status="Running")
+    theirs = await sync_to_async(ExecutionFactory)(organization=org, executed_by=colleague, status="Running")
+    foreign = await sync_to_async(ExecutionFactory)(organization=other_org, executed_by=outsider, status="Running")
+
+    admin_all, hello = await open_history(application, admin_user)
+    assert hello["scope"] == "GLOBAL"
+    admin_org, hello = await open_history(application, admin_user, f"?organization_id={org.id}")
+    assert hello["scope"] == str(org.id)
+    member_comm, _ = await open_history(application, member)
+
+    for execution in (foreign, theirs, mine):
+        await set_status(execution, ExecutionStatus.SUCCESS)
+
+    async def received(comm, count):
+        return [(await comm.receive_json_from(timeout=TIMEOUT))["execution_id"] for _ in range(count)]
+
+    assert await received(admin_all, 3) == [str(foreign.id), str(theirs.id), str(mine.id)]
+    assert await received(admin_org, 2) == [str(theirs.id), str(mine.id)]
+    # The member's first message is their own execution: the others were filtered out.
+    message = await member_comm.receive_json_from(timeout=TIMEOUT)
+    assert message["execution_id"] == str(mine.id) and message["status"] == "Success"
+    for comm in (admin_all, admin_org, member_comm):
+        await comm.disconnect()
+
+
+async def test_history_socket_refuses_other_scopes(application, org, outsider, admin_user):
+    await assert_closed_with(
+        await communicator(application, f"/ws/executions/?organization_id={org.id}", user=outsider), 4003
+    )
+    await assert_closed_with(
+        await communicator(application, "/ws/executions/?organization_id=nope", user=admin_user), 4400
+    )
+    missing = "00000000-0000-0000-0000-000000000000"
+    await assert_closed_with(
+        await communicator(application, f"/ws/executions/?organization_id={missing}", user=admin_user), 4004
+    )

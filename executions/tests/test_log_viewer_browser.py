@@ -1,0 +1,94 @@
+"""The log viewer in headless Chromium, served by daphne with the real Redis channel layer.
+
+The test plays the worker: it persists ExecutionLog rows and broadcasts them with
+`events.emit_log_lines`, then finishes the execution and broadcasts the status.
+"""
+
+import pytest
+from django.utils import timezone
+
+from accounts.tests.factories import DEFAULT_PASSWORD
+from bifrost_site.testing.browser import headless_chromium, live_daphne
+from executions import events
+from executions.models import ExecutionLog, ExecutionStatus
+from executions.tests.factories import ExecutionFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WAIT = 30  # seconds; waits end as soon as the condition holds
+
+
+def write_lines(execution, levels, start):
+    lines = [
+        ExecutionLog.objects.create(
+            execution=execution,
+            sequence=start + offset,
+            level=level,
+            message=f"{level} message {start + offset}",
+            timestamp=timezone.now(),
+        )
+        for offset, level in enumerate(levels)
+    ]
+    events.emit_log_lines(execution.id, lines)
+    return lines
+
+
+def test_log_viewer_follows_a_running_execution(member, org):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    execution = ExecutionFactory(
+        organization=org,
+        executed_by=member,
+        workflow_name="onboard_user",
+        status=ExecutionStatus.RUNNING,
+        parameters={"email": "new.hire@contoso.test"},
+        completed_at=None,
+        duration_ms=None,
+    )
+    write_lines(execution, ["info"], start=1)  # stored before the page opens: arrives as backlog
+
+    with live_daphne() as base_url, headless_chromium() as driver:
+        wait = WebDriverWait(driver, WAIT)
+        driver.get(f"{base_url}/executions/{execution.id}/")
+        # Not signed in: the session login page, then back to the viewer.
+        wait.until(ec.presence_of_element_located((By.ID, "login-form")))
+        driver.find_element(By.NAME, "username").send_keys(member.email)
+        driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        wait.until(ec.presence_of_element_located((By.ID, "log-pane")))
+        assert driver.current_url == f"{base_url}/executions/{execution.id}/"
+        wait.until(lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "live")
+
+        def sequences(d):
+            return [int(e.get_attribute("data-sequence")) for e in d.find_elements(By.CSS_SELECTOR, ".log-line")]
+
+        wait.until(lambda d: sequences(d) == [1])
+
+        # Live lines, including ones an ORG user must not see.
+        write_lines(execution, ["info", "debug", "warning", "traceback", "error"], start=2)
+        wait.until(lambda d: sequences(d) == [1, 2, 4, 6])
+        text = driver.find_element(By.ID, "log-pane").text
+        assert "warning message 4" in text and "error message 6" in text
+        assert "debug message" not in text and "traceback message" not in text
+        warning = driver.find_element(By.CSS_SELECTOR, '.log-line[data-sequence="4"]')
+        assert "level-warning" in warning.get_attribute("class")
+
+        # The worker finishes: the page stops following and shows the outcome.
+        write_lines(execution, ["info"], start=7)
+        execution.status = ExecutionStatus.SUCCESS
+        execution.completed_at = timezone.now()
+        execution.duration_ms = 1234
+        execution.result = {"created": "new.hire@contoso.test"}
+        execution.result_type = "json"
+        execution.save()
+        events.emit_status(execution)
+
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-execution-complete") == "true")
+        wait.until(lambda d: sequences(d) == [1, 2, 4, 6, 7])
+        assert driver.find_element(By.ID, "status").text == "Success"
+        assert driver.find_element(By.ID, "duration").text == "1234 ms"
+        assert driver.find_element(By.ID, "connection").get_attribute("data-state") == "done"
+        assert '"created": "new.hire@contoso.test"' in driver.find_element(By.ID, "result-json").text
+        driver.save_screenshot("/tmp/bifrost_log_viewer.png")
