@@ -16,7 +16,14 @@ class PeriodicSpec:
     kwargs: dict = field(default_factory=dict)
 
 
-PERIODIC_TASKS: list[PeriodicSpec] = []
+PERIODIC_TASKS: list[PeriodicSpec] = [
+    PeriodicSpec(
+        name="forms: prune uploads",
+        task="forms_app.prune_uploads",
+        every_seconds=3600,
+        description="Delete form uploads older than UPLOAD_RETENTION_DAYS.",
+    ),
+]
 
 
 def upsert_periodic_tasks() -> list[tuple[str, bool]]:
