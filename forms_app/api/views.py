@@ -69,6 +69,7 @@ class FormViewSet(BifrostViewSet):
     queryset = Form.objects.all()
     serializer_class = s.FormSerializer
     permission_classes = [FormPermission]
+    throttle_scope = "public"  # read by PublicFormThrottle on the actions that use a form
     filterset_fields = ["access_level", "is_active", "workflow"]
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
