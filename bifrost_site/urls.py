@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("bifrost_site.api.urls")),
+    path("forms/", include("forms_app.urls")),
 ]
 
 handler404 = "bifrost_site.views.not_found"
