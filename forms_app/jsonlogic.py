@@ -177,6 +177,24 @@ def _js_loose_equal(a: Any, b: Any) -> bool:
     return _js_number(a) == _js_number(b)
 
 
+def _js_strict_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, list | dict) or isinstance(b, list | dict):
+        return a is b  # objects are equal only to themselves, as in JavaScript
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return float(a) == float(b)
+    return type(a) is type(b) and a == b
+
+
+def _js_in(a: Any, b: Any) -> bool:
+    if isinstance(b, str):
+        return _js_string(a) in b
+    if isinstance(b, list):
+        return any(_js_strict_equal(a, item) for item in b)
+    raise TypeError("'in' needs a list or a string")
+
+
 def _js_compare(a: Any, b: Any, op) -> bool:
     if isinstance(a, list | dict):
         a = _js_string(a)
@@ -216,6 +234,9 @@ def truthy(value: Any) -> bool:
 
 add_operation("==", _js_loose_equal)
 add_operation("!=", lambda a, b: not _js_loose_equal(a, b))
+add_operation("===", _js_strict_equal)
+add_operation("in", _js_in)
+add_operation("!==", lambda a, b: not _js_strict_equal(a, b))
 add_operation("<", _lt)
 add_operation("<=", _le)
 add_operation(">", lambda a, b: _js_compare(a, b, lambda x, y: x > y))
