@@ -22,8 +22,15 @@ class FormAdminForm(forms.ModelForm):
     """A JSON editor for the schema, validated by the same rules as the API."""
 
     schema = PrettyJSONField(
-        widget=forms.Textarea(attrs={"rows": 28, "cols": 100, "spellcheck": "false", "class": "vLargeTextField",
-                                     "style": "font-family: monospace"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 28,
+                "cols": 100,
+                "spellcheck": "false",
+                "class": "vLargeTextField",
+                "style": "font-family: monospace",
+            }
+        ),
         help_text='{"fields": [{"name", "label", "type", "required", ...}]} — see docs/forms.md.',
     )
     default_launch_params = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
@@ -31,7 +38,18 @@ class FormAdminForm(forms.ModelForm):
 
     class Meta:
         model = Form
-        fields = "__all__"
+        fields = [
+            "name",
+            "description",
+            "organization",
+            "access_level",
+            "is_active",
+            "workflow",
+            "launch_workflow",
+            "default_launch_params",
+            "allowed_query_params",
+            "schema",
+        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -115,8 +133,12 @@ class FormAdmin(admin.ModelAdmin):
         pk, organization_id = obj.pk, obj.organization_id
         super().delete_model(request, obj)
         audit.record(
-            action="form.delete", resource_type="form", resource_id=pk, actor=request.user,
-            organization=organization_id, changes=diff(before, None),
+            action="form.delete",
+            resource_type="form",
+            resource_id=pk,
+            actor=request.user,
+            organization=organization_id,
+            changes=diff(before, None),
         )
 
 

@@ -14,9 +14,8 @@ with one of those three roots.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
 import math
+from typing import Any
 
 from json_logic import add_operation, jsonLogic
 
@@ -82,7 +81,7 @@ def _check(node: Any, path: str, errors: list[str], *, scoped: bool, depth: int)
         if len(node) != 1:
             errors.append(f"{path or 'rule'}: an operation is an object with exactly one operator key.")
             return
-        (operator, args), = node.items()
+        ((operator, args),) = node.items()
         where = f"{path}.{operator}" if path else operator
         if operator not in ALLOWED_OPERATORS:
             errors.append(f"{where}: unknown JSON Logic operator '{operator}'.")
@@ -119,7 +118,7 @@ def _check_data_paths(operator: str, args: Any, where: str, errors: list[str]) -
     for name in names:
         if _is_operation(name):
             continue  # computed path; checked as an operation elsewhere
-        if not isinstance(name, str | int) or not str(name).split(".")[0] in ROOTS:
+        if not isinstance(name, str | int) or str(name).split(".")[0] not in ROOTS:
             errors.append(f"{where}: variable '{name}' must start with field., query. or workflow.")
 
 

@@ -280,7 +280,12 @@ def resolve_provider_inputs(field: dict, *, form_data: dict, query: dict, workfl
 
 
 def form_data_provider_options(
-    *, actor: FormActor, provider: str, field_name: str | None = None, form_data: Any = None, query: Any = None,
+    *,
+    actor: FormActor,
+    provider: str,
+    field_name: str | None = None,
+    form_data: Any = None,
+    query: Any = None,
     workflow: Any = None,
 ) -> dict:
     form = actor.form
@@ -305,8 +310,12 @@ def _upload_descriptions(actor: FormActor, field: dict, ids: list) -> list[dict]
         if upload is None or upload.field_name != field["name"]:
             raise ValueError(f"Upload {upload_id} is not a file uploaded to this field.")
         files.append(
-            {"name": upload.original_name, "content_type": upload.content_type, "size": upload.size,
-             "path": upload.file.path}
+            {
+                "name": upload.original_name,
+                "content_type": upload.content_type,
+                "size": upload.size,
+                "path": upload.file.path,
+            }
         )
     return files
 
@@ -383,9 +392,7 @@ def form_upload_create(*, actor: FormActor, field_name: str, file) -> FormUpload
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     allowed = field.get("allowed_types") or []
     if allowed and not _type_allowed(allowed, filename, content_type):
-        raise exceptions.ValidationError(
-            {"file": [f"'{filename}' is not an allowed type ({', '.join(allowed)})."]}
-        )
+        raise exceptions.ValidationError({"file": [f"'{filename}' is not an allowed type ({', '.join(allowed)})."]})
     max_mb = field.get("max_size_mb") or DEFAULT_MAX_SIZE_MB
     if file.size > max_mb * 1024 * 1024:
         raise exceptions.ValidationError({"file": [f"The file is larger than {max_mb} MB."]})

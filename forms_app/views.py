@@ -71,7 +71,7 @@ def form_page(request, form_id):
         "has_launch_workflow": bool(form.launch_workflow),
         "api_base": f"/api/forms/{form.id}",
         "organization_id": str(organization_id) if organization_id else None,
-        "query": {k: v for k, v in request.GET.items()},
+        "query": dict(request.GET.items()),
         "query_fields": sorted(allowed_query),
         "execution_url": "/executions/{id}/",
         "public": public,

@@ -164,9 +164,13 @@ class FormViewSet(BifrostViewSet):
 
     def _roles_response(self, form):
         roles = list(selectors.form_roles(form))
-        return Response({"role_ids": [str(r.role_id) for r in roles], "roles": s.FormRoleSerializer(roles, many=True).data})
+        return Response(
+            {"role_ids": [str(r.role_id) for r in roles], "roles": s.FormRoleSerializer(roles, many=True).data}
+        )
 
-    @extend_schema(summary="Roles that grant access to a role-based form", responses={200: s.FormRolesSerializer, **ERRORS})
+    @extend_schema(
+        summary="Roles that grant access to a role-based form", responses={200: s.FormRolesSerializer, **ERRORS}
+    )
     @action(detail=True, methods=["get"], url_path="roles")
     def roles(self, request, pk=None):
         return self._roles_response(self.get_object())
@@ -264,9 +268,7 @@ class FormViewSet(BifrostViewSet):
         request={"multipart/form-data": s.UploadRequestSerializer},
         responses={201: s.UploadResponseSerializer, 400: ERROR, 401: ERROR, 404: ERROR, 413: ERROR, 429: ERROR},
     )
-    @action(
-        detail=True, methods=["post"], url_path="uploads", parser_classes=[MultiPartParser, FormParser, JSONParser]
-    )
+    @action(detail=True, methods=["post"], url_path="uploads", parser_classes=[MultiPartParser, FormParser, JSONParser])
     def upload(self, request, pk=None):
         actor = self.resolve_actor()
         body = s.UploadRequestSerializer(data=request.data)

@@ -46,7 +46,15 @@ class FakeEngine:
         return self
 
     def execution_start(
-        self, *, workflow_name, parameters, trigger, organization=None, user=None, executed_by_name=None, form=None,
+        self,
+        *,
+        workflow_name,
+        parameters,
+        trigger,
+        organization=None,
+        user=None,
+        executed_by_name=None,
+        form=None,
         rerun_of=None,
     ):
         from bifrost.errors import ParameterValidationError

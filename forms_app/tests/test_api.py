@@ -44,7 +44,8 @@ def registry(db):
     )
     WorkflowFactory(name="hello_world", parameters=[{"name": "name", "type": "string"}])
     WorkflowFactory(
-        name="prepare", parameters=[{"name": "tenant", "type": "string", "required": True}, {"name": "x", "type": "int"}]
+        name="prepare",
+        parameters=[{"name": "tenant", "type": "string", "required": True}, {"name": "x", "type": "int"}],
     )
     DataProviderFactory(name="licences", parameters=[{"name": "tier", "type": "string", "required": True}])
 
@@ -85,22 +86,46 @@ def test_admin_creates_form_in_org_scope_and_it_is_audited(registry, admin_user,
         ([{"name": "a", "type": "text"}, {"name": "a", "type": "text"}], "schema.fields[1].name", "Duplicate"),
         ([{"name": "1a", "type": "text"}], "schema.fields[0].name", "letters"),
         ([{"name": "a", "type": "select", "data_provider": "nope"}], "schema.fields[0].data_provider", "nope"),
-        ([{"name": "a", "type": "select", "data_provider": "licences"}], "schema.fields[0].data_provider_inputs", "tier"),
         (
-            [{"name": "a", "type": "select", "data_provider": "licences",
-              "data_provider_inputs": {"tier": {"mode": "field_ref", "field": "ghost"}}}],
+            [{"name": "a", "type": "select", "data_provider": "licences"}],
+            "schema.fields[0].data_provider_inputs",
+            "tier",
+        ),
+        (
+            [
+                {
+                    "name": "a",
+                    "type": "select",
+                    "data_provider": "licences",
+                    "data_provider_inputs": {"tier": {"mode": "field_ref", "field": "ghost"}},
+                }
+            ],
             "schema.fields[0].data_provider_inputs.tier",
             "field_ref",
         ),
         (
-            [{"name": "a", "type": "select", "data_provider": "licences",
-              "data_provider_inputs": {"tier": {"mode": "expression", "expression": {"var": "secret.x"}}}}],
+            [
+                {
+                    "name": "a",
+                    "type": "select",
+                    "data_provider": "licences",
+                    "data_provider_inputs": {"tier": {"mode": "expression", "expression": {"var": "secret.x"}}},
+                }
+            ],
             "schema.fields[0].data_provider_inputs.tier",
             "must start with",
         ),
-        ([{"name": "a", "type": "text", "visible_if": {"method": ["x", "upper"]}}], "schema.fields[0].visible_if", "unknown"),
+        (
+            [{"name": "a", "type": "text", "visible_if": {"method": ["x", "upper"]}}],
+            "schema.fields[0].visible_if",
+            "unknown",
+        ),
         ([{"name": "a", "type": "text", "visible_if": {"var": "user.x"}}], "schema.fields[0].visible_if", "field."),
-        ([{"name": "a", "type": "text", "validation": {"pattern": "("}}], "schema.fields[0].validation.pattern", "regular"),
+        (
+            [{"name": "a", "type": "text", "validation": {"pattern": "("}}],
+            "schema.fields[0].validation.pattern",
+            "regular",
+        ),
         ([{"name": "a", "type": "text", "validation": {"min": "x"}}], "schema.fields[0].validation.min", "number"),
         ([{"name": "a", "type": "file", "max_size_mb": 0}], "schema.fields[0].max_size_mb", "megabytes"),
         ([{"name": "a", "type": "text", "bogus": 1}], "schema.fields[0]", "Unknown keys"),
@@ -173,7 +198,9 @@ def test_org_user_on_admin_endpoints_is_403(registry, member_client, member, org
     assert member_client.post("/api/forms/import", {"name": "x"}, format="json").status_code == 403
 
 
-def test_form_of_another_org_is_404_to_scoped_admin_and_org_users(registry, admin_user, org, other_org, outsider_client):
+def test_form_of_another_org_is_404_to_scoped_admin_and_org_users(
+    registry, admin_user, org, other_org, outsider_client
+):
     form = FormFactory(organization=org, access_level="authenticated")
     scoped_admin = client_for(admin_user, other_org)
     assert scoped_admin.get(f"/api/forms/{form.id}").status_code == 404
@@ -253,10 +280,14 @@ def test_org_user_list_query_count_is_constant(registry, org, member, django_ass
 def test_roles_get_and_put(registry, admin_user, org, other_org):
     client = client_for(admin_user, org)
     form = FormFactory(organization=org)
-    mine, global_role, foreign = RoleFactory(organization=org), RoleFactory(organization=None), RoleFactory(
-        organization=other_org
+    mine, global_role, foreign = (
+        RoleFactory(organization=org),
+        RoleFactory(organization=None),
+        RoleFactory(organization=other_org),
     )
-    response = client.put(f"/api/forms/{form.id}/roles", {"role_ids": [str(mine.id), str(global_role.id)]}, format="json")
+    response = client.put(
+        f"/api/forms/{form.id}/roles", {"role_ids": [str(mine.id), str(global_role.id)]}, format="json"
+    )
     assert response.status_code == 200, response.json()
     assert set(response.json()["role_ids"]) == {str(mine.id), str(global_role.id)}
     assert FormRole.objects.get(form=form, role=mine).assigned_by == admin_user

@@ -31,8 +31,15 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = binary
     for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
         "--window-size=1100,1400",
     ):
         options.add_argument(flag)
@@ -60,8 +67,13 @@ def test_user_fills_and_submits_a_form_in_chromium(engine, live_server, browser,
         ],
     )
     DataProviderFactory(name="licences", parameters=[{"name": "tier", "type": "string", "required": True}])
-    form = FormFactory(organization=org, name="Onboard a user", workflow="onboard_user", schema={"fields": FIELDS},
-                       description="Creates a mailbox and assigns a licence.")
+    form = FormFactory(
+        organization=org,
+        name="Onboard a user",
+        workflow="onboard_user",
+        schema={"fields": FIELDS},
+        description="Creates a mailbox and assigns a licence.",
+    )
     role = RoleFactory(organization=org)
     FormRoleFactory(form=form, role=role)
     user = UserRoleFactory(role=role).user
@@ -97,5 +109,8 @@ def test_user_fills_and_submits_a_form_in_chromium(engine, live_server, browser,
     call = engine.calls[-1]
     assert call["user"] == user and call["trigger"] == "form"
     assert call["parameters"] == {
-        "email": "new.user@contoso.test", "licence": "lic_b", "has_manager": True, "manager_email": "boss@contoso.test",
+        "email": "new.user@contoso.test",
+        "licence": "lic_b",
+        "has_manager": True,
+        "manager_email": "boss@contoso.test",
     }

@@ -17,7 +17,10 @@ NODE_RUNNER = """
 const jsonLogic = require(process.argv[1]);
 const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const out = cases.map(({rule, data}) => {
-  try { const v = jsonLogic.apply(rule, data); return {value: v === undefined ? null : v, truthy: jsonLogic.truthy(v)}; }
+  try {
+    const v = jsonLogic.apply(rule, data);
+    return {value: v === undefined ? null : v, truthy: jsonLogic.truthy(v)};
+  }
   catch (e) { return {error: String(e)}; }
 });
 process.stdout.write(JSON.stringify(out));
@@ -28,8 +31,12 @@ def run_node(cases):
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is required for the shared JSON Logic test")
-    completed = subprocess.run(  # noqa: S603 — fixed program, our own script
-        [node, "-e", NODE_RUNNER, str(LOGIC_JS)], input=json.dumps(cases), capture_output=True, text=True, check=True,
+    completed = subprocess.run(
+        [node, "-e", NODE_RUNNER, str(LOGIC_JS)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
         timeout=60,
     )
     return json.loads(completed.stdout)

@@ -40,7 +40,8 @@ def test_list_page_requires_login_and_shows_usable_forms(org):
 
 def test_form_page_renders_config_without_inline_script(org):
     form = FormFactory(
-        organization=org, access_level="role_based",
+        organization=org,
+        access_level="role_based",
         schema={"fields": [*FIELDS, {"name": "note", "type": "html", "content": "<b>hi</b><script>x()</script>"}]},
     )
     role = RoleFactory(organization=org)
@@ -83,10 +84,17 @@ def test_markdown_is_escaped_and_sanitised():
 def test_admin_json_editor_validates_with_the_same_rules(registry, admin_user):  # noqa: F811
     client = session_client(admin_user)
     data = {
-        "name": "Via admin", "description": "", "workflow": "onboard_user", "launch_workflow": "",
-        "default_launch_params": "{}", "allowed_query_params": "[]", "access_level": "authenticated",
-        "is_active": "on", "schema": json.dumps({"fields": [{"name": "a", "type": "select"}]}),
-        "form_roles-TOTAL_FORMS": "0", "form_roles-INITIAL_FORMS": "0",
+        "name": "Via admin",
+        "description": "",
+        "workflow": "onboard_user",
+        "launch_workflow": "",
+        "default_launch_params": "{}",
+        "allowed_query_params": "[]",
+        "access_level": "authenticated",
+        "is_active": "on",
+        "schema": json.dumps({"fields": [{"name": "a", "type": "select"}]}),
+        "form_roles-TOTAL_FORMS": "0",
+        "form_roles-INITIAL_FORMS": "0",
     }
     response = client.post("/admin/forms_app/form/add/", data)
     assert response.status_code == 200

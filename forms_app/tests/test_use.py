@@ -37,8 +37,11 @@ def submit(client, form, data, **extra):
 
 def test_valid_submission_runs_workflow_with_visible_fields(engine, onboard, holder, org):
     form, _ = onboard
-    response = submit(client_for(holder), form, {"email": "a@b.test", "licence": "lic_a", "has_manager": False,
-                                                  "manager_email": "ignored"})
+    response = submit(
+        client_for(holder),
+        form,
+        {"email": "a@b.test", "licence": "lic_a", "has_manager": False, "manager_email": "ignored"},
+    )
     assert response.status_code == 200, response.json()
     call = engine.calls[-1]
     assert call["trigger"] == "form" and call["form"] == form and call["user"] == holder
@@ -86,12 +89,20 @@ def test_select_value_must_be_among_provider_options(engine, onboard, holder):
         ({"type": "datetime"}, "2024-02-28T10:30", True, "2024-02-28T10:30:00"),
         ({"type": "checkbox"}, "on", True, True),
         ({"type": "checkbox"}, None, True, False),
-        ({"type": "text", "validation": {"pattern": "[A-Z]{3}", "message": "Three capitals"}}, "ABCD", False,
-         "Three capitals"),
+        (
+            {"type": "text", "validation": {"pattern": "[A-Z]{3}", "message": "Three capitals"}},
+            "ABCD",
+            False,
+            "Three capitals",
+        ),
         ({"type": "text", "validation": {"pattern": "[A-Z]{3}"}}, "ABC", True, "ABC"),
         ({"type": "text", "validation": {"max": 3}}, "abcd", False, None),
-        ({"type": "multi_select", "options": [{"label": "A", "value": "a"}, {"label": "B", "value": 2}]}, ["a", "2"],
-         True, ["a", 2]),
+        (
+            {"type": "multi_select", "options": [{"label": "A", "value": "a"}, {"label": "B", "value": 2}]},
+            ["a", "2"],
+            True,
+            ["a", 2],
+        ),
         ({"type": "multi_select", "options": [{"label": "A", "value": "a"}]}, "a", True, ["a"]),
         ({"type": "multi_select", "options": [{"label": "A", "value": "a"}]}, ["a", "x"], False, None),
         ({"type": "radio", "options": [{"label": "A", "value": "a"}]}, ["a"], False, None),
@@ -100,8 +111,13 @@ def test_select_value_must_be_among_provider_options(engine, onboard, holder):
 def test_types_and_validation(engine, admin_user, org, field, value, ok, expected):
     from workflows.tests.factories import WorkflowFactory
 
-    param_type = {"number": "float", "date": "date", "datetime": "datetime", "checkbox": "bool",
-                  "multi_select": "list"}.get(field["type"], "string")
+    param_type = {
+        "number": "float",
+        "date": "date",
+        "datetime": "datetime",
+        "checkbox": "bool",
+        "multi_select": "list",
+    }.get(field["type"], "string")
     WorkflowFactory(name="typed", parameters=[{"name": "v", "type": param_type}])
     form = FormFactory(organization=org, workflow="typed", schema={"fields": [{"name": "v", **field}]})
     response = submit(client_for(admin_user, org), form, {"v": value})
@@ -116,7 +132,9 @@ def test_types_and_validation(engine, admin_user, org, field, value, ok, expecte
 
 
 def test_engine_parameter_errors_pass_through(engine, registry, admin_user, org):  # noqa: F811
-    form = FormFactory(organization=org, workflow="onboard_user", schema={"fields": [{"name": "licence", "type": "text"}]})
+    form = FormFactory(
+        organization=org, workflow="onboard_user", schema={"fields": [{"name": "licence", "type": "text"}]}
+    )
     response = submit(client_for(admin_user, org), form, {"licence": "x"})
     assert response.status_code == 400
     assert "email" in response.json()["details"]
@@ -147,8 +165,11 @@ def test_same_org_without_role_and_other_org_get_404_on_every_use_endpoint(engin
         assert submit(client, form, {}).status_code == 404
         assert client.post(f"/api/forms/{form.id}/startup", {}, format="json").status_code == 404
         assert client.post(f"/api/forms/{form.id}/data-providers/licences", {}, format="json").status_code == 404
-        upload = client.post(f"/api/forms/{form.id}/uploads", {"field": "x", "file": SimpleUploadedFile("a.txt", b"x")},
-                             format="multipart")
+        upload = client.post(
+            f"/api/forms/{form.id}/uploads",
+            {"field": "x", "file": SimpleUploadedFile("a.txt", b"x")},
+            format="multipart",
+        )
         assert upload.status_code == 404
     assert engine.calls == [] and engine.provider_calls == []
 
@@ -159,7 +180,9 @@ def test_same_org_without_role_and_other_org_get_404_on_every_use_endpoint(engin
 @pytest.fixture
 def public_form(registry, org):  # noqa: F811
     return FormFactory(
-        organization=None, workflow="hello_world", access_level="public",
+        organization=None,
+        workflow="hello_world",
+        access_level="public",
         schema={"fields": [{"name": "name", "type": "text", "required": True}]},
     )
 
@@ -173,8 +196,12 @@ def test_public_form_works_anonymously(engine, public_form, api_client):
 
 
 def test_public_org_form_runs_in_its_organization(engine, registry, org, api_client):  # noqa: F811
-    form = FormFactory(organization=org, workflow="hello_world", access_level="public",
-                       schema={"fields": [{"name": "name", "type": "text"}]})
+    form = FormFactory(
+        organization=org,
+        workflow="hello_world",
+        access_level="public",
+        schema={"fields": [{"name": "name", "type": "text"}]},
+    )
     assert submit(api_client, form, {"name": "x"}).status_code == 200
     assert engine.calls[-1]["organization"] == org
     # a signed-in user of another organization uses it as the public does
@@ -221,8 +248,11 @@ def test_inactive_public_form_is_404_to_anonymous(engine, public_form, api_clien
 
 def test_startup_merges_defaults_values_and_allowed_query(engine, registry, admin_user, org):  # noqa: F811
     form = FormFactory(
-        organization=org, access_level="authenticated", launch_workflow="prepare",
-        default_launch_params={"tenant": "default", "x": 1}, allowed_query_params=["tenant"],
+        organization=org,
+        access_level="authenticated",
+        launch_workflow="prepare",
+        default_launch_params={"tenant": "default", "x": 1},
+        allowed_query_params=["tenant"],
         schema={"fields": [{"name": "x", "type": "number", "allow_as_query_param": True}]},
     )
     member = UserFactory(organization=org)
@@ -245,8 +275,9 @@ def test_startup_without_launch_workflow_is_empty(engine, onboard, holder):
 
 def test_startup_failure_is_a_clear_400(engine, registry, org):  # noqa: F811
     engine.fail["prepare"] = ("RuntimeError", "database password is hunter2")
-    form = FormFactory(organization=org, access_level="authenticated", launch_workflow="prepare",
-                       default_launch_params={"tenant": "t"})
+    form = FormFactory(
+        organization=org, access_level="authenticated", launch_workflow="prepare", default_launch_params={"tenant": "t"}
+    )
     response = client_for(UserFactory(organization=org)).post(f"/api/forms/{form.id}/startup", {}, format="json")
     assert response.status_code == 400
     assert response.json()["error"] == "launch_failed"
@@ -254,8 +285,9 @@ def test_startup_failure_is_a_clear_400(engine, registry, org):  # noqa: F811
     engine.fail["prepare"] = ("UserError", "Tenant is locked")
     response = client_for(UserFactory(organization=org)).post(f"/api/forms/{form.id}/startup", {}, format="json")
     assert "Tenant is locked" in response.json()["message"]
-    response = client_for(UserFactory(organization=org)).post(f"/api/forms/{form.id}/startup", {"query": [1]},
-                                                              format="json")
+    response = client_for(UserFactory(organization=org)).post(
+        f"/api/forms/{form.id}/startup", {"query": [1]}, format="json"
+    )
     assert response.status_code == 400
 
 
@@ -265,11 +297,23 @@ def test_startup_failure_is_a_clear_400(engine, registry, org):  # noqa: F811
 def test_data_provider_inputs_are_resolved_on_the_server(engine, registry, org, admin_user):  # noqa: F811
     fields = [
         {"name": "tier", "type": "text"},
-        {"name": "by_ref", "type": "select", "data_provider": "licences",
-         "data_provider_inputs": {"tier": {"mode": "field_ref", "field": "tier"}}},
-        {"name": "by_expr", "type": "select", "data_provider": "licences",
-         "data_provider_inputs": {"tier": {"mode": "expression",
-                                           "expression": {"cat": [{"var": "query.region"}, "-", {"var": "field.tier"}]}}}},
+        {
+            "name": "by_ref",
+            "type": "select",
+            "data_provider": "licences",
+            "data_provider_inputs": {"tier": {"mode": "field_ref", "field": "tier"}},
+        },
+        {
+            "name": "by_expr",
+            "type": "select",
+            "data_provider": "licences",
+            "data_provider_inputs": {
+                "tier": {
+                    "mode": "expression",
+                    "expression": {"cat": [{"var": "query.region"}, "-", {"var": "field.tier"}]},
+                }
+            },
+        },
     ]
     form = FormFactory(organization=org, access_level="authenticated", schema={"fields": fields})
     client = client_for(UserFactory(organization=org))
@@ -293,9 +337,21 @@ def upload_form(registry, org):  # noqa: F811
 
     WorkflowFactory(name="ingest", parameters=[{"name": "docs", "type": "list"}])
     return FormFactory(
-        organization=org, workflow="ingest", access_level="authenticated",
-        schema={"fields": [{"name": "docs", "type": "file", "required": True, "multiple": True,
-                            "allowed_types": [".pdf", "text/plain"], "max_size_mb": 1}]},
+        organization=org,
+        workflow="ingest",
+        access_level="authenticated",
+        schema={
+            "fields": [
+                {
+                    "name": "docs",
+                    "type": "file",
+                    "required": True,
+                    "multiple": True,
+                    "allowed_types": [".pdf", "text/plain"],
+                    "max_size_mb": 1,
+                }
+            ]
+        },
     )
 
 
@@ -303,7 +359,9 @@ def test_upload_then_submit_passes_file_descriptions(engine, upload_form, org, s
     member = UserFactory(organization=org)
     client = client_for(member)
     url = f"/api/forms/{upload_form.id}/uploads"
-    response = client.post(url, {"field": "docs", "file": SimpleUploadedFile("notes.txt", b"hello", "text/html")}, format="multipart")
+    response = client.post(
+        url, {"field": "docs", "file": SimpleUploadedFile("notes.txt", b"hello", "text/html")}, format="multipart"
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["content_type"] == "text/plain"  # from the name, never the client's header
@@ -320,9 +378,13 @@ def test_upload_then_submit_passes_file_descriptions(engine, upload_form, org, s
 def test_upload_checks(engine, upload_form, org):
     client = client_for(UserFactory(organization=org))
     url = f"/api/forms/{upload_form.id}/uploads"
-    bad_type = client.post(url, {"field": "docs", "file": SimpleUploadedFile("x.html", b"<script>", "text/plain")}, format="multipart")
+    bad_type = client.post(
+        url, {"field": "docs", "file": SimpleUploadedFile("x.html", b"<script>", "text/plain")}, format="multipart"
+    )
     assert bad_type.status_code == 400 and "file" in bad_type.json()["details"]
-    too_big = client.post(url, {"field": "docs", "file": SimpleUploadedFile("x.pdf", b"0" * (1024 * 1024 + 1))}, format="multipart")
+    too_big = client.post(
+        url, {"field": "docs", "file": SimpleUploadedFile("x.pdf", b"0" * (1024 * 1024 + 1))}, format="multipart"
+    )
     assert too_big.status_code == 400 and "1 MB" in too_big.json()["details"]["file"][0]
     not_file = client.post(url, {"field": "nope", "file": SimpleUploadedFile("x.pdf", b"0")}, format="multipart")
     assert not_file.status_code == 400 and "field" in not_file.json()["details"]
