@@ -210,19 +210,21 @@ def test_public_org_form_runs_in_its_organization(engine, registry, org, api_cli
     assert engine.calls[-1]["executed_by_name"] == "public:anonymous"
 
 
-def test_dev_bypass_does_not_apply_to_public_forms(engine, public_form, rf, monkeypatch):
-    from forms_app.api.views import FormViewSet
-    from forms_app.services import FormActor
+def test_dev_bypass_does_not_apply_to_public_forms(engine, public_form, api_client, settings, org):
+    from accounts.tests.factories import PlatformAdminFactory
 
-    class Req:
-        auth = DEV_BYPASS
-        scope = object()
-
-    view = FormViewSet()
-    view.kwargs = {"pk": str(public_form.id)}
-    view.request = Req()
-    actor = view.resolve_actor()
-    assert isinstance(actor, FormActor) and actor.scope is None and actor.user is None
+    settings.ENVIRONMENT, settings.DEV_AUTH_BYPASS = "development", True
+    dev_admin = PlatformAdminFactory(email=settings.DEV_USER_EMAIL.lower())
+    assert api_client.get("/api/forms").status_code == 200  # the bypass is on
+    response = submit(api_client, public_form, {"name": "x"})
+    assert response.status_code == 200
+    assert engine.calls[-1]["user"] is None and engine.calls[-1]["executed_by_name"] == "public:anonymous"
+    # a non-public form still works through the bypass, as the dev admin
+    private = FormFactory(organization=None, workflow="hello_world", access_level="authenticated",
+                          schema={"fields": [{"name": "name", "type": "text"}]})
+    assert submit(api_client, private, {"name": "x"}).status_code == 200
+    assert engine.calls[-1]["user"] == dev_admin
+    assert DEV_BYPASS == "dev-bypass"
 
 
 def test_public_forms_are_rate_limited(engine, public_form, api_client, settings):
