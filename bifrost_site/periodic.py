@@ -41,6 +41,12 @@ PERIODIC_TASKS: list[PeriodicSpec] = [
         every_seconds=60,
         description="Sync the workspace repository when sync_interval_minutes has passed (no-op when unset).",
     ),
+    PeriodicSpec(
+        name="forms: prune uploads",
+        task="forms_app.prune_uploads",
+        every_seconds=3600,
+        description="Delete form uploads older than UPLOAD_RETENTION_DAYS.",
+    ),
 ]
 
 

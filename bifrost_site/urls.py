@@ -15,6 +15,7 @@ urlpatterns = [
     path("oauth/", include("oauth_app.urls")),
     path("executions/", include("executions.urls")),
     path("", include("accounts.urls")),
+    path("forms/", include("forms_app.urls")),
 ]
 
 handler404 = "bifrost_site.views.not_found"

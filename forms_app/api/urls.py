@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from forms_app.api.views import FormViewSet
+
+router = SimpleRouter(trailing_slash=False)
+router.register("forms", FormViewSet, basename="form")
+
+urlpatterns = router.urls
