@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from executions.api.serializers import ExecutionRunResponseSerializer  # noqa: F401  (shared response shape)
 from forms_app.models import AccessLevel, Form, FormRole
 
 
@@ -136,13 +137,6 @@ class UploadResponseSerializer(serializers.Serializer):
     name = serializers.CharField()
     content_type = serializers.CharField()
     size = serializers.IntegerField()
-
-
-class ExecutionRunResponseSerializer(serializers.Serializer):
-    execution_id = serializers.UUIDField()
-    status = serializers.CharField()
-    result = serializers.JSONField(required=False)
-    result_type = serializers.CharField(required=False)
 
 
 class FormExportSerializer(serializers.Serializer):
