@@ -16,7 +16,14 @@ class PeriodicSpec:
     kwargs: dict = field(default_factory=dict)
 
 
-PERIODIC_TASKS: list[PeriodicSpec] = []
+PERIODIC_TASKS: list[PeriodicSpec] = [
+    PeriodicSpec(
+        name="executions: cleanup stuck executions",
+        task="executions.cleanup_stuck_executions",
+        every_seconds=300,  # every 5 minutes
+        description="Pending > 10 min or Running past timeout + 5 min → Timeout; Cancelling > 3 min → Cancelled.",
+    ),
+]
 
 
 def upsert_periodic_tasks() -> list[tuple[str, bool]]:
