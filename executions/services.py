@@ -178,9 +178,6 @@ def execution_cancel(*, execution: Execution, user) -> Execution:
             app.control.revoke(cancelled.celery_task_id)
         except Exception:
             logger.info("could not send revoke for pending %s", execution.id)
-    from executions.engine.logs import log_line
-
-    log_line(execution.id, LogLevel.WARNING, f"Cancel requested by {getattr(user, 'email', None) or 'system'}.")
     audit_record(
         action="execution.cancel",
         resource_type="execution",

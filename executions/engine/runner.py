@@ -147,7 +147,10 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
             else:
                 outcome = _run(spec, workflow, execution, context, runtime, collector, masker)
     finally:
-        runtime.close()
+        try:
+            runtime.close()
+        except Exception:
+            logger.exception("could not close the runtime of %s", execution_id)
         collector.close()
 
     if outcome.retryable and workflow is not None and workflow.retry_policy and publish_retry is not None:
@@ -216,7 +219,7 @@ def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outc
             value = call_function(spec, context, dict(execution.parameters or {}))
     except SoftTimeLimitExceeded:
         outcome = _interrupted(execution.id, execution.attempt, workflow.timeout_seconds)
-        collector.add(LogLevel.ERROR, outcome.error_message)
+        collector.add(LogLevel.WARNING if outcome.status == S.CANCELLED else LogLevel.ERROR, outcome.error_message)
     except UserError as exc:
         outcome = Outcome(S.FAILED, error_type="UserError", error_message=masker.mask(exc.message))
         collector.add(LogLevel.ERROR, exc.message)

@@ -13,7 +13,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import connection
+from django.db import connections
 
 from bifrost.errors import ConfigurationError
 from bifrost.execution import GLOBAL_SCOPE, ExecutionContext, OrgInfo, UserInfo
@@ -117,9 +117,11 @@ class DjangoRuntime(Runtime):
 
     def close(self) -> None:
         if self._executor is not None:
-            self._executor.submit(connection.close).result()
-            self._executor.shutdown(wait=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            try:
+                executor.submit(connections.close_all).result()  # runs in the helper thread: its connection
+            finally:
+                executor.shutdown(wait=True)
 
     def get_config(self, key: str, default: Any = None) -> Any:
         try:
