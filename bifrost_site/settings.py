@@ -304,7 +304,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api",
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"ExecutionStatusEnum": "executions.models.ExecutionStatus"},
     # The development bypass is not an API contract; the schema is the same in every environment.
     "AUTHENTICATION_WHITELIST": [
         "accounts.authentication.BifrostJWTAuthentication",
