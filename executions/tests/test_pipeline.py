@@ -205,7 +205,8 @@ def test_poison_message_is_dead_lettered_and_marks_the_execution(prefork_worker,
         channel.close()
     execution = _finished(poisoned.id)
     assert (execution.status, execution.error_type) == (S.FAILED, "PoisonMessage")
-    assert ExecutionLog.objects.filter(execution=execution, level="error").exists()
+    # the line is written right after the status change commits
+    wait_for(lambda: ExecutionLog.objects.filter(execution=execution, level="error").exists(), message="log line")
 
 
 def test_data_provider_runs_in_worker_and_is_cached(prefork_worker, discovered, admin, tmp_path, org):
