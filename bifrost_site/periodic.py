@@ -47,6 +47,12 @@ PERIODIC_TASKS: list[PeriodicSpec] = [
         every_seconds=3600,
         description="Delete form uploads older than UPLOAD_RETENTION_DAYS.",
     ),
+    PeriodicSpec(
+        name="executions: cleanup stuck executions",
+        task="executions.cleanup_stuck_executions",
+        every_seconds=300,  # every 5 minutes
+        description="Pending > 10 min or Running past timeout + 5 min → Timeout; Cancelling > 3 min → Cancelled.",
+    ),
 ]
 
 

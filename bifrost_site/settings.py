@@ -160,6 +160,14 @@ WHITENOISE_USE_FINDERS = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 WORKSPACE_PATH = Path(env.str("WORKSPACE_PATH", default=str(BASE_DIR / "workspace"))).resolve()
+# The worker watches the workspace and re-runs discovery when a file changes (development default).
+WORKSPACE_WATCH = env.bool("WORKSPACE_WATCH", default=IS_DEVELOPMENT)
+# Each worker queues one discovery when it starts.
+DISCOVER_ON_WORKER_START = env.bool("DISCOVER_ON_WORKER_START", default=True)
+# How long a sync execute request waits for the result before answering 202 (the web timeout).
+SYNC_WAIT_SECONDS = env.int("SYNC_WAIT_SECONDS", default=120)
+# How long a data provider call waits for the worker.
+DATA_PROVIDER_TIMEOUT_SECONDS = env.int("DATA_PROVIDER_TIMEOUT_SECONDS", default=30)
 
 DEV_USER_EMAIL = env.str("DEV_USER_EMAIL", default="admin@localhost")
 DEV_USER_PASSWORD = env.str("DEV_USER_PASSWORD", default="admin")
@@ -234,6 +242,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ALWAYS_EAGER = False
+# Undecodable messages are dead-lettered (and their execution marked PoisonMessage), not acked.
+CELERY_WORKER_CONSUMER = "executions.engine.poison:BifrostConsumer"
 
 # --- DRF, JWT, OpenAPI ---
 REST_FRAMEWORK = {

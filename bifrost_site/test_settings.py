@@ -12,6 +12,8 @@ os.environ.setdefault("DEV_AUTH_BYPASS", "false")
 _run_id = os.environ.setdefault("BIFROST_TEST_RUN_ID", uuid.uuid4().hex[:10])
 os.environ.setdefault("REDIS_KEY_PREFIX", f"test-{_run_id}")
 os.environ.setdefault("QUEUE_PREFIX", f"test-{_run_id}.")
+os.environ.setdefault("WORKSPACE_WATCH", "false")
+os.environ.setdefault("DISCOVER_ON_WORKER_START", "false")
 
 from bifrost_site.settings import *  # noqa: F403
 

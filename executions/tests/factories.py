@@ -21,7 +21,9 @@ class ExecutionFactory(DjangoModelFactory):
     status = ExecutionStatus.SUCCESS
     parameters = factory.LazyFunction(dict)
     started_at = factory.LazyFunction(timezone.now)
-    completed_at = factory.LazyAttribute(lambda o: o.started_at + datetime.timedelta(milliseconds=120))
+    completed_at = factory.LazyAttribute(
+        lambda o: o.started_at + datetime.timedelta(milliseconds=120) if o.started_at is not None else None
+    )
     duration_ms = 120
 
 

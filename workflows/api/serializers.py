@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from executions.presenters import ExecutionAcceptedSerializer  # noqa: F401  (one OpenAPI component)
 from workflows.keys import masked_key
 from workflows.models import JobStatus, JobType, WorkflowKey, WorkspaceJob, WorkspaceJobLog
 
@@ -58,11 +59,6 @@ class ScheduleValidationSerializer(serializers.Serializer):
 
 class ScheduleTriggerSerializer(serializers.Serializer):
     parameters = serializers.DictField(required=False, default=dict)
-
-
-class ExecutionAcceptedSerializer(serializers.Serializer):
-    execution_id = serializers.UUIDField()
-    status = serializers.CharField()
 
 
 # --- workspace ---

@@ -1,13 +1,22 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from workflows.api import views
+from workflows.api import registry_views, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("schedules", views.ScheduleViewSet, basename="schedule")
 router.register("workflow-keys", views.WorkflowKeyViewSet, basename="workflow-key")
 
+workflows = registry_views.WorkflowViewSet
+providers = registry_views.DataProviderViewSet
+
 urlpatterns = [
+    path("workflows", workflows.as_view({"get": "list"}), name="workflow-list"),
+    path("workflows/reload", workflows.as_view({"post": "reload"}), name="workflow-reload"),
+    path("workflows/<str:name>", workflows.as_view({"get": "retrieve"}), name="workflow-detail"),
+    path("workflows/<str:name>/execute", workflows.as_view({"post": "execute"}), name="workflow-execute"),
+    path("data-providers", providers.as_view({"get": "list"}), name="data-provider-list"),
+    path("data-providers/<str:name>", providers.as_view({"post": "call"}), name="data-provider-call"),
     path("workspace/git", views.GitSettingsView.as_view(), name="workspace-git"),
     path("workspace/git/sync", views.GitSyncView.as_view(), name="workspace-git-sync"),
     path("workspace/jobs/<uuid:job_id>", views.WorkspaceJobView.as_view(), name="workspace-job"),

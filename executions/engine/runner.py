@@ -1,0 +1,264 @@
+"""Running one execution inside a worker (DESIGN §9).
+
+`execute()` is what the `executions.run_execution` task calls. It claims the row
+(Pending -> Running), loads the workflow's module (fresh if its file changed), runs the
+function with the runtime, log capture and locals capture active, and finishes the row through
+the conditional transitions in `executions.transitions`. Everything stored or broadcast is
+masked with the execution's SecretMasker first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import close_old_connections
+
+from bifrost.errors import UserError
+from bifrost.masking import SecretMasker
+from bifrost.registry import collect
+from bifrost.results import capture_locals, classify_result
+from bifrost.runtime import activate
+from executions import transitions
+from executions.engine.capture import LocalsCapture
+from executions.engine.logs import LogCollector, log_line
+from executions.engine.runtime import DjangoRuntime, build_context
+from executions.models import Execution, ExecutionStatus, LogLevel
+
+S = ExecutionStatus
+logger = logging.getLogger(__name__)
+
+GENERIC_ERROR = "An error occurred during execution"
+HARD_LIMIT_GRACE_SECONDS = 15
+
+
+def time_limits(timeout_seconds: int) -> tuple[int, int]:
+    """(soft, hard) Celery time limits for a workflow timeout."""
+    return timeout_seconds, timeout_seconds + HARD_LIMIT_GRACE_SECONDS
+
+
+class WorkflowUnavailable(Exception):
+    pass
+
+
+def load_spec(workflow_name: str):
+    from workflows.discovery import error_summary, load_module
+    from workflows.models import Workflow
+
+    workflow = Workflow.objects.filter(name=workflow_name).first()
+    if workflow is None:
+        raise WorkflowUnavailable(f"Workflow '{workflow_name}' is not registered.")
+    if not workflow.is_available:
+        raise WorkflowUnavailable(f"Workflow '{workflow_name}' is unavailable: {workflow.import_error}")
+    try:
+        module = load_module(workflow.source_path)
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SoftTimeLimitExceeded)):
+            raise
+        raise WorkflowUnavailable(f"{workflow.source_path} failed to import:\n{error_summary(exc)}") from None
+    found, _ = collect(module)
+    spec = found.get(workflow_name)
+    if spec is None:
+        raise WorkflowUnavailable(f"Workflow '{workflow_name}' is no longer defined in {workflow.source_path}.")
+    return workflow, spec
+
+
+def call_function(spec, context, parameters: dict) -> Any:
+    args = (context,) if spec.takes_context else ()
+    if spec.is_async or inspect.iscoroutinefunction(spec.func):
+        return asyncio.run(spec.func(*args, **parameters))
+    value = spec.func(*args, **parameters)
+    if inspect.isawaitable(value):
+        return asyncio.run(_await(value))
+    return value
+
+
+async def _await(awaitable):
+    return await awaitable
+
+
+@dataclass
+class Outcome:
+    status: str
+    result: Any = None
+    result_type: str = "none"
+    error_type: str = ""
+    error_message: str = ""
+    variables: dict | None = None
+    retryable: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _fail_unstarted(execution_id, status: str, error_type: str, message: str, from_statuses) -> Execution | None:
+    execution = transitions.transition(
+        execution_id, from_statuses=from_statuses, to=status, error_type=error_type, error_message=message
+    )
+    if execution is not None:
+        log_line(execution_id, LogLevel.ERROR, message)
+    return execution
+
+
+def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
+    """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
+    close_old_connections()
+    execution = Execution.objects.filter(id=execution_id).select_related("organization", "executed_by").first()
+    if execution is None:
+        return {"status": "missing"}
+    if execution.status == S.RUNNING:
+        # Delivered again while Running: the worker that ran it was lost. At most once: do not re-run.
+        _fail_unstarted(
+            execution_id,
+            S.FAILED,
+            "WorkerLost",
+            "The worker running this execution was lost; the workflow was not run again.",
+            {S.RUNNING},
+        )
+        return {"status": S.FAILED, "error_type": "WorkerLost"}
+    if execution.status != S.PENDING:
+        return {"status": execution.status, "skipped": True}
+    claimed = transitions.start(execution_id, task_id=task_id)
+    if claimed is None:
+        return {"status": Execution.objects.filter(id=execution_id).values_list("status", flat=True).first()}
+    execution = claimed
+    execution.executed_by = Execution.objects.select_related("executed_by").get(id=execution_id).executed_by
+
+    masker = SecretMasker()
+    collector = LogCollector(execution_id, masker=masker).start()
+    context = build_context(execution)
+    runtime = DjangoRuntime(context, masker=masker)
+    workflow = None
+    started = time.monotonic()
+    try:
+        with collector.capturing():
+            try:
+                workflow, spec = load_spec(execution.workflow_name)
+            except WorkflowUnavailable as exc:
+                outcome = Outcome(S.FAILED, error_type="WorkflowUnavailable", error_message=str(exc))
+                collector.add(LogLevel.ERROR, str(exc))
+            except SoftTimeLimitExceeded:
+                outcome = _interrupted(execution_id, execution.attempt, None)
+            else:
+                outcome = _run(spec, workflow, execution, context, runtime, collector, masker)
+    finally:
+        try:
+            runtime.close()
+        except Exception:
+            logger.exception("could not close the runtime of %s", execution_id)
+        collector.close()
+
+    if outcome.retryable and workflow is not None and workflow.retry_policy and publish_retry is not None:
+        policy = workflow.retry_policy
+        if execution.attempt < int(policy.get("max_attempts", 1)):
+            countdown = float(policy.get("backoff_seconds", 0)) * float(policy.get("backoff_factor", 1)) ** (
+                execution.attempt - 1
+            )
+            new_task_id = str(uuid.uuid4())
+            log_line(
+                execution_id,
+                LogLevel.WARNING,
+                f"Attempt {execution.attempt} of {policy['max_attempts']} ended {outcome.status} "
+                f"({outcome.error_type}); retrying in {countdown:g}s.",
+                masker=masker,
+            )
+            requeued = transitions.requeue_for_retry(
+                execution_id, task_id=new_task_id, error_type=outcome.error_type, error_message=outcome.error_message
+            )
+            if requeued is not None:
+                try:
+                    publish_retry(requeued, countdown, new_task_id, workflow.timeout_seconds)
+                    return {"status": S.PENDING, "attempt": requeued.attempt}
+                except Exception as exc:
+                    _fail_unstarted(
+                        execution_id,
+                        S.FAILED,
+                        "BrokerUnavailable",
+                        f"The retry could not be queued: {exc}",
+                        {S.PENDING},
+                    )
+                    return {"status": S.FAILED}
+    finished = _finish(execution_id, outcome)
+    logger.info(
+        "execution %s (%s) %s in %.0f ms",
+        execution_id,
+        execution.workflow_name,
+        finished.status if finished else "?",
+        (time.monotonic() - started) * 1000,
+    )
+    return {"status": finished.status if finished else None}
+
+
+def _cancel_requested(execution_id) -> bool:
+    return Execution.objects.filter(id=execution_id, status=S.CANCELLING).exists()
+
+
+def _interrupted(execution_id, attempt: int, timeout_seconds: int | None) -> Outcome:
+    """SoftTimeLimitExceeded: either our own cancel (revoke with SIGUSR1) or the time limit."""
+    if _cancel_requested(execution_id):
+        return Outcome(S.CANCELLED, error_type="Cancelled", error_message="The execution was cancelled.")
+    limit = f" of {timeout_seconds}s" if timeout_seconds else ""
+    return Outcome(
+        S.TIMEOUT,
+        error_type="Timeout",
+        error_message=f"The execution exceeded its timeout{limit} and was stopped.",
+        retryable=True,
+    )
+
+
+def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outcome:
+    capture = LocalsCapture(spec.func.__code__)
+    value = None
+    try:
+        with activate(runtime), capture:
+            value = call_function(spec, context, dict(execution.parameters or {}))
+    except SoftTimeLimitExceeded:
+        outcome = _interrupted(execution.id, execution.attempt, workflow.timeout_seconds)
+        collector.add(LogLevel.WARNING if outcome.status == S.CANCELLED else LogLevel.ERROR, outcome.error_message)
+    except UserError as exc:
+        outcome = Outcome(S.FAILED, error_type="UserError", error_message=masker.mask(exc.message))
+        collector.add(LogLevel.ERROR, exc.message)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        message = str(exc) or type(exc).__name__
+        outcome = Outcome(S.FAILED, error_type=type(exc).__name__, error_message=masker.mask(message), retryable=True)
+        collector.add(LogLevel.ERROR, f"{type(exc).__name__}: {message}")
+        collector.add(
+            LogLevel.TRACEBACK, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
+        )
+    else:
+        result, result_type = classify_result(value)
+        result = masker.mask_data(result)
+        status = S.SUCCESS
+        if isinstance(value, dict) and value.get("success") is False:
+            status = S.COMPLETED_WITH_ERRORS
+        outcome = Outcome(status, result=result, result_type=result_type)
+    try:
+        outcome.variables = capture_locals(capture.locals or {}, masker=masker)
+    except Exception:
+        outcome.variables = {}
+    return outcome
+
+
+def _finish(execution_id, outcome: Outcome) -> Execution | None:
+    fields = {
+        "result": outcome.result,
+        "result_type": outcome.result_type,
+        "error_type": outcome.error_type,
+        "error_message": outcome.error_message,
+        "variables": outcome.variables,
+    }
+    if outcome.status == S.CANCELLED:
+        return transitions.transition(execution_id, from_statuses={S.CANCELLING}, to=S.CANCELLED, **fields)
+    finished = transitions.transition(execution_id, from_statuses={S.RUNNING}, to=outcome.status, **fields)
+    if finished is None:
+        # A cancel arrived while the workflow was finishing: the worker side ends it Cancelled.
+        fields.update(error_type="Cancelled", error_message="The execution was cancelled.")
+        finished = transitions.transition(execution_id, from_statuses={S.CANCELLING}, to=S.CANCELLED, **fields)
+    return finished

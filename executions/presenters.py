@@ -1,0 +1,64 @@
+"""HTTP answers for "run a workflow" endpoints (execute, form submit, webhooks): DESIGN §6, §7."""
+
+from __future__ import annotations
+
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from executions.models import ExecutionStatus
+
+GENERIC_ERROR = "An error occurred during execution"
+
+
+class ExecutionRunResultSerializer(serializers.Serializer):
+    """200: the finished execution."""
+
+    execution_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    result = serializers.JSONField(allow_null=True)
+    result_type = serializers.CharField()
+    duration_ms = serializers.IntegerField(allow_null=True)
+    error_type = serializers.CharField(allow_null=True)
+    error_message = serializers.CharField(allow_null=True)
+
+
+class ExecutionAcceptedSerializer(serializers.Serializer):
+    """202: queued or still running; follow it at /api/executions/{id} or ws/executions/{id}/."""
+
+    execution_id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+
+
+def visible_error(execution, user) -> tuple[str | None, str | None]:
+    """(error_type, error_message) as `user` may see them (DESIGN §7).
+
+    A UserError's message is shown to everyone; any other error shows platform admins its type
+    and message (the traceback is in the logs) and everyone else only a generic sentence.
+    """
+    if not execution.error_type and not execution.error_message:
+        return None, None
+    if execution.error_type == "UserError" or getattr(user, "is_platform_admin", False):
+        return execution.error_type or None, execution.error_message or None
+    return None, GENERIC_ERROR
+
+
+def execution_run_payload(execution, *, user) -> dict:
+    error_type, error_message = visible_error(execution, user)
+    return {
+        "execution_id": str(execution.id),
+        "status": execution.status,
+        "result": execution.result,
+        "result_type": execution.result_type,
+        "duration_ms": execution.duration_ms,
+        "error_type": error_type,
+        "error_message": error_message,
+    }
+
+
+def execution_run_response(execution, *, request, accepted: bool) -> Response:
+    """200 with the result when finished; 202 {execution_id, status} when queued or still running."""
+    if accepted or not execution.is_complete:
+        return Response(
+            {"execution_id": str(execution.id), "status": execution.status}, status=status.HTTP_202_ACCEPTED
+        )
+    return Response(execution_run_payload(execution, user=getattr(request, "user", None)), status=status.HTTP_200_OK)

@@ -1,0 +1,74 @@
+from rest_framework import serializers
+
+from workflows.models import DataProvider, Workflow
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Workflow
+        fields = [
+            "id",
+            "name",
+            "description",
+            "category",
+            "tags",
+            "parameters",
+            "execution_mode",
+            "timeout_seconds",
+            "schedule",
+            "schedule_timezone",
+            "endpoint_enabled",
+            "allowed_methods",
+            "public_endpoint",
+            "retry_policy",
+            "source_path",
+            "source_hash",
+            "is_available",
+            "import_error",
+            "discovered_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DataProviderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DataProvider
+        fields = [
+            "id",
+            "name",
+            "description",
+            "category",
+            "parameters",
+            "cache_ttl_seconds",
+            "source_path",
+            "is_available",
+            "import_error",
+            "discovered_at",
+        ]
+        read_only_fields = fields
+
+
+class WorkflowExecuteSerializer(serializers.Serializer):
+    parameters = serializers.DictField(required=False, default=dict)
+
+
+class DataProviderCallSerializer(serializers.Serializer):
+    inputs = serializers.DictField(required=False, default=dict)
+
+
+class DataProviderOptionSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    value = serializers.JSONField()
+    metadata = serializers.JSONField(required=False)
+
+
+class DataProviderOptionsSerializer(serializers.Serializer):
+    options = DataProviderOptionSerializer(many=True)
+    cached = serializers.BooleanField()
+
+
+class ReloadAcceptedSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    status = serializers.CharField()

@@ -1,0 +1,196 @@
+"""Importing workspace code (DESIGN §7). Runs in worker processes only, never in the web process.
+
+`scan()` imports every workflow file under WORKSPACE_PATH inside `bifrost.registry.capture()`
+and reports, per file, the workflows and data providers it defines or why it failed to import.
+`load_module()` is what the engine uses to run code: a module is imported fresh whenever its
+file's hash differs from what this process loaded last (cache keyed by path + hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import logging
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from django.conf import settings
+
+from bifrost import registry
+
+logger = logging.getLogger(__name__)
+
+PACKAGES_DIR = ".packages"
+SKIPPED_DIRS = {"__pycache__", "tests", "node_modules", "venv"}
+MAX_ERROR_CHARS = 4000
+
+_import_lock = threading.RLock()
+_module_cache: dict[str, tuple[str, ModuleType]] = {}  # absolute path -> (hash, module)
+
+
+def workspace_path() -> Path:
+    return Path(settings.WORKSPACE_PATH)
+
+
+def ensure_import_path(workspace: Path | None = None) -> None:
+    workspace = workspace or workspace_path()
+    for entry in (workspace / PACKAGES_DIR, workspace):
+        text = str(entry)
+        if text not in sys.path:
+            sys.path.insert(0, text)
+
+
+def is_workflow_file(relative: Path) -> bool:
+    parts = relative.parts
+    if any(part.startswith(".") or part in SKIPPED_DIRS for part in parts[:-1]):
+        return False
+    name = parts[-1]
+    return (
+        name.endswith(".py")
+        and not name.startswith((".", "test_"))
+        and not name.endswith("_test.py")
+        and name not in ("conftest.py", "setup.py")
+    )
+
+
+def iter_files(workspace: Path | None = None) -> list[Path]:
+    """Relative paths of every workflow file, sorted (the order duplicates are judged in)."""
+    workspace = workspace or workspace_path()
+    if not workspace.is_dir():
+        return []
+    found = []
+    for path in workspace.rglob("*.py"):
+        relative = path.relative_to(workspace)
+        if is_workflow_file(relative):
+            found.append(relative)
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def module_name_for(relative: Path) -> str:
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or "workspace_root"
+
+
+def error_summary(exc: BaseException) -> str:
+    """The exception and the innermost frames (those in workspace code matter most)."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-4)).strip()
+    if len(text) > MAX_ERROR_CHARS:
+        text = "…" + text[-(MAX_ERROR_CHARS - 1) :]
+    return text
+
+
+def import_file(relative: Path, workspace: Path | None = None) -> ModuleType:
+    """Import `relative` fresh under its dotted name (replacing any earlier version)."""
+    workspace = workspace or workspace_path()
+    ensure_import_path(workspace)
+    path = workspace / relative
+    name = module_name_for(relative)
+    with _import_lock:
+        if "." in name:  # make the parent package importable first (regular or namespace package)
+            try:
+                importlib.import_module(name.rsplit(".", 1)[0])
+            except ImportError:
+                pass
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {relative}")
+        module = importlib.util.module_from_spec(spec)
+        previous = sys.modules.get(name)
+        registry.remove_module(name)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            if previous is not None:
+                sys.modules[name] = previous
+            else:
+                sys.modules.pop(name, None)
+            raise
+        logging.getLogger(name).setLevel(logging.DEBUG)  # workflow DEBUG lines reach the execution log
+        return module
+
+
+def load_module(relative_path: str) -> ModuleType:
+    """The module for a workspace file, re-imported when the file changed since this process loaded it."""
+    workspace = workspace_path()
+    path = (workspace / relative_path).resolve()
+    if not path.is_relative_to(workspace.resolve()):
+        raise ImportError(f"{relative_path} is outside the workspace")
+    if not path.is_file():
+        raise FileNotFoundError(f"{relative_path} no longer exists in the workspace")
+    digest = file_hash(path)
+    with _import_lock:
+        cached = _module_cache.get(str(path))
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        with registry.capture():
+            module = import_file(Path(relative_path), workspace)
+        _module_cache[str(path)] = (digest, module)
+        return module
+
+
+@dataclass
+class FileReport:
+    path: str
+    hash: str = ""
+    workflows: list = field(default_factory=list)  # WorkflowSpec
+    data_providers: list = field(default_factory=list)  # DataProviderSpec
+    error: str = ""
+
+
+def scan(workspace: Path | None = None) -> list[FileReport]:
+    """Import every workflow file; a name already defined by an earlier file fails the later file."""
+    workspace = workspace or workspace_path()
+    reports: list[FileReport] = []
+    seen_workflows: dict[str, str] = {}
+    seen_providers: dict[str, str] = {}
+    present = set()
+    for relative in iter_files(workspace):
+        report = FileReport(path=relative.as_posix())
+        reports.append(report)
+        name = module_name_for(relative)
+        present.add(name)
+        try:
+            report.hash = file_hash(workspace / relative)
+            with registry.capture() as cap:
+                module = import_file(relative, workspace)
+            report.workflows = [s for s in cap.workflows.values() if s.module == name]
+            report.data_providers = [s for s in cap.data_providers.values() if s.module == name]
+            _module_cache[str((workspace / relative).resolve())] = (report.hash, module)
+        except BaseException as exc:  # SystemExit in a module must not end the worker either
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            report.error = error_summary(exc)
+            continue
+        duplicates = [
+            f"Duplicate workflow name '{s.name}': already defined in {seen_workflows[s.name]}"
+            for s in report.workflows
+            if s.name in seen_workflows
+        ] + [
+            f"Duplicate data provider name '{s.name}': already defined in {seen_providers[s.name]}"
+            for s in report.data_providers
+            if s.name in seen_providers
+        ]
+        if duplicates:
+            report.error = "\n".join(duplicates)
+            report.workflows, report.data_providers = [], []
+            continue
+        seen_workflows.update({s.name: report.path for s in report.workflows})
+        seen_providers.update({s.name: report.path for s in report.data_providers})
+    # forget modules whose files vanished
+    for cached_path in list(_module_cache):
+        if not Path(cached_path).exists():
+            _, module = _module_cache.pop(cached_path)
+            registry.remove_module(module.__name__)
+    return reports

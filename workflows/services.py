@@ -1,0 +1,199 @@
+"""Writes for the workflow registry: discovery, reload jobs, data provider calls."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from audit.services import audit_record
+from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
+from workflows.models import DataProvider, JobStatus, JobType, Workflow, WorkspaceJob
+
+logger = logging.getLogger(__name__)
+
+DISCOVERY_LOCK_ID = 0x0B1F_D15C  # pg advisory lock: one discovery at a time across workers
+
+
+def _lock_discovery() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DISCOVERY_LOCK_ID])
+
+
+def _sync_rows(model, specs_by_name: dict, reports, now) -> tuple[int, list[str]]:
+    """Upsert the discovered specs; mark every other row unavailable with the reason."""
+    errors = {r.path: r.error for r in reports if r.error}
+    present = {r.path for r in reports}
+    for name, (spec, report) in specs_by_name.items():
+        values = spec.to_dict()
+        values.pop("name")
+        values.update(
+            source_path=report.path,
+            source_hash=report.hash,
+            is_available=True,
+            import_error="",
+            discovered_at=now,
+            updated_at=now,
+        )
+        model.objects.update_or_create(name=name, defaults=values)
+    unavailable = []
+    for row in model.objects.exclude(name__in=list(specs_by_name)).only("id", "name", "source_path", "is_available"):
+        if row.source_path in errors:
+            reason = f"{row.source_path} failed to import:\n{errors[row.source_path]}"
+        elif row.source_path not in present:
+            reason = f"{row.source_path or 'Its source file'} no longer exists in the workspace."
+        else:
+            reason = f"'{row.name}' is no longer defined in {row.source_path}."
+        model.objects.filter(id=row.id).update(is_available=False, import_error=reason, updated_at=now)
+        unavailable.append(row.name)
+    return len(specs_by_name), unavailable
+
+
+@transaction.atomic
+def discovery_run(*, reason: str) -> dict:
+    """Import the workspace and write Workflow/DataProvider rows (call from a worker or a command)."""
+    from workflows import discovery
+
+    started = time.monotonic()
+    _lock_discovery()
+    reports = discovery.scan()
+    now = timezone.now()
+    workflows = {s.name: (s, r) for r in reports for s in r.workflows}
+    providers = {s.name: (s, r) for r in reports for s in r.data_providers}
+    workflow_count, unavailable_workflows = _sync_rows(Workflow, workflows, reports, now)
+    provider_count, unavailable_providers = _sync_rows(DataProvider, providers, reports, now)
+    report = {
+        "reason": reason,
+        "files": len(reports),
+        "workflows": workflow_count,
+        "data_providers": provider_count,
+        "errors": {r.path: r.error for r in reports if r.error},
+        "unavailable_workflows": sorted(unavailable_workflows),
+        "unavailable_data_providers": sorted(unavailable_providers),
+    }
+    if importlib.util.find_spec("workflows.schedules") is not None:
+        schedules = importlib.import_module("workflows.schedules")
+        report["schedules"] = schedules.schedule_sync()
+    report["duration_ms"] = int((time.monotonic() - started) * 1000)
+    logger.info(
+        "discovery (%s): %d workflows, %d data providers, %d file errors",
+        reason,
+        workflow_count,
+        provider_count,
+        len(report["errors"]),
+    )
+    return report
+
+
+def workspace_job_discovery_run(*, job_id) -> dict:
+    """Run discovery for a queued WorkspaceJob, recording its status and outcome."""
+    updated = WorkspaceJob.objects.filter(id=job_id, status=JobStatus.PENDING).update(
+        status=JobStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now()
+    )
+    if not updated:
+        return {"skipped": True}
+    try:
+        report = discovery_run(reason=f"job {job_id}")
+    except Exception as exc:
+        WorkspaceJob.objects.filter(id=job_id).update(
+            status=JobStatus.FAILED, error_message=str(exc)[:4000], completed_at=timezone.now()
+        )
+        raise
+    WorkspaceJob.objects.filter(id=job_id).update(
+        status=JobStatus.SUCCESS, result=json.loads(json.dumps(report, default=str)), completed_at=timezone.now()
+    )
+    return report
+
+
+def workflows_reload(*, user) -> WorkspaceJob:
+    """Queue discovery; the job's status follows it (202 {job_id})."""
+    from workflows.tasks import discover_workflows_task
+
+    with transaction.atomic():
+        job = WorkspaceJob.objects.create(
+            job_type=JobType.DISCOVERY, requested_by=user, parameters={"reason": "reload"}
+        )
+        audit_record(action="workflow.reload", resource_type="workspace_job", resource_id=job.id)
+    try:
+        discover_workflows_task.apply_async(kwargs={"job_id": str(job.id)})
+    except Exception as exc:
+        WorkspaceJob.objects.filter(id=job.id).update(
+            status=JobStatus.FAILED, error_message=f"The task queue is unavailable: {exc}", completed_at=timezone.now()
+        )
+        raise ServiceUnavailableError("The task queue is unavailable; discovery was not started.") from exc
+    return job
+
+
+# --------------------------------------------------------------------------- data providers
+
+
+def _cache_key(name: str, inputs: dict, organization) -> str:
+    blob = json.dumps(inputs, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.sha256(blob.encode()).hexdigest()[:32]
+    org = organization.id if organization is not None else "global"
+    return f"dataprovider:{name}:{org}:{digest}"
+
+
+def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[list[dict], bool]:
+    """Options of a data provider for (inputs, organization): from the cache, else run in a worker.
+
+    Reusable by form-scoped endpoints. Raises NotFound, ConflictError (unavailable), 400 for bad
+    inputs or a provider error, 503 when the worker does not answer in time.
+    """
+    from bifrost.errors import ParameterValidationError
+    from bifrost.params import coerce_parameters
+    from executions.tasks import run_data_provider_task
+
+    provider = DataProvider.objects.filter(name=name).first()
+    if provider is None:
+        raise NotFound(f"Data provider '{name}' does not exist.")
+    if not provider.is_available:
+        raise ConflictError(f"Data provider '{name}' is unavailable: {provider.import_error}")
+    if inputs is None:
+        inputs = {}
+    try:
+        coerced = coerce_parameters(provider.parameters, inputs)
+    except ParameterValidationError as exc:
+        from rest_framework.exceptions import ValidationError
+
+        raise ValidationError({"inputs": exc.errors}) from None
+    key = _cache_key(name, coerced, organization)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        cached = None
+    if cached is not None:
+        return cached, True
+    try:
+        async_result = run_data_provider_task.apply_async(
+            args=[name, coerced, str(organization.id) if organization is not None else None]
+        )
+    except Exception as exc:
+        raise ServiceUnavailableError("The task queue is unavailable.") from exc
+    try:
+        outcome = async_result.get(timeout=settings.DATA_PROVIDER_TIMEOUT_SECONDS, propagate=False)
+    except Exception as exc:  # celery TimeoutError
+        async_result.forget()
+        raise ServiceUnavailableError(f"Data provider '{name}' did not answer in time.") from exc
+    if not isinstance(outcome, dict) or "options" not in outcome:
+        raise ApplicationError(
+            f"Data provider '{name}' failed: {(outcome or {}).get('error', outcome)}"
+            if isinstance(outcome, dict)
+            else f"Data provider '{name}' failed."
+        )
+    options = outcome["options"]
+    if provider.cache_ttl_seconds:
+        try:
+            cache.set(key, options, timeout=provider.cache_ttl_seconds)
+        except Exception:
+            logger.warning("could not cache options of %s", name, exc_info=True)
+    return options, False

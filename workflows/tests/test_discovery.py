@@ -1,0 +1,232 @@
+"""Discovery: importing the workspace, registry rows, broken/vanished files, reload, watcher."""
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from workflows.discovery import load_module
+from workflows.models import DataProvider, JobStatus, Workflow, WorkspaceJob
+from workflows.services import discovery_run
+
+pytestmark = pytest.mark.django_db
+
+HELLO = """
+from bifrost import workflow, param, data_provider
+
+@workflow(name="{name}", description="Greets", category="Tests", execution_mode="sync", timeout_seconds=42)
+@param("who", type="string", default_value="you")
+def {name}(context, who="you"):
+    return "{greeting} " + who
+
+@data_provider(name="{name}_options", cache_ttl_seconds=5)
+def {name}_options():
+    return ["a", "b"]
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path, settings):
+    settings.WORKSPACE_PATH = tmp_path
+    return tmp_path
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_discovery_writes_rows_with_metadata(workspace):
+    write(workspace / "greet.py", HELLO.format(name="greet", greeting="hi"))
+    write(workspace / "pkg" / "__init__.py", "")
+    write(workspace / "pkg" / "nested.py", HELLO.format(name="nested", greeting="yo"))
+    write(workspace / ".hidden" / "skip.py", HELLO.format(name="hidden", greeting="no"))
+    write(workspace / ".packages" / "lib.py", "raise RuntimeError('never imported by discovery')")
+    write(workspace / "test_things.py", "raise RuntimeError('tests are not workflows')")
+    report = discovery_run(reason="test")
+    assert report["errors"] == {}
+    assert set(Workflow.objects.values_list("name", flat=True)) == {"greet", "nested"}
+    greet = Workflow.objects.get(name="greet")
+    assert (greet.source_path, greet.timeout_seconds, greet.execution_mode, greet.category) == (
+        "greet.py",
+        42,
+        "sync",
+        "Tests",
+    )
+    assert greet.parameters[0]["name"] == "who" and greet.is_available and greet.discovered_at
+    assert len(greet.source_hash) == 64
+    assert Workflow.objects.get(name="nested").source_path == "pkg/nested.py"
+    assert DataProvider.objects.get(name="greet_options").cache_ttl_seconds == 5
+
+
+def test_broken_vanished_and_removed_become_unavailable(workspace):
+    write(workspace / "greet.py", HELLO.format(name="greet", greeting="hi"))
+    write(workspace / "other.py", HELLO.format(name="other", greeting="hey"))
+    write(workspace / "third.py", HELLO.format(name="third", greeting="hey"))
+    discovery_run(reason="test")
+    write(workspace / "greet.py", "import nonexistent_module_xyz\n")
+    (workspace / "other.py").unlink()
+    write(workspace / "third.py", "X = 1\n")
+    report = discovery_run(reason="test")
+    assert "greet.py" in report["errors"]
+    greet = Workflow.objects.get(name="greet")
+    assert not greet.is_available and "nonexistent_module_xyz" in greet.import_error
+    other = Workflow.objects.get(name="other")
+    assert not other.is_available and "no longer exists" in other.import_error
+    third = Workflow.objects.get(name="third")
+    assert not third.is_available and "no longer defined" in third.import_error
+    # fixed again → available
+    write(workspace / "greet.py", HELLO.format(name="greet", greeting="hi"))
+    discovery_run(reason="test")
+    greet.refresh_from_db()
+    assert greet.is_available and greet.import_error == ""
+
+
+def test_duplicate_name_is_the_second_files_error(workspace):
+    write(workspace / "a_first.py", HELLO.format(name="dup", greeting="first"))
+    write(workspace / "b_second.py", HELLO.format(name="dup", greeting="second"))
+    report = discovery_run(reason="test")
+    assert list(report["errors"]) == ["b_second.py"]
+    assert "Duplicate workflow name 'dup'" in report["errors"]["b_second.py"]
+    row = Workflow.objects.get(name="dup")
+    assert row.source_path == "a_first.py" and row.is_available
+
+
+def test_syntax_error_and_definition_error_are_reported(workspace):
+    write(workspace / "syntax.py", "def broken(:\n")
+    write(workspace / "bad_decl.py", "from bifrost import workflow\n@workflow(name='Bad Name')\ndef f():\n    pass\n")
+    report = discovery_run(reason="test")
+    assert set(report["errors"]) == {"syntax.py", "bad_decl.py"}
+    assert "SyntaxError" in report["errors"]["syntax.py"]
+
+
+def test_module_is_reloaded_when_its_hash_changes(workspace):
+    write(workspace / "greet.py", HELLO.format(name="greet", greeting="hi"))
+    first = load_module("greet.py")
+    assert load_module("greet.py") is first  # unchanged file: cached
+    assert first.greet(None, "Ann") == "hi Ann"
+    write(workspace / "greet.py", HELLO.format(name="greet", greeting="hello"))
+    second = load_module("greet.py")
+    assert second is not first
+    assert second.greet(None, "Ann") == "hello Ann"
+
+
+def test_workspace_packages_dir_is_importable(workspace):
+    write(workspace / ".packages" / "vendored_helper_xyz.py", "VALUE = 7\n")
+    write(
+        workspace / "uses_pkg.py",
+        "import vendored_helper_xyz\nfrom bifrost import workflow\n"
+        "@workflow(name='uses_pkg')\ndef uses_pkg():\n    return vendored_helper_xyz.VALUE\n",
+    )
+    assert discovery_run(reason="test")["errors"] == {}
+    assert load_module("uses_pkg.py").uses_pkg() == 7
+
+
+def test_schedule_sync_is_called_when_present(workspace, monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    called = []
+    module = types.ModuleType("workflows.schedules")
+    module.schedule_sync = lambda: called.append(True) or {"synced": 0}
+    monkeypatch.setitem(sys.modules, "workflows.schedules", module)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name == "workflows.schedules" else real_find_spec(name, *a),
+    )
+    report = discovery_run(reason="test")
+    assert called == [True] and report["schedules"] == {"synced": 0}
+
+
+def test_watcher_debounces_a_burst_into_one_trigger(tmp_path):
+    from workflows.watcher import start_watcher
+
+    fired = []
+    event = threading.Event()
+
+    def trigger():
+        fired.append(time.monotonic())
+        event.set()
+
+    observer = start_watcher(tmp_path, trigger=trigger, delay=0.3)
+    try:
+        time.sleep(0.2)
+        for i in range(5):
+            (tmp_path / f"wf_{i}.py").write_text("x = 1\n")
+            time.sleep(0.02)
+        (tmp_path / "notes.txt").write_text("ignored")
+        assert event.wait(10)
+        time.sleep(0.8)
+        assert len(fired) == 1
+        event.clear()
+        (tmp_path / ".git").mkdir()
+        (tmp_path / ".git" / "x.py").write_text("ignored")
+        assert not event.wait(1.0)
+    finally:
+        observer.stop()
+        observer.join(5)
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_list_and_detail_read_the_database(admin_client, django_assert_max_num_queries):
+    from workflows.tests.factories import WorkflowFactory
+
+    for i in range(5):
+        WorkflowFactory(name=f"wf_{i}", category="A" if i % 2 else "B")
+    with django_assert_max_num_queries(6):
+        response = admin_client.get("/api/workflows")
+    assert response.status_code == 200 and response.json()["count"] == 5
+    assert admin_client.get("/api/workflows?category=A").json()["count"] == 2
+    detail = admin_client.get("/api/workflows/wf_1")
+    assert detail.status_code == 200 and detail.json()["name"] == "wf_1"
+    assert admin_client.get("/api/workflows/missing").status_code == 404
+
+
+def test_registry_endpoints_are_admin_only(member_client, api_client):
+    for method, url in [
+        ("get", "/api/workflows"),
+        ("get", "/api/workflows/x"),
+        ("post", "/api/workflows/reload"),
+        ("get", "/api/data-providers"),
+        ("post", "/api/data-providers/x"),
+        ("post", "/api/workflows/x/execute"),
+    ]:
+        assert getattr(member_client, method)(url).status_code == 403, url
+        assert getattr(api_client, method)(url).status_code == 401, url
+
+
+def test_data_provider_list_and_unknown(admin_client):
+    from workflows.tests.factories import DataProviderFactory
+
+    DataProviderFactory(name="p_one")
+    DataProviderFactory(name="p_two", is_available=False, import_error="gone")
+    assert admin_client.get("/api/data-providers").json()["count"] == 2
+    assert admin_client.post("/api/data-providers/nope", {}, format="json").status_code == 404
+    assert admin_client.post("/api/data-providers/p_two", {}, format="json").status_code == 409
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_reload_queues_discovery_in_a_worker_and_tracks_the_job(admin_client, workspace):
+    from bifrost_site.testing.services import running_worker
+
+    write(workspace / "greet.py", HELLO.format(name="greet", greeting="hi"))
+    with running_worker():
+        response = admin_client.post("/api/workflows/reload")
+        assert response.status_code == 202
+        job_id = response.json()["job_id"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            job = WorkspaceJob.objects.get(id=job_id)
+            if job.status in (JobStatus.SUCCESS, JobStatus.FAILED):
+                break
+            time.sleep(0.1)
+    assert job.status == JobStatus.SUCCESS, job.error_message
+    assert job.result["workflows"] == 1 and job.started_at and job.completed_at
+    assert Workflow.objects.filter(name="greet", is_available=True).exists()
