@@ -19,14 +19,14 @@ def _media_root(tmp_path, settings):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Throttle counters and caches live in Redis under this run's prefix; start each test clean."""
-    yield
-    from django.core.cache import cache
+    """Throttle counters and caches live in Redis under this run's prefix; start each test clean.
 
-    try:
-        cache.clear()
-    except Exception:
-        pass
+    Only this run's keys are deleted (never FLUSHDB): other runs may share the Redis database.
+    """
+    yield
+    from bifrost_site.testing.services import cleanup_cache_keys
+
+    cleanup_cache_keys()
 
 
 @pytest.fixture

@@ -25,6 +25,21 @@ def cleanup_redis_prefix() -> int:
     return removed
 
 
+def cleanup_cache_keys() -> None:
+    """Delete this run's Django cache keys (the cache's KEY_PREFIX is the run's prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_CACHE_URL, socket_connect_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
+
+
 def cleanup_queues() -> None:
     from bifrost_site import queues
     from bifrost_site.celery import app

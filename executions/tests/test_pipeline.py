@@ -3,8 +3,8 @@
 import time
 
 import pytest
-from django.core.cache import cache
 
+from bifrost_site.testing.services import cleanup_cache_keys
 from conftest import client_for
 from executions.models import Execution, ExecutionLog, ExecutionStatus
 from executions.services import execution_await, execution_cancel, execution_start
@@ -222,7 +222,7 @@ def test_data_provider_runs_in_worker_and_is_cached(prefork_worker, discovered, 
     other = admin.post("/api/data-providers/t_options", payload, format="json", HTTP_X_ORGANIZATION_ID=str(org.id))
     assert other.json()["cached"] is False
     assert marker.read_text().count("run") == 2
-    cache.clear()
+    cleanup_cache_keys()
     assert admin.post("/api/data-providers/t_options", payload, format="json").json()["cached"] is False
 
 
