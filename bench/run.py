@@ -152,6 +152,7 @@ def celery_worker(concurrency: int):
         f"worker{concurrency}",
         [
             PY, "-m", "celery", "-A", "bifrost_site", "worker", "-P", "prefork", "-c", str(concurrency),
+            "-n", f"bench-{RUN_ID}-{concurrency}@%h",
             "-Q", worker_queues(), "--without-mingle", "--without-gossip", "-l", "WARNING",
         ],
     )  # fmt: skip

@@ -95,6 +95,9 @@ def prefork_worker(engine_workspace, tmp_path_factory, django_db_blocker):
             "2",
             "-Q",
             _queue_args(),
+            # a node name of its own: a default `celery@host` would collide with any other worker on this host
+            "-n",
+            f"test-{os.environ.get('BIFROST_TEST_RUN_ID', 'run')}-{os.getpid()}@%h",
             "-l",
             "INFO",
             "--without-mingle",
