@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from bifrost_site.metrics import MetricsView
+
 urlpatterns = [
+    path("metrics", MetricsView.as_view(), name="api-metrics"),
     path("", include("orgs.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("audit.api.urls")),
