@@ -17,6 +17,7 @@ the path parameters and the X-Organization-Id header are drawn from the generate
 """
 
 import importlib.util
+import os
 import uuid
 from pathlib import Path
 
@@ -58,7 +59,8 @@ for _method, _path_regex, _reason in EXCLUSIONS:
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 FUZZ_SETTINGS = hypothesis.settings(
-    max_examples=15,
+    # FUZZ_MAX_EXAMPLES=200 pytest bifrost_site/tests/test_api_fuzz.py for a deeper run by hand.
+    max_examples=int(os.environ.get("FUZZ_MAX_EXAMPLES", "15")),
     deadline=None,
     derandomize=True,  # the same examples on every run: CI failures reproduce
     database=None,
