@@ -191,7 +191,7 @@ def test_token_without_issuer_is_refused(member):
 
 # --- no stack trace or SQL in an error answer in production ---
 
-LEAKS = ["Traceback", "no_such_table", "SELECT", "secret_column", "hunter2", "/srv/bifrost", "File \""]
+LEAKS = ["Traceback", "no_such_table", "SELECT", "secret_column", "hunter2", "/srv/bifrost", 'File "']
 
 
 @override_settings(DEBUG=False, ROOT_URLCONF=__name__)
