@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 
-.PHONY: run test venv venv-dev services services-check migrate lint migrations-check schema schema-check pytest bench bench-quick clean
+.PHONY: run test venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check pytest bench bench-quick clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ run: venv services-check migrate
 lint: venv-dev
 	$(VENV)/bin/ruff check .
 
+## audit-deps: known vulnerabilities in the pinned requirements.txt (pip-audit on PyPI's advisory data).
+## Fails when a vulnerability is not explained in .pip-audit-ignore, or when a package could not be
+## audited. Offline: SKIP_DEP_AUDIT=1 make test skips it with a warning (docs/security.md).
+audit-deps: venv-dev
+	$(PY) scripts/audit_deps.py
+
 migrations-check: venv-dev
 	$(MANAGE) makemigrations --check --dry-run
 
@@ -57,11 +63,11 @@ schema-check: venv-dev
 pytest: venv-dev
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-## test: everything CI runs: services up, ruff, migrations check, OpenAPI diff, pytest.
+## test: everything CI runs: services up, ruff (with the S rules), dependency audit, migrations check, OpenAPI diff, pytest.
 test: venv-dev
 	$(PYTHON) scripts/services.py ensure
 	bash scripts/system_packages.sh
-	$(MAKE) --no-print-directory lint migrations-check schema-check
+	$(MAKE) --no-print-directory lint audit-deps migrations-check schema-check
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 bench: venv-dev

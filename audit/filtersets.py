@@ -1,6 +1,7 @@
 import django_filters
 
 from audit.models import AuditLog
+from bifrost_site.api.filters import UTCIsoDateTimeFilter
 
 
 class AuditLogFilterSet(django_filters.FilterSet):
@@ -14,8 +15,8 @@ class AuditLogFilterSet(django_filters.FilterSet):
     resource_id = django_filters.CharFilter()
     organization = django_filters.UUIDFilter(field_name="organization_id")
     request_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = AuditLog

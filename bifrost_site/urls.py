@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from bifrost_site.health import HealthView, LiveView
 from bifrost_site.metrics import prometheus_metrics
@@ -12,7 +12,8 @@ urlpatterns = [
     path("health/live", LiveView.as_view(), name="health-live"),
     path("metrics", prometheus_metrics, name="metrics"),
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its start-up script from /docs?script= instead of inline (CSP: script-src 'self').
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     path("api/", include("bifrost_site.api.urls")),
     path("oauth/", include("oauth_app.urls")),
     path("executions/", include("executions.urls")),

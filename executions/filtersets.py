@@ -1,5 +1,6 @@
 import django_filters
 
+from bifrost_site.api.filters import UTCIsoDateTimeFilter
 from executions.models import Execution, ExecutionStatus, Trigger
 
 
@@ -13,10 +14,10 @@ class ExecutionFilterSet(django_filters.FilterSet):
     form = django_filters.UUIDFilter(field_name="form_id", help_text="Id of the form that started the execution.")
     executed_by = django_filters.UUIDFilter(field_name="executed_by_id", help_text="Id of the user who ran it.")
     trigger = django_filters.MultipleChoiceFilter(choices=Trigger.choices)
-    started_after = django_filters.IsoDateTimeFilter(
+    started_after = UTCIsoDateTimeFilter(
         field_name="started_at", lookup_expr="gte", help_text="ISO 8601; started at or after."
     )
-    started_before = django_filters.IsoDateTimeFilter(
+    started_before = UTCIsoDateTimeFilter(
         field_name="started_at", lookup_expr="lt", help_text="ISO 8601; started before."
     )
     organization = django_filters.UUIDFilter(

@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,12 +13,11 @@ from accounts.api.serializers import (
     TokenPairSerializer,
 )
 from accounts.selectors import user_with_roles
+from bifrost_site.api.docs import ERROR
 from bifrost_site.api.permissions import BearerChallengeMixin, IsAuthenticatedUser
 from bifrost_site.api.throttling import ResilientScopedRateThrottle as ScopedRateThrottle
 from bifrost_site.middleware import client_ip
 from orgs.models import Organization
-
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
 
 
 class LoginView(BearerChallengeMixin, APIView):
@@ -112,6 +111,7 @@ class RegisterView(BearerChallengeMixin, APIView):
 # --- admin API: users and roles ---
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from drf_spectacular.types import OpenApiTypes  # noqa: E402
 from drf_spectacular.utils import OpenApiParameter, extend_schema_view  # noqa: E402
 from rest_framework.decorators import action  # noqa: E402
@@ -263,8 +263,13 @@ class RoleViewSet(BifrostViewSet):
     ordering = ["name", "id"]
     http_method_names = _CRUD_HTTP
 
+    def scoped_queryset(self, queryset):
+        return super().scoped_queryset(queryset).annotate(user_count=Count("user_roles", distinct=True))
+
     def perform_create(self, serializer):
-        serializer.instance = services.role_create(organization=self.scope_organization, **serializer.validated_data)
+        role = services.role_create(organization=self.scope_organization, **serializer.validated_data)
+        role.user_count = 0  # a new role has no members yet
+        serializer.instance = role
 
     def perform_update(self, serializer):
         serializer.instance = services.role_update(role=serializer.instance, data=serializer.validated_data)

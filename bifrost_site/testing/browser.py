@@ -100,7 +100,10 @@ def live_daphne(*, startup_timeout: float = 30.0):
 
 @contextmanager
 def headless_chromium():
-    """A fresh headless Chromium (own profile directory) driven by the system chromedriver."""
+    """A fresh headless Chromium (own profile directory) driven by the system chromedriver.
+
+    The browser console is recorded: `driver.get_log("browser")` lists its messages (CSP violations
+    among them)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -113,6 +116,7 @@ def headless_chromium():
     options.binary_location = chromium
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         yield driver

@@ -1,9 +1,10 @@
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from bifrost_site.api.docs import ERROR
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostViewSet
 from oauth_app import services
 from oauth_app.api.serializers import (
@@ -15,7 +16,6 @@ from oauth_app.api.serializers import (
 from oauth_app.models import OAuthConnection
 from oauth_app.selectors import last_refresh_run
 
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
 COMMON = {401: ERROR, 403: ERROR}
 REFRESH_TASK = "oauth_app.refresh_expiring_tokens"
 REFRESH_INTERVAL_SECONDS = 15 * 60

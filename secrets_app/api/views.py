@@ -1,13 +1,13 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
+from bifrost_site.api.docs import ERROR
 from bifrost_site.api.viewsets import BifrostViewSet
 from secrets_app import services
 from secrets_app.api.serializers import SecretCreateSerializer, SecretSerializer, SecretUpdateSerializer
 from secrets_app.models import Secret
 
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
 COMMON = {401: ERROR, 403: ERROR}
 
 

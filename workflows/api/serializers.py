@@ -85,7 +85,7 @@ class WorkspaceJobLogSerializer(serializers.ModelSerializer):
 class WorkspaceJobSerializer(serializers.ModelSerializer):
     job_type = serializers.ChoiceField(choices=JobType.choices)
     status = serializers.ChoiceField(choices=JobStatus.choices)
-    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     logs = WorkspaceJobLogSerializer(many=True, read_only=True)
 
     class Meta:
@@ -125,7 +125,7 @@ class PackageInstallSerializer(serializers.Serializer):
 class WorkflowKeySerializer(serializers.ModelSerializer):
     workflow = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     masked_key = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="email", read_only=True, allow_null=True)
     is_active = serializers.SerializerMethodField()
 
     class Meta:
