@@ -279,6 +279,15 @@ class ResourceMatrix:
             own = client.get(self.detail_url.format(lookup=getattr(mine, self.lookup)))
             assert own.status_code == 200, _show(own)
 
+    def test_platform_object_is_reachable_from_any_scope(self, org, admin_user):
+        """PLATFORM resources: the scope does not narrow them (positive control for the 401/403 cases)."""
+        if self.tenanted or not self.detail_url or "GET" not in self.detail_methods:
+            pytest.skip("not a PLATFORM resource with a readable detail")
+        obj = self.make(None)
+        for client in (self.client(admin_user), self.client(admin_user, org)):
+            response = client.get(self.detail_url.format(lookup=getattr(obj, self.lookup)))
+            assert response.status_code == 200, _show(response)
+
     def test_other_org_object_is_404_for_org_user(self, case, org, other_org, member):
         theirs = self.make(other_org)
         response = _call(self.client(member), case.method, self.url_for(case, theirs), None)
