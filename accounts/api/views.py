@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,12 +13,11 @@ from accounts.api.serializers import (
     TokenPairSerializer,
 )
 from accounts.selectors import user_with_roles
+from bifrost_site.api.docs import ERROR
 from bifrost_site.api.permissions import BearerChallengeMixin, IsAuthenticatedUser
 from bifrost_site.api.throttling import ResilientScopedRateThrottle as ScopedRateThrottle
 from bifrost_site.middleware import client_ip
 from orgs.models import Organization
-
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
 
 
 class LoginView(BearerChallengeMixin, APIView):

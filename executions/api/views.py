@@ -2,12 +2,13 @@
 
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from bifrost_site.api.docs import ERROR
 from bifrost_site.api.pagination import BifrostCursorPagination
 from bifrost_site.api.permissions import IsAuthenticatedUser, IsPlatformAdmin
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
@@ -25,7 +26,6 @@ from executions.filtersets import ExecutionFilterSet
 from executions.models import Execution
 from executions.selectors import execution_logs_visible, executions_visible_to
 
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
 ADMIN_ONLY_ACTIONS = frozenset({"variables", "rerun"})
 LIST_DEFERRED = ("parameters", "result", "variables", "error_message", "organization__settings")
 

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
+from bifrost_site.api.docs import ERROR
 from bifrost_site.api.throttling import ResilientScopedRateThrottle
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
 from workflows import git_sync, keys, packages, schedules, selectors
@@ -15,7 +16,6 @@ from workflows.api import serializers as s
 from workflows.filtersets import WorkflowKeyFilterSet
 from workflows.models import Workflow
 
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
 EXECUTION_RESPONSES = {
     200: OpenApiResponse(OpenApiTypes.OBJECT, description="Finished (sync): the execution with its result"),
     202: s.ExecutionAcceptedSerializer,
