@@ -105,6 +105,9 @@ class Extra:
     readable_by_org_users: bool = False
     detail: bool = True
     org_users: bool = False  # ORG users pass the permission check on every method
+    # for actions that create an org-scoped row (an execution, an imported form): the organization
+    # id of what the admin's call created, read from the answer (None = GLOBAL)
+    created_organization_id: Callable[[Any, Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,8 @@ class ResourceMatrix:
             cases = [c for c in cases if c.needs_object and self.tenanted]
         elif name == "test_other_org_object_is_404_for_org_user":
             cases = [c for c in cases if c.needs_object and self.org_users_may(c) and self.tenanted]
+        elif name == "test_action_creates_land_in_callers_scope":
+            cases = [c for c in cases if c.kind == "extra" and c.extra.created_organization_id]
         elif name == "test_hidden_object_is_404_for_org_user":
             narrowing = type(self).make_hidden_from_member is not ResourceMatrix.make_hidden_from_member
             cases = [c for c in cases if c.needs_object and self.org_users_may(c) and narrowing]
@@ -337,10 +342,20 @@ class ResourceMatrix:
             expected, forbidden = [mine], [theirs, hidden]
             (expected if self.scope_mode == OWNED else forbidden).append(glob)
         seen = self.list_ids(client)
+        # a filter naming another organization cannot widen the list
+        seen_filtered = self.list_ids(client, organization=str(other_org.id), organization_id=str(other_org.id))
         expected_ids = {self.result_id(o) for o in expected if o is not None}
         forbidden_ids = {self.result_id(o) for o in forbidden if o is not None}
         assert expected_ids <= seen, f"missing from the list: {expected_ids - seen}"
         assert not (forbidden_ids & seen), f"rows of another scope leaked: {forbidden_ids & seen}"
+        assert not (forbidden_ids & seen_filtered), f"an organization filter leaked: {forbidden_ids & seen_filtered}"
+
+    def test_org_user_cannot_switch_organization(self, other_org, member):
+        """An ORG user naming another organization in X-Organization-Id is refused (403), not narrowed."""
+        if self.readers != AUTHENTICATED or not self.list_url or "GET" not in self.list_methods:
+            pytest.skip("ORG users cannot list this resource")
+        response = self.client(member, other_org).get(self.list_url)
+        assert response.status_code == 403, _show(response)
 
     @pytest.mark.parametrize("in_org", [True, False], ids=["org_scope", "global_scope"])
     def test_create_lands_in_callers_scope(self, in_org, org, admin_user):
@@ -355,6 +370,21 @@ class ResourceMatrix:
         expected = str(org.id) if in_org else None
         created = self.created_organization_id(response, payload)
         assert (str(created) if created is not None else None) == expected
+
+    @pytest.mark.parametrize("in_org", [True, False], ids=["org_scope", "global_scope"])
+    def test_action_creates_land_in_callers_scope(self, case, in_org, org, admin_user):
+        """An action that creates rows (execute, trigger, import) creates them in the caller's scope."""
+        organization = org if in_org else None
+        obj = self.make(organization) if case.needs_object else None
+        response = _call(
+            self.client(admin_user, organization),
+            case.method,
+            self.url_for(case, obj),
+            self.payload_for(case, obj, organization),
+        )
+        assert response.status_code in (200, 201, 202), _show(response)
+        created = case.extra.created_organization_id(self, response)
+        assert (str(created) if created is not None else None) == (str(org.id) if in_org else None)
 
     def test_update_own_object_succeeds(self, org, admin_user):
         """Positive control: the admin of the scope can change its own object."""

@@ -31,7 +31,13 @@ class TestFormMatrix(ResourceMatrix):
     extras = (
         Extra("/api/forms/{lookup}/roles", methods=("GET", "PUT"), payload=lambda m, form: {"role_ids": []}),
         Extra("/api/forms/{lookup}/export"),
-        Extra("/api/forms/import", methods=("POST",), detail=False, payload=lambda m, org: {"name": "Imported"}),
+        Extra(
+            "/api/forms/import",
+            methods=("POST",),
+            detail=False,
+            payload=lambda m, org: m.export_payload(),
+            created_organization_id=lambda m, response: response.json()["form"]["organization_id"],
+        ),
         Extra("/api/forms/{lookup}/startup", methods=("POST",), org_users=True),
         Extra("/api/forms/{lookup}/submit", methods=("POST",), org_users=True, payload=lambda m, f: {"form_data": {}}),
         Extra(
@@ -59,6 +65,10 @@ class TestFormMatrix(ResourceMatrix):
     def make_hidden_from_member(self, member):
         # role-based in the member's own organization, without a role of theirs
         return FormRoleFactory(form=FormFactory(organization=member.organization)).form
+
+    def export_payload(self):
+        workflow = WorkflowFactory(name=f"wf_{uuid.uuid4().hex[:10]}")
+        return {"bifrost_form": 1, "name": "Imported", "workflow": workflow.name, "schema": {"fields": []}}
 
     def create_payload(self, organization):
         workflow = WorkflowFactory(name=f"wf_{uuid.uuid4().hex[:10]}")

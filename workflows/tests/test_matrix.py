@@ -18,6 +18,13 @@ from workflows.tests.factories import DataProviderFactory, WorkflowFactory, Work
 pytestmark = pytest.mark.django_db
 
 
+def _execution_organization(matrix, response):
+    """The organization of the execution a 202 answer names."""
+    from executions.models import Execution
+
+    return Execution.objects.get(id=response.json()["execution_id"]).organization_id
+
+
 class TestWorkflowRegistryMatrix(ResourceMatrix):
     list_url = "/api/workflows"
     detail_url = "/api/workflows/{lookup}"
@@ -27,12 +34,18 @@ class TestWorkflowRegistryMatrix(ResourceMatrix):
     detail_methods = ("GET",)
     max_list_queries = 4  # user, scope organization, count, rows
     extras = (
-        Extra("/api/workflows/{lookup}/execute", methods=("POST",), payload=lambda m, wf: {"parameters": {}}),
+        Extra(
+            "/api/workflows/{lookup}/execute",
+            methods=("POST",),
+            payload=lambda m, wf: {"parameters": {}},
+            created_organization_id=_execution_organization,
+        ),
         Extra("/api/workflows/reload", methods=("POST",), detail=False),
     )
 
     def make(self, organization):
-        return WorkflowFactory()
+        # async: execute answers 202 once the run is queued (no worker needed)
+        return WorkflowFactory(execution_mode="async")
 
     def result_id(self, obj):
         return str(obj.id)
@@ -66,11 +79,16 @@ class TestScheduleMatrix(ResourceMatrix):
             detail=False,
             payload=lambda m, org: {"expression": "0 6 * * *", "timezone": "UTC"},
         ),
-        Extra("/api/schedules/{lookup}/trigger", methods=("POST",), payload=lambda m, wf: {"parameters": {}}),
+        Extra(
+            "/api/schedules/{lookup}/trigger",
+            methods=("POST",),
+            payload=lambda m, wf: {"parameters": {}},
+            created_organization_id=_execution_organization,
+        ),
     )
 
     def make(self, organization):
-        workflow = WorkflowFactory(schedule="*/15 * * * *")
+        workflow = WorkflowFactory(schedule="*/15 * * * *", execution_mode="async")
         schedules.schedule_sync()
         return workflow
 
