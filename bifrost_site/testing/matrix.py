@@ -219,6 +219,10 @@ class ResourceMatrix:
             cases = [c for c in cases if c.needs_object and self.tenanted]
         elif name == "test_other_org_object_is_404_for_org_user":
             cases = [c for c in cases if c.needs_object and self.org_users_may(c) and self.tenanted]
+        elif name == "test_unknown_lookup_is_404":
+            cases = [c for c in cases if c.needs_object]
+        elif name == "test_org_row_is_404_in_global_scope":
+            cases = [c for c in cases if c.needs_object and self.scope_mode == OWNED]
         elif name == "test_action_creates_land_in_callers_scope":
             cases = [c for c in cases if c.kind == "extra" and c.extra.created_organization_id]
         elif name == "test_hidden_object_is_404_for_org_user":
@@ -228,12 +232,14 @@ class ResourceMatrix:
 
     # --- helpers ---
 
-    def url_for(self, case: Case, obj=None) -> str:
+    def url_for(self, case: Case, obj=None, lookup=None) -> str:
         if not case.needs_object:
             return case.url
         kwargs = {"lookup": getattr(obj, self.lookup)} if obj is not None else {}
         if case.extra is not None and case.extra.url_kwargs is not None:
             kwargs.update(case.extra.url_kwargs(self, obj))
+        if lookup is not None:
+            kwargs["lookup"] = lookup
         return case.url.format(**kwargs)
 
     def payload_for(self, case: Case, obj, organization):
@@ -292,6 +298,24 @@ class ResourceMatrix:
         for client in (self.client(admin_user), self.client(admin_user, org)):
             response = client.get(self.detail_url.format(lookup=getattr(obj, self.lookup)))
             assert response.status_code == 200, _show(response)
+
+    @pytest.mark.parametrize("lookup", ["no_such_row", "00000000-0000-4000-8000-000000000000"])
+    def test_unknown_lookup_is_404(self, case, lookup, org, admin_user):
+        """An unknown or malformed id/name is a 404 on every object endpoint, never a 500."""
+        obj = self.make(org if self.tenanted else None)
+        url = self.url_for(case, obj, lookup=lookup)
+        response = _call(
+            self.client(admin_user, org if self.tenanted else None), case.method, url, self.payload_for(case, obj, org)
+        )
+        assert response.status_code == 404, _show(response)
+
+    def test_org_row_is_404_in_global_scope(self, case, org, admin_user):
+        """OWNED resources: GLOBAL scope sees GLOBAL rows only, so an organization's row is a 404 there."""
+        theirs = self.make(org)
+        response = _call(
+            self.client(admin_user), case.method, self.url_for(case, theirs), self.payload_for(case, theirs, None)
+        )
+        assert response.status_code == 404, _show(response)
 
     def test_other_org_object_is_404_for_org_user(self, case, org, other_org, member):
         theirs = self.make(other_org)
