@@ -14,6 +14,12 @@ class ErrorSerializer(serializers.Serializer):
 
 ERROR = OpenApiResponse(ErrorSerializer, description="Error: {error, message, details}")
 
+
+def error(description: str) -> OpenApiResponse:
+    """The error body with a status-specific description, e.g. `404: error("Unknown workflow")`."""
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
 ORG_SCOPE_PARAMETER = OpenApiParameter(
     ORG_HEADER,
     type=str,

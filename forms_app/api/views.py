@@ -1,7 +1,7 @@
 """Form API. Every endpoint finds its form through `selectors.forms_visible_to` (the one rule)."""
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -9,15 +9,15 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from accounts.authentication import DEV_BYPASS
+from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.throttling import ResilientScopedRateThrottle
 from bifrost_site.api.viewsets import BifrostViewSet
 from forms_app import engine, selectors, services
 from forms_app.api import serializers as s
 from forms_app.models import Form, FormRole
 
-ERROR = OpenApiResponse(description="Error: {error, message, details}")
-ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR}
-RUN_ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 429: ERROR, 503: ERROR}
+ERRORS = errors(400, 404)
+RUN_ERRORS = errors(400, 404, 409, 429, 503)  # 403: an ORG user naming another organization in the header
 USE_ACTIONS = frozenset({"retrieve", "startup", "submit", "data_provider", "upload"})
 
 

@@ -220,8 +220,12 @@ def test_dev_bypass_does_not_apply_to_public_forms(engine, public_form, api_clie
     assert response.status_code == 200
     assert engine.calls[-1]["user"] is None and engine.calls[-1]["executed_by_name"] == "public:anonymous"
     # a non-public form still works through the bypass, as the dev admin
-    private = FormFactory(organization=None, workflow="hello_world", access_level="authenticated",
-                          schema={"fields": [{"name": "name", "type": "text"}]})
+    private = FormFactory(
+        organization=None,
+        workflow="hello_world",
+        access_level="authenticated",
+        schema={"fields": [{"name": "name", "type": "text"}]},
+    )
     assert submit(api_client, private, {"name": "x"}).status_code == 200
     assert engine.calls[-1]["user"] == dev_admin
     assert DEV_BYPASS == "dev-bypass"

@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from bifrost_site.api.docs import ERROR
+from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostViewSet
 from oauth_app import services
 from oauth_app.api.serializers import (
@@ -16,7 +16,6 @@ from oauth_app.api.serializers import (
 from oauth_app.models import OAuthConnection
 from oauth_app.selectors import last_refresh_run
 
-COMMON = {401: ERROR, 403: ERROR}
 REFRESH_TASK = "oauth_app.refresh_expiring_tokens"
 REFRESH_INTERVAL_SECONDS = 15 * 60
 
@@ -24,29 +23,29 @@ REFRESH_INTERVAL_SECONDS = 15 * 60
 @extend_schema_view(
     list=extend_schema(
         summary="List OAuth connections (org rows and GLOBAL rows in an org scope)",
-        responses={200: OAuthConnectionSerializer(many=True), **COMMON},
+        responses={200: OAuthConnectionSerializer(many=True), **errors()},
     ),
     retrieve=extend_schema(
         summary="An OAuth connection (the organization's, else GLOBAL)",
-        responses={200: OAuthConnectionSerializer, 404: ERROR, **COMMON},
+        responses={200: OAuthConnectionSerializer, 404: ERROR, **errors()},
     ),
     create=extend_schema(
         summary="Create an OAuth connection in the current scope (client credentials fetch a token now)",
         request=OAuthConnectionWriteSerializer,
-        responses={201: OAuthConnectionSerializer, 400: ERROR, 409: ERROR, **COMMON},
+        responses={201: OAuthConnectionSerializer, 400: ERROR, 409: ERROR, **errors()},
     ),
     update=extend_schema(
         summary="Change an OAuth connection",
         request=OAuthConnectionWriteSerializer,
-        responses={200: OAuthConnectionSerializer, 400: ERROR, 404: ERROR, **COMMON},
+        responses={200: OAuthConnectionSerializer, 400: ERROR, 404: ERROR, **errors()},
     ),
     partial_update=extend_schema(
         summary="Change some fields of an OAuth connection",
         request=OAuthConnectionWriteSerializer,
-        responses={200: OAuthConnectionSerializer, 400: ERROR, 404: ERROR, **COMMON},
+        responses={200: OAuthConnectionSerializer, 400: ERROR, 404: ERROR, **errors()},
     ),
     destroy=extend_schema(
-        summary="Delete an OAuth connection and its token", responses={204: None, 404: ERROR, **COMMON}
+        summary="Delete an OAuth connection and its token", responses={204: None, 404: ERROR, **errors()}
     ),
 )
 @extend_schema(tags=["oauth"])
@@ -100,7 +99,7 @@ class OAuthConnectionViewSet(BifrostViewSet):
     @extend_schema(
         summary="Start the authorization-code flow: returns the provider URL (state + PKCE S256)",
         request=None,
-        responses={200: AuthorizeResponseSerializer, 400: ERROR, 404: ERROR, **COMMON},
+        responses={200: AuthorizeResponseSerializer, 400: ERROR, 404: ERROR, **errors()},
     )
     @action(detail=True, methods=["post"])
     def authorize(self, request, *args, **kwargs):
@@ -113,7 +112,7 @@ class OAuthConnectionViewSet(BifrostViewSet):
     @extend_schema(
         summary="Get a new token now (refresh token or client credentials); 502 with the provider's error",
         request=None,
-        responses={200: OAuthConnectionSerializer, 400: ERROR, 404: ERROR, 502: ERROR, **COMMON},
+        responses={200: OAuthConnectionSerializer, 400: ERROR, 404: ERROR, 502: ERROR, **errors()},
     )
     @action(detail=True, methods=["post"])
     def refresh(self, request, *args, **kwargs):
@@ -125,7 +124,7 @@ class RefreshJobView(BifrostAPIView):
     @extend_schema(
         tags=["oauth"],
         summary="The token refresh task and its last run's counts",
-        responses={200: RefreshJobSerializer, **COMMON},
+        responses={200: RefreshJobSerializer, **errors()},
     )
     def get(self, request):
         run = last_refresh_run()

@@ -2,42 +2,40 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
-from bifrost_site.api.docs import ERROR
+from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.viewsets import BifrostViewSet
 from secrets_app import services
 from secrets_app.api.serializers import SecretCreateSerializer, SecretSerializer, SecretUpdateSerializer
 from secrets_app.models import Secret
 
-COMMON = {401: ERROR, 403: ERROR}
-
 
 @extend_schema_view(
     list=extend_schema(
         summary="List secrets (names and metadata; org rows and GLOBAL rows in an org scope)",
-        responses={200: SecretSerializer(many=True), **COMMON},
+        responses={200: SecretSerializer(many=True), **errors()},
     ),
     retrieve=extend_schema(
         summary="A secret's metadata (the organization's row, else GLOBAL)",
-        responses={200: SecretSerializer, 404: ERROR, **COMMON},
+        responses={200: SecretSerializer, 404: ERROR, **errors()},
     ),
     create=extend_schema(
         summary="Create a secret in the current scope",
         request=SecretCreateSerializer,
-        responses={201: SecretSerializer, 400: ERROR, 409: ERROR, **COMMON},
+        responses={201: SecretSerializer, 400: ERROR, 409: ERROR, **errors()},
     ),
     update=extend_schema(
         summary="Change a secret's value and/or description",
         request=SecretUpdateSerializer,
-        responses={200: SecretSerializer, 400: ERROR, 404: ERROR, **COMMON},
+        responses={200: SecretSerializer, 400: ERROR, 404: ERROR, **errors()},
     ),
     partial_update=extend_schema(
         summary="Change a secret's value and/or description",
         request=SecretUpdateSerializer,
-        responses={200: SecretSerializer, 400: ERROR, 404: ERROR, **COMMON},
+        responses={200: SecretSerializer, 400: ERROR, 404: ERROR, **errors()},
     ),
     destroy=extend_schema(
         summary="Delete a secret (409 naming the config keys and OAuth connections that still use it)",
-        responses={204: None, 404: ERROR, 409: ERROR, **COMMON},
+        responses={204: None, 404: ERROR, 409: ERROR, **errors()},
     ),
 )
 @extend_schema(tags=["secrets"])

@@ -4,11 +4,12 @@ Everything here reads the database: workspace code is imported only in workers.
 """
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from bifrost_site.api.docs import error
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
 from executions.models import Trigger
 from executions.presenters import ExecutionAcceptedSerializer, ExecutionRunResultSerializer, execution_run_response
@@ -24,10 +25,7 @@ from workflows.api.registry_serializers import (
 from workflows.models import DataProvider, Workflow
 from workflows.services import data_provider_options, workflows_reload
 
-ERRORS = {
-    401: OpenApiResponse(description="Not authenticated"),
-    403: OpenApiResponse(description="Platform administrators only"),
-}
+ERRORS = {401: error("Not authenticated"), 403: error("Platform administrators only")}
 
 
 class _RegistryViewSet(BifrostReadOnlyViewSet):
@@ -63,7 +61,7 @@ LIST_FILTERS = [
     ),
     retrieve=extend_schema(
         summary="Get a workflow",
-        responses={200: WorkflowSerializer, 404: OpenApiResponse(description="Unknown workflow"), **ERRORS},
+        responses={200: WorkflowSerializer, 404: error("Unknown workflow"), **ERRORS},
     ),
 )
 class WorkflowViewSet(_RegistryViewSet):
@@ -80,10 +78,10 @@ class WorkflowViewSet(_RegistryViewSet):
         responses={
             200: ExecutionRunResultSerializer,
             202: ExecutionAcceptedSerializer,
-            400: OpenApiResponse(description="Invalid parameters (each bad field named)"),
-            404: OpenApiResponse(description="Unknown workflow"),
-            409: OpenApiResponse(description="Workflow unavailable (import error or vanished file)"),
-            503: OpenApiResponse(description="Task queue unreachable; the execution is marked Failed"),
+            400: error("Invalid parameters (each bad field named)"),
+            404: error("Unknown workflow"),
+            409: error("Workflow unavailable (import error or vanished file)"),
+            503: error("Task queue unreachable; the execution is marked Failed"),
             **ERRORS,
         },
     )
@@ -105,7 +103,7 @@ class WorkflowViewSet(_RegistryViewSet):
         summary="Re-import the workspace",
         description="Queues discovery in a worker; follow it at /api/workspace/jobs/{job_id}.",
         request=None,
-        responses={202: ReloadAcceptedSerializer, 503: OpenApiResponse(description="Task queue unreachable"), **ERRORS},
+        responses={202: ReloadAcceptedSerializer, 503: error("Task queue unreachable"), **ERRORS},
     )
     @action(detail=False, methods=["post"])
     def reload(self, request):
@@ -130,10 +128,10 @@ class DataProviderViewSet(_RegistryViewSet):
         request=DataProviderCallSerializer,
         responses={
             200: DataProviderOptionsSerializer,
-            400: OpenApiResponse(description="Invalid inputs or the provider failed"),
-            404: OpenApiResponse(description="Unknown data provider"),
-            409: OpenApiResponse(description="Data provider unavailable"),
-            503: OpenApiResponse(description="No worker answered in time"),
+            400: error("Invalid inputs or the provider failed"),
+            404: error("Unknown data provider"),
+            409: error("Data provider unavailable"),
+            503: error("No worker answered in time"),
             **ERRORS,
         },
     )
