@@ -165,6 +165,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 WORKSPACE_PATH = Path(env.str("WORKSPACE_PATH", default=str(BASE_DIR / "workspace"))).resolve()
 # The worker watches the workspace and re-runs discovery when a file changes (development default).
 WORKSPACE_WATCH = env.bool("WORKSPACE_WATCH", default=IS_DEVELOPMENT)
+# Workflow code may not import the project's own packages (a guard, not a sandbox: docs/security.md).
+WORKFLOW_IMPORT_GUARD = env.bool("WORKFLOW_IMPORT_GUARD", default=True)
 # Each worker queues one discovery when it starts.
 DISCOVER_ON_WORKER_START = env.bool("DISCOVER_ON_WORKER_START", default=True)
 # How long a sync execute request waits for the result before answering 202 (the web timeout).

@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -38,7 +39,15 @@ def workspace_path() -> Path:
 
 
 def ensure_import_path(workspace: Path | None = None) -> None:
+    """Put the workspace and its `.packages` on the import path, behind the import guard that keeps
+    workflow code away from the project's internals (a guard, not a sandbox: docs/security.md)."""
     workspace = workspace or workspace_path()
+    if getattr(settings, "WORKFLOW_IMPORT_GUARD", True):
+        from executions.engine.import_guard import install_import_guard, installed_import_guard
+
+        current = installed_import_guard()
+        if current is None or current.workspace != os.path.realpath(workspace):
+            install_import_guard(workspace)
     for entry in (workspace / PACKAGES_DIR, workspace):
         text = str(entry)
         if text not in sys.path:

@@ -101,6 +101,23 @@ def test_syntax_error_and_definition_error_are_reported(workspace):
     assert "SyntaxError" in report["errors"]["syntax.py"]
 
 
+def test_workflow_code_cannot_import_project_internals(workspace):
+    """Discovery installs the import guard: a workspace file reaching into the project is refused
+    and reported as that file's import error; a well-behaved neighbour still registers."""
+    write(
+        workspace / "sneaky.py",
+        "from secrets_app.models import Secret\nfrom bifrost import workflow\n@workflow()\ndef sneaky():\n    pass\n",
+    )
+    write(
+        workspace / "fine.py",
+        "import json\nfrom bifrost import workflow\n@workflow()\ndef fine():\n    return json.dumps({})\n",
+    )
+    report = discovery_run(reason="test")
+    assert "secrets_app" in report["errors"]["sneaky.py"]
+    assert "fine.py" not in report["errors"]
+    assert Workflow.objects.get(name="fine").is_available
+
+
 def test_module_is_reloaded_when_its_hash_changes(workspace):
     write(workspace / "greet.py", HELLO.format(name="greet", greeting="hi"))
     first = load_module("greet.py")
