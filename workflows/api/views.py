@@ -10,26 +10,19 @@ from rest_framework.views import APIView
 import audit
 from bifrost_site.api.throttling import ResilientScopedRateThrottle
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
+from executions.presenters import RUN_RESPONSES, started_run_response
 from workflows import git_sync, keys, packages, schedules, selectors
 from workflows.api import serializers as s
 from workflows.filtersets import WorkflowKeyFilterSet
 from workflows.models import Workflow
 
 ERROR = OpenApiResponse(description="Error: {error, message, details}")
-EXECUTION_RESPONSES = {
-    200: OpenApiResponse(OpenApiTypes.OBJECT, description="Finished (sync): the execution with its result"),
-    202: s.ExecutionAcceptedSerializer,
-}
+EXECUTION_RESPONSES = RUN_RESPONSES
 
 
 def _run_response(started, request):
     """The same 200/202 answer as POST /api/workflows/{name}/execute."""
-    from executions.presenters import execution_run_response
-    from executions.services import execution_await
-
-    if started.mode == "sync":
-        return execution_run_response(execution_await(started), request=request, accepted=False)
-    return execution_run_response(started.execution, request=request, accepted=True)
+    return started_run_response(started, request=request)
 
 
 class PlatformResourceMixin:
