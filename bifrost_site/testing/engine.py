@@ -94,13 +94,15 @@ def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 @contextmanager
-def start_prefork_worker(workspace: Path, log_dir: Path, django_db_blocker, *, concurrency: int = 2):
+def start_prefork_worker(
+    workspace: Path, log_dir: Path, django_db_blocker, *, concurrency: int = 2, env: dict | None = None
+):
     """`celery worker -P prefork` on this run's queues, the test database and `workspace`; ready on enter."""
     from bifrost_site import queues
     from bifrost_site.celery import app
     from bifrost_site.tasks import ping_task
 
-    env = process_env(workspace, django_db_blocker)
+    env = {**process_env(workspace, django_db_blocker), **(env or {})}
     log_path = log_dir / "worker.log"
     with app.connection_for_write() as conn:
         queues.declare_topology(conn)
