@@ -4,7 +4,8 @@ Registered for the whole suite through `pytest_plugins` in the root conftest.py.
 subprocesses with this run's settings (test database, queue prefix, Redis prefix), so they see
 exactly what an operator's `celery worker` / `celery beat` would.
 
-- `prefork_worker` (session): `celery worker -P prefork -c 2` on `engine_workspace`.
+- `prefork_worker`: `celery worker -P prefork -c 2` on `engine_workspace`, one for the session
+  (`session_workers`), restarted if a module stopped it to run its own.
 - `start_prefork_worker(workspace)` / `start_beat()`: context managers for a module that needs a
   worker on another workspace (override `prefork_worker` in that module) or a beat process.
 Tests using them must be `@pytest.mark.django_db(transaction=True)` so the processes see their rows.
@@ -193,8 +194,46 @@ def discovered(engine_workspace, settings):
     return report
 
 
+class SessionWorkers:
+    """The session's prefork worker on `engine_workspace`, started on first use.
+
+    A module that needs a worker on another workspace calls `stop()` first (only one worker may
+    consume this run's queues, or its jobs could land on the wrong workspace); the next test asking
+    for `prefork_worker` starts the session worker again.
+    """
+
+    def __init__(self, workspace: Path, log_root: Path, django_db_blocker) -> None:
+        self.workspace, self.log_root, self.django_db_blocker = workspace, log_root, django_db_blocker
+        self.current: Process | None = None
+        self._context = None
+        self.starts = 0
+
+    def ensure_running(self) -> Process:
+        if self.current is None or self.current.process.poll() is not None:
+            self.stop()
+            self.starts += 1
+            log_dir = self.log_root / f"worker-{self.starts}"
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self._context = start_prefork_worker(self.workspace, log_dir, self.django_db_blocker)
+            self.current = self._context.__enter__()
+        return self.current
+
+    def stop(self) -> None:
+        if self._context is not None:
+            context, self._context, self.current = self._context, None, None
+            context.__exit__(None, None, None)
+
+
 @pytest.fixture(scope="session")
-def prefork_worker(engine_workspace, tmp_path_factory, django_db_setup, django_db_blocker):
-    """One real prefork worker (2 children) for the session, on `engine_workspace`."""
-    with start_prefork_worker(engine_workspace, tmp_path_factory.mktemp("worker"), django_db_blocker) as worker:
-        yield worker
+def session_workers(engine_workspace, tmp_path_factory, django_db_setup, django_db_blocker):
+    workers = SessionWorkers(engine_workspace, tmp_path_factory.mktemp("worker"), django_db_blocker)
+    try:
+        yield workers
+    finally:
+        workers.stop()
+
+
+@pytest.fixture
+def prefork_worker(session_workers) -> Process:
+    """The real prefork worker (2 children) on `engine_workspace`, shared by the session."""
+    return session_workers.ensure_running()

@@ -292,8 +292,4 @@ def test_workspace_api_is_admin_only(db, member_client, api_client):
         assert getattr(member_client, method)(path).status_code == 403
 
 
-@pytest.mark.skip(reason="needs engine (issue 4) merge")
-def test_sync_makes_workflows_appear():
-    """Will assert: a remote commit adding a @workflow module, synced, gives a Workflow row (discovery ran
-    in the job; job.result['discovery'] holds its summary); a second commit changing its description updates
-    the row; a removed file marks it unavailable and disables its schedule."""
+# Sync → discovery → /api/workflows → execute on a real worker: test_workspace_e2e.py.

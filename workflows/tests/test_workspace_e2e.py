@@ -53,13 +53,19 @@ def wheel_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def prefork_worker(git_workspace, wheel_dir, tmp_path_factory, django_db_setup, django_db_blocker):
-    """This module's own worker, on the git workspace, installing packages from `wheel_dir` only."""
+def git_worker(git_workspace, wheel_dir, tmp_path_factory, session_workers, django_db_blocker):
+    """This module's own worker, on the git workspace, installing packages from `wheel_dir` only.
+
+    The session worker is stopped first: jobs must not land on a worker with another workspace."""
+    session_workers.stop()
     env = {"PACKAGE_NO_INDEX": "true", "PACKAGE_FIND_LINKS": str(wheel_dir)}
-    with start_prefork_worker(
-        git_workspace, tmp_path_factory.mktemp("git_worker"), django_db_blocker, env=env
-    ) as worker:
-        yield worker
+    with start_prefork_worker(git_workspace, tmp_path_factory.mktemp("git_worker"), django_db_blocker, env=env) as w:
+        yield w
+
+
+@pytest.fixture
+def prefork_worker(git_worker):
+    return git_worker
 
 
 @pytest.fixture
