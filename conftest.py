@@ -2,6 +2,8 @@
 
 import pytest
 
+pytest_plugins = ["bifrost_site.testing.engine"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_services():

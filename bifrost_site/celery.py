@@ -7,7 +7,7 @@ dead-letter topology once it is set up.
 import os
 
 from celery import Celery
-from celery.signals import celeryd_after_setup
+from celery.signals import celeryd_after_setup, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bifrost_site.settings")
 
@@ -22,3 +22,10 @@ def _declare_dead_letter_topology(sender, instance, **kwargs):
 
     with instance.app.connection_for_write() as connection:
         queues.declare_topology(connection)
+
+
+@worker_init.connect
+def _install_pool_fixes(sender=None, **kwargs):
+    from executions.engine.pool import install
+
+    install()

@@ -55,6 +55,20 @@ def execution_run_payload(execution, *, user) -> dict:
     }
 
 
+RUN_RESPONSES = {200: ExecutionRunResultSerializer, 202: ExecutionAcceptedSerializer}
+"""`extend_schema(responses={**RUN_RESPONSES, ...})` for every endpoint that runs a workflow."""
+
+
+def started_run_response(started, *, request) -> Response:
+    """The answer to "run it" for a `StartedExecution`: sync mode waits (execution_await) and answers
+    200 with the result (202 if it is not done within the wait); async answers 202 at once."""
+    from executions.services import execution_await
+
+    if started.mode == "sync":
+        return execution_run_response(execution_await(started), request=request, accepted=False)
+    return execution_run_response(started.execution, request=request, accepted=True)
+
+
 def execution_run_response(execution, *, request, accepted: bool) -> Response:
     """200 with the result when finished; 202 {execution_id, status} when queued or still running."""
     if accepted or not execution.is_complete:

@@ -58,7 +58,7 @@ def live_daphne(*, startup_timeout: float = 30.0):
         "QUEUE_PREFIX": settings.QUEUE_PREFIX,
     }
     log = tempfile.NamedTemporaryFile(prefix="bifrost-daphne-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",

@@ -103,15 +103,3 @@ class ExecutionResultSerializer(serializers.Serializer):
 class ExecutionVariablesSerializer(serializers.Serializer):
     execution_id = serializers.UUIDField()
     variables = serializers.JSONField(allow_null=True)
-
-
-class ExecutionRunResponseSerializer(serializers.Serializer):
-    """What execute/rerun answer: 200 with the outcome of a sync run, 202 with the id otherwise."""
-
-    execution_id = serializers.UUIDField()
-    status = serializers.CharField()
-    result = serializers.JSONField(required=False, allow_null=True)
-    result_type = serializers.CharField(required=False)
-    duration_ms = serializers.IntegerField(required=False, allow_null=True)
-    error_message = serializers.CharField(required=False)
-    error_type = serializers.CharField(required=False)

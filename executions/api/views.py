@@ -19,11 +19,11 @@ from executions.api.serializers import (
     ExecutionLogQuerySerializer,
     ExecutionLogSerializer,
     ExecutionResultSerializer,
-    ExecutionRunResponseSerializer,
     ExecutionVariablesSerializer,
 )
 from executions.filtersets import ExecutionFilterSet
 from executions.models import Execution
+from executions.presenters import RUN_RESPONSES
 from executions.selectors import execution_logs_visible, executions_visible_to
 
 ADMIN_ONLY_ACTIONS = frozenset({"variables", "rerun"})
@@ -170,10 +170,10 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
 
     @extend_schema(
         summary="Run the workflow again with the same parameters (trigger=rerun, rerun_of set)",
+        description="Answers like execute: a sync workflow 200 with the result (202 if not done in time), async 202.",
         request=None,
         responses={
-            200: ExecutionRunResponseSerializer,
-            202: ExecutionRunResponseSerializer,
+            **RUN_RESPONSES,
             400: ERROR,
             401: ERROR,
             403: ERROR,
@@ -185,10 +185,8 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
     )
     @action(detail=True, methods=["post"], filter_backends=[], pagination_class=None)
     def rerun(self, request, pk=None):
-        from executions.presenters import execution_run_response
+        from executions.presenters import started_run_response
         from executions.services import execution_rerun
 
         started = execution_rerun(execution=self.get_object(), user=request.user)
-        return execution_run_response(
-            started.execution, request=request, accepted=getattr(started, "mode", "async") != "sync"
-        )
+        return started_run_response(started, request=request)

@@ -121,12 +121,48 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
             {S.RUNNING},
         )
         return {"status": S.FAILED, "error_type": "WorkerLost"}
+    if execution.status == S.CANCELLING:
+        # Delivered again while Cancelling: the worker was lost during the cancel; nothing will confirm it.
+        finished = transitions.transition(
+            execution_id,
+            from_statuses={S.CANCELLING},
+            to=S.CANCELLED,
+            error_type="Cancelled",
+            error_message="The execution was cancelled (its worker was lost while stopping it).",
+        )
+        return {"status": finished.status if finished else execution.status}
     if execution.status != S.PENDING:
         return {"status": execution.status, "skipped": True}
     claimed = transitions.start(execution_id, task_id=task_id)
     if claimed is None:
         return {"status": Execution.objects.filter(id=execution_id).values_list("status", flat=True).first()}
+    try:
+        return _execute_claimed(claimed, publish_retry=publish_retry)
+    except SoftTimeLimitExceeded:
+        # The cancel signal (or the soft time limit) landed outside the workflow function: while
+        # loading, logging or finishing. The row must still end, or it would wait for the cleanup.
+        outcome = _interrupted(execution_id, claimed.attempt, None)
+        finished = _finish(execution_id, outcome)
+        if finished is not None:
+            log_line(execution_id, LogLevel.WARNING, outcome.error_message)
+        return {"status": finished.status if finished else None}
+
+
+def reset_db_connection() -> None:
+    """Drop this thread's database connection after an interruption.
+
+    SIGUSR1/SoftTimeLimitExceeded can land while psycopg is in the middle of a query; that
+    connection then refuses every further command ("another command is already in progress").
+    """
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _execute_claimed(claimed: Execution, *, publish_retry=None) -> dict:
     execution = claimed
+    execution_id = execution.id
     execution.executed_by = Execution.objects.select_related("executed_by").get(id=execution_id).executed_by
 
     masker = SecretMasker()
@@ -200,6 +236,7 @@ def _cancel_requested(execution_id) -> bool:
 
 def _interrupted(execution_id, attempt: int, timeout_seconds: int | None) -> Outcome:
     """SoftTimeLimitExceeded: either our own cancel (revoke with SIGUSR1) or the time limit."""
+    reset_db_connection()
     if _cancel_requested(execution_id):
         return Outcome(S.CANCELLED, error_type="Cancelled", error_message="The execution was cancelled.")
     limit = f" of {timeout_seconds}s" if timeout_seconds else ""

@@ -92,3 +92,47 @@ def test_log_viewer_follows_a_running_execution(member, org):
         assert driver.find_element(By.ID, "connection").get_attribute("data-state") == "done"
         assert '"created": "new.hire@contoso.test"' in driver.find_element(By.ID, "result-json").text
         driver.save_screenshot("/tmp/bifrost_log_viewer.png")
+
+
+@pytest.mark.worker
+def test_log_viewer_follows_a_real_run_on_the_worker(prefork_worker, discovered, member, org):
+    """A workflow logging slowly on the real worker: lines arrive while it runs, then the completion."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from executions.services import execution_start
+
+    n = 30
+    with live_daphne() as base_url, headless_chromium() as driver:
+        wait = WebDriverWait(driver, WAIT)
+        driver.get(f"{base_url}/executions/00000000-0000-0000-0000-000000000000/")
+        wait.until(ec.presence_of_element_located((By.ID, "login-form")))
+        driver.find_element(By.NAME, "username").send_keys(member.email)
+        driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        wait.until(lambda d: "login" not in d.current_url)
+
+        execution = execution_start(
+            workflow_name="t_slow_lines",
+            parameters={"n": n, "delay": 0.25},
+            trigger="manual",
+            organization=org,
+            user=member,
+        ).execution
+        driver.get(f"{base_url}/executions/{execution.id}/")
+        wait.until(ec.presence_of_element_located((By.ID, "log-pane")))
+
+        def slow_lines(d):
+            return [e.text for e in d.find_elements(By.CSS_SELECTOR, ".log-line") if "slow line" in e.text]
+
+        # some lines are on the page while the run is still going
+        wait.until(lambda d: 0 < len(slow_lines(d)) < n and d.find_element(By.ID, "status").text == "Running")
+        assert driver.find_element(By.ID, "connection").get_attribute("data-state") == "live"
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-execution-complete") == "true")
+        lines = slow_lines(driver)
+        assert len(lines) == n and all(f"slow line {i}" in line for i, line in enumerate(lines))
+        assert driver.find_element(By.ID, "status").text == "Success"
+        assert '"lines": 30' in driver.find_element(By.ID, "result-json").text
+        sequences = [int(e.get_attribute("data-sequence")) for e in driver.find_elements(By.CSS_SELECTOR, ".log-line")]
+        assert sequences == sorted(set(sequences))

@@ -1,6 +1,5 @@
 from rest_framework import serializers
 
-from executions.api.serializers import ExecutionRunResponseSerializer  # noqa: F401  (shared response shape)
 from forms_app.models import AccessLevel, Form, FormRole
 
 

@@ -12,6 +12,7 @@ from accounts.authentication import DEV_BYPASS
 from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.throttling import ResilientScopedRateThrottle
 from bifrost_site.api.viewsets import BifrostViewSet
+from executions.presenters import RUN_RESPONSES
 from forms_app import engine, selectors, services
 from forms_app.api import serializers as s
 from forms_app.models import Form, FormRole
@@ -225,7 +226,7 @@ class FormViewSet(BifrostViewSet):
     @extend_schema(
         summary="Submit the form: validate and run its workflow (200 with the result when sync, 202 when async)",
         request=s.SubmitSerializer,
-        responses={200: s.ExecutionRunResponseSerializer, 202: s.ExecutionRunResponseSerializer, **RUN_ERRORS},
+        responses={**RUN_RESPONSES, **RUN_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="submit")
     def submit(self, request, pk=None):

@@ -1,20 +1,19 @@
-"""A recording stand-in for the engine's interfaces while the engine (issue 4) is not merged.
+"""A recording stand-in for `forms_app.engine`, for unit tests of form logic that need no run.
 
-It is installed into `sys.modules` under the real module names (`executions.services`,
-`executions.presenters`, `workflows.services`), which is where `forms_app.engine` looks them up.
-It validates parameters with the SDK against the Workflow row and writes real Execution rows, so
-what a test asserts (parameters, trigger, form, user, organization) is what the engine receives.
+`install()` monkeypatches only the functions of `forms_app.engine` (never `sys.modules`), so the
+real `executions`/`workflows` modules stay untouched for every other test. The answer body comes
+from the real presenter (`executions.presenters.execution_run_response`). It validates parameters
+with the SDK against the Workflow row and writes real Execution rows, so what a test asserts
+(parameters, trigger, form, user, organization) is what the engine receives. Runs on the real
+engine and worker are in test_engine_e2e.py.
 """
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from rest_framework import exceptions, status
-from rest_framework.response import Response
+from rest_framework import exceptions
 
 
 @dataclass
@@ -33,16 +32,11 @@ class FakeEngine:
     provider_calls: list = field(default_factory=list)
 
     def install(self, monkeypatch) -> FakeEngine:
-        services = types.ModuleType("executions.services")
-        services.execution_start = self.execution_start
-        services.execution_await = self.execution_await
-        presenters = types.ModuleType("executions.presenters")
-        presenters.execution_run_response = self.execution_run_response
-        workflow_services = types.ModuleType("workflows.services")
-        workflow_services.data_provider_options = self.data_provider_options
-        monkeypatch.setitem(sys.modules, "executions.services", services)
-        monkeypatch.setitem(sys.modules, "executions.presenters", presenters)
-        monkeypatch.setitem(sys.modules, "workflows.services", workflow_services)
+        from forms_app import engine
+
+        monkeypatch.setattr(engine, "execution_start", self.execution_start)
+        monkeypatch.setattr(engine, "execution_await", self.execution_await)
+        monkeypatch.setattr(engine, "data_provider_options", self.data_provider_options)
         return self
 
     def execution_start(
@@ -104,22 +98,9 @@ class FakeEngine:
             execution.result_type = "json"
             execution.status = "Success"
         execution.started_at = execution.completed_at = timezone.now()
+        execution.duration_ms = 0
         execution.save()
         return execution
-
-    def execution_run_response(self, execution, *, request, accepted):
-        if accepted or execution.status in ("Pending", "Running"):
-            return Response(
-                {"execution_id": str(execution.id), "status": execution.status}, status=status.HTTP_202_ACCEPTED
-            )
-        return Response(
-            {
-                "execution_id": str(execution.id),
-                "status": execution.status,
-                "result": execution.result,
-                "result_type": execution.result_type,
-            }
-        )
 
     def data_provider_options(self, *, name, inputs, organization):
         self.provider_calls.append({"name": name, "inputs": inputs, "organization": organization})

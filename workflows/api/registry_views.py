@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from bifrost_site.api.docs import error
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
 from executions.models import Trigger
-from executions.presenters import ExecutionAcceptedSerializer, ExecutionRunResultSerializer, execution_run_response
+from executions.presenters import RUN_RESPONSES, execution_run_response
 from executions.services import execution_await, execution_start
 from workflows.api.registry_serializers import (
     DataProviderCallSerializer,
@@ -76,8 +76,7 @@ class WorkflowViewSet(_RegistryViewSet):
         ),
         request=WorkflowExecuteSerializer,
         responses={
-            200: ExecutionRunResultSerializer,
-            202: ExecutionAcceptedSerializer,
+            **RUN_RESPONSES,
             400: error("Invalid parameters (each bad field named)"),
             404: error("Unknown workflow"),
             409: error("Workflow unavailable (import error or vanished file)"),

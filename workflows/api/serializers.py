@@ -1,7 +1,6 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from executions.presenters import ExecutionAcceptedSerializer  # noqa: F401  (one OpenAPI component)
 from workflows.keys import masked_key
 from workflows.models import JobStatus, JobType, WorkflowKey, WorkspaceJob, WorkspaceJobLog
 

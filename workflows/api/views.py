@@ -1,7 +1,7 @@
 """Schedules, workspace (git, packages, jobs), workflow keys and the webhook endpoint."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, permissions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -11,25 +11,18 @@ import audit
 from bifrost_site.api.docs import ERROR
 from bifrost_site.api.throttling import ResilientScopedRateThrottle
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
+from executions.presenters import RUN_RESPONSES, started_run_response
 from workflows import git_sync, keys, packages, schedules, selectors
 from workflows.api import serializers as s
 from workflows.filtersets import WorkflowKeyFilterSet
 from workflows.models import Workflow
 
-EXECUTION_RESPONSES = {
-    200: OpenApiResponse(OpenApiTypes.OBJECT, description="Finished (sync): the execution with its result"),
-    202: s.ExecutionAcceptedSerializer,
-}
+EXECUTION_RESPONSES = RUN_RESPONSES
 
 
 def _run_response(started, request):
     """The same 200/202 answer as POST /api/workflows/{name}/execute."""
-    from executions.presenters import execution_run_response
-    from executions.services import execution_await
-
-    if started.mode == "sync":
-        return execution_run_response(execution_await(started), request=request, accepted=False)
-    return execution_run_response(started.execution, request=request, accepted=True)
+    return started_run_response(started, request=request)
 
 
 class PlatformResourceMixin:

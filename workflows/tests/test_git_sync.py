@@ -286,8 +286,10 @@ def test_sync_api_needs_a_repository(db, admin_client):
     assert "repo_url" in response.json()["details"]
 
 
-@pytest.mark.skip(reason="needs engine (issue 4) merge")
-def test_sync_makes_workflows_appear():
-    """Will assert: a remote commit adding a @workflow module, synced, gives a Workflow row (discovery ran
-    in the job; job.result['discovery'] holds its summary); a second commit changing its description updates
-    the row; a removed file marks it unavailable and disables its schedule."""
+def test_workspace_api_is_admin_only(db, member_client, api_client):
+    for method, path in [("get", "/api/workspace/git"), ("post", "/api/workspace/git/sync"), ("get", "/api/packages")]:
+        assert getattr(api_client, method)(path).status_code == 401
+        assert getattr(member_client, method)(path).status_code == 403
+
+
+# Sync → discovery → /api/workflows → execute on a real worker: test_workspace_e2e.py.

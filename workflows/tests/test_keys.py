@@ -1,4 +1,4 @@
-"""Workflow keys and the webhook endpoint's key rules, 404 and 405 (execution parts wait for the engine)."""
+"""Workflow keys and the webhook endpoint's key rules, 404 and 405 (runs end to end on the real worker)."""
 
 import datetime as dt
 
@@ -150,9 +150,61 @@ def test_endpoint_is_throttled(hook, settings):
     assert codes == [401, 401, 429]
 
 
-@pytest.mark.skip(reason="needs engine (issue 4) merge")
-def test_endpoint_runs_the_workflow():
-    """Will assert: a valid key runs the workflow (trigger=endpoint, executed_by_name='api_key:<id>',
-    organization=None), query params merged with the JSON body (body wins) and coerced to the declared types,
-    sync → 200 with the result, async → 202 {execution_id, status}; public → 'public:anonymous';
-    a workflow_endpoint.call audit entry; bad parameters → 400 naming the field; unavailable → 409."""
+# --- end to end on the real worker (workflows in executions/tests/workspace_fixture/wf_triggers.py) ---
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_endpoint_runs_the_workflow(prefork_worker, discovered, admin_user):
+    from executions.models import Execution
+
+    raw = keys.workflow_key_create(workflow_name="t_hook", description="PSA", created_by=admin_user).raw_key
+    key = WorkflowKey.objects.get(workflow__name="t_hook")
+    client = APIClient()
+    response = client.post(
+        "/api/endpoints/t_hook?ticket=7&urgent=true&note=from-query",
+        {"note": "from-body"},
+        format="json",
+        HTTP_X_BIFROST_KEY=raw,
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "Success"
+    # query and body merged (body wins), coerced to the declared types by the engine
+    assert body["result"] == {"ticket": 7, "urgent": True, "note": "from-body", "by": f"api_key:{key.id}"}
+    execution = Execution.objects.get(id=body["execution_id"])
+    assert (execution.trigger, execution.executed_by_name, execution.organization, execution.executed_by) == (
+        "endpoint",
+        f"api_key:{key.id}",
+        None,
+        None,
+    )
+    assert execution.parameters == {"ticket": 7, "urgent": True, "note": "from-body"}
+    assert AuditLog.objects.filter(action="workflow_endpoint.call", resource_id="t_hook").count() == 1
+    got = client.get("/api/endpoints/t_hook?ticket=8", HTTP_X_BIFROST_KEY=raw)
+    assert got.status_code == 200 and got.json()["result"]["ticket"] == 8
+    bad = client.post("/api/endpoints/t_hook", {"ticket": "seven"}, format="json", HTTP_X_BIFROST_KEY=raw)
+    assert bad.status_code == 400 and "ticket" in bad.json()["details"]
+    assert client.post("/api/endpoints/t_hook", {"ticket": 1}, format="json").status_code == 401
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_async_endpoint_answers_202_and_public_endpoint_is_anonymous(prefork_worker, discovered, admin_user):
+    from bifrost_site.testing.engine import wait_for
+    from executions.models import Execution
+
+    raw = keys.workflow_key_create(workflow_name="", description="global", created_by=admin_user).raw_key
+    client = APIClient()
+    response = client.post("/api/endpoints/t_hook_async?ticket=9", {}, format="json", HTTP_X_BIFROST_KEY=raw)
+    assert response.status_code == 202, response.content
+    assert set(response.json()) == {"execution_id", "status"}
+    execution = wait_for(
+        lambda: (e := Execution.objects.get(id=response.json()["execution_id"])).is_complete and e,
+        message="the async webhook run",
+    )
+    assert execution.status == "Success" and execution.result == {"ticket": 9}
+    public = client.post("/api/endpoints/t_public_hook", {}, format="json")
+    assert public.status_code == 200, public.content
+    assert public.json()["result"] == {"by": "public:anonymous"}
+    assert Execution.objects.get(id=public.json()["execution_id"]).executed_by_name == "public:anonymous"

@@ -10,6 +10,7 @@ from django.db import connection
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import ModelEntry
 
+from conftest import client_for
 from executions.tests.factories import ExecutionFactory
 from workflows import schedules
 from workflows.models import ScheduleTick, TickOutcome
@@ -203,12 +204,91 @@ def test_unavailable_workflow_tick_is_recorded_not_run(scheduled):
     assert result["outcome"] == TickOutcome.SKIPPED_UNAVAILABLE
 
 
-@pytest.mark.skip(reason="needs engine (issue 4) merge")
-def test_tick_starts_a_schedule_execution():
-    """Will assert: schedule_tick_run on a free tick creates one Execution with trigger=schedule,
-    executed_by_name='system:scheduler', organization=None, links it on the ScheduleTick (outcome started);
-    a finished previous run does not block the next tick; overlap policy 'allow' starts while one runs;
-    a real beat + worker on a one-minute schedule runs once per minute (and once with two beats)."""
+# --- end to end on the real worker (t_every_minute in executions/tests/workspace_fixture/wf_triggers.py) ---
+
+
+def _finished(execution_id, timeout=30):
+    from bifrost_site.testing.engine import wait_for
+    from executions.models import Execution
+
+    return wait_for(
+        lambda: (e := Execution.objects.get(id=execution_id)).is_complete and e,
+        timeout=timeout,
+        message=f"execution {execution_id} to finish",
+    )
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_tick_starts_a_schedule_execution(prefork_worker, discovered):
+    from executions.models import Execution
+
+    assert task_for("t_every_minute").enabled
+    first = schedules.schedule_tick_run(workflow_name="t_every_minute", scheduled_for=at(2024, 5, 1, 10, 0))
+    assert first["outcome"] == TickOutcome.STARTED
+    execution = _finished(first["execution_id"])
+    assert execution.status == "Success", execution.error_message
+    assert (execution.trigger, execution.executed_by_name, execution.organization, execution.executed_by) == (
+        "schedule",
+        "system:scheduler",
+        None,
+        None,
+    )
+    assert execution.result == {"by": "system:scheduler", "scope": "GLOBAL", "trigger": "schedule"}
+    tick = ScheduleTick.objects.get(workflow_name="t_every_minute", scheduled_for=at(2024, 5, 1, 10, 0))
+    assert (tick.outcome, tick.execution_id) == (TickOutcome.STARTED, execution.id)
+    # the finished run does not block the next tick; the same tick again does nothing
+    second = schedules.schedule_tick_run(workflow_name="t_every_minute", scheduled_for=at(2024, 5, 1, 10, 1))
+    assert second["outcome"] == TickOutcome.STARTED
+    assert _finished(second["execution_id"]).status == "Success"
+    again = schedules.schedule_tick_run(workflow_name="t_every_minute", scheduled_for=at(2024, 5, 1, 10, 1))
+    assert again["outcome"] == "duplicate"
+    assert Execution.objects.filter(workflow_name="t_every_minute").count() == 2
+
+
+@pytest.mark.worker
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_real_beat_runs_a_one_minute_schedule_once_per_tick_even_with_two_beats(
+    prefork_worker, discovered, tmp_path, django_db_blocker
+):
+    """`celery beat` (DatabaseScheduler) + the prefork worker: one execution per minute tick; a second
+    beat sending the same tick changes nothing (the ScheduleTick claim)."""
+    from bifrost_site.testing.engine import start_beat, wait_for
+    from executions.models import Execution
+
+    def runs():
+        return list(Execution.objects.filter(workflow_name="t_every_minute").order_by("created_at"))
+
+    def ticks():
+        return list(ScheduleTick.objects.filter(workflow_name="t_every_minute").order_by("scheduled_for"))
+
+    def started_ticks():  # the claim commits before the execution is linked to it
+        return [t for t in ticks() if t.execution_id is not None]
+
+    # every other periodic task off: only the schedule under test is sent
+    PeriodicTask.objects.exclude(name="workflow:t_every_minute").update(enabled=False)
+    with start_beat(tmp_path, django_db_blocker, name="beat-a") as beat_a:
+        wait_for(lambda: len(started_ticks()) >= 1, timeout=75, interval=0.5, message="the first minute tick")
+        [first_tick] = started_ticks()
+        assert first_tick.scheduled_for.second == 0
+        assert _finished(first_tick.execution_id).status == "Success"
+        with start_beat(tmp_path, django_db_blocker, name="beat-b") as beat_b:
+            wait_for(lambda: len(started_ticks()) >= 2, timeout=75, interval=0.5, message="the second minute tick")
+            second_tick = started_ticks()[1]
+            assert (second_tick.scheduled_for - first_tick.scheduled_for).total_seconds() == 60
+            assert _finished(second_tick.execution_id).status == "Success"
+            # both beats sent the second tick; the worker handled the later message as a duplicate
+            wait_for(lambda: "workflow:t_every_minute" in beat_b.log(), timeout=15, message="beat B to send the tick")
+            wait_for(
+                lambda: "already claimed" in prefork_worker.log(), timeout=15, message="the duplicate to be dropped"
+            )
+        assert beat_a.log().count("Sending due task workflow:t_every_minute") >= 2
+    assert len(ticks()) == 2
+    executions = runs()
+    assert len(executions) == 2
+    assert {e.id for e in executions} == {t.execution_id for t in ticks()}
+    assert all(e.trigger == "schedule" and e.executed_by_name == "system:scheduler" for e in executions)
 
 
 # --- API ---
@@ -307,7 +387,22 @@ def test_trigger_unknown_workflow_is_404(db, admin_client):
     assert admin_client.post("/api/schedules/nope/trigger", {}, format="json").status_code == 404
 
 
-@pytest.mark.skip(reason="needs engine (issue 4) merge")
-def test_trigger_runs_now_as_the_admin():
-    """Will assert: POST /api/schedules/{workflow}/trigger answers like /execute (202 {execution_id, status}
-    for async), the Execution has trigger=manual, executed_by=the admin, and a schedule.trigger audit entry."""
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_trigger_runs_now_as_the_admin(prefork_worker, discovered, admin_user):
+    from audit.models import AuditLog
+    from executions.models import Execution
+
+    response = client_for(admin_user).post("/api/schedules/t_every_minute/trigger", {}, format="json")
+    assert response.status_code == 202, response.content  # t_every_minute is async: answered like /execute
+    assert set(response.json()) == {"execution_id", "status"}
+    execution = _finished(response.json()["execution_id"])
+    assert execution.status == "Success"
+    assert (execution.trigger, execution.executed_by, execution.executed_by_name) == (
+        "manual",
+        admin_user,
+        admin_user.email,
+    )
+    assert AuditLog.objects.filter(action="schedule.trigger", resource_id="t_every_minute").count() == 1
+    assert not ScheduleTick.objects.filter(workflow_name="t_every_minute").exists()
+    assert Execution.objects.filter(workflow_name="t_every_minute").count() == 1

@@ -380,7 +380,11 @@
       body.appendChild(el("pre", {}, result));
     } else if (result !== undefined && result !== null) {
       body.appendChild(el("pre", { id: "result-json" }, JSON.stringify(result, null, 2)));
-    } else if (data.message) {
+    }
+    // the run-response body (executions.presenters): error_message on Failed/Timeout/Cancelled runs
+    if (data.error_message) {
+      body.appendChild(el("p", { id: "result-error", "class": "error" }, data.error_message));
+    } else if ((result === undefined || result === null) && data.message) {
       body.appendChild(el("p", {}, data.message));
     }
     section.scrollIntoView({ behavior: "smooth" });
