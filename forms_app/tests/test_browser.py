@@ -1,7 +1,7 @@
 """A real browser fills and submits a form: conditional field, data-provider select, result.
 
-The live server runs in this process (pytest-django `live_server`), so the engine stand-in
-installed by the `engine` fixture serves the data provider and the submission.
+The live server runs in this process (pytest-django `live_server`); the data provider and the
+submitted workflow run on the real prefork worker (workspace: executions/tests/workspace_fixture/wf_forms.py).
 """
 
 import shutil
@@ -13,9 +13,8 @@ from django.test import Client
 from accounts.tests.factories import RoleFactory, UserRoleFactory
 from forms_app.tests.factories import FormFactory, FormRoleFactory
 from forms_app.tests.test_api import FIELDS
-from workflows.tests.factories import DataProviderFactory, WorkflowFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
@@ -52,21 +51,13 @@ def browser():
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def test_user_fills_and_submits_a_form_in_chromium(engine, live_server, browser, org):
+def test_user_fills_and_submits_a_form_in_chromium(prefork_worker, discovered, live_server, browser, org):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    WorkflowFactory(
-        name="onboard_user",
-        parameters=[
-            {"name": "email", "type": "email", "required": True},
-            {"name": "licence", "type": "string"},
-            {"name": "has_manager", "type": "bool"},
-            {"name": "manager_email", "type": "email"},
-        ],
-    )
-    DataProviderFactory(name="licences", parameters=[{"name": "tier", "type": "string", "required": True}])
+    from executions.models import Execution
+
     form = FormFactory(
         organization=org,
         name="Onboard a user",
@@ -83,9 +74,9 @@ def test_user_fills_and_submits_a_form_in_chromium(engine, live_server, browser,
     browser.get(f"{live_server.url}/forms/")
     browser.add_cookie({"name": "sessionid", "value": session.cookies["sessionid"].value, "path": "/"})
     browser.get(f"{live_server.url}/forms/{form.id}/")
-    wait = WebDriverWait(browser, 20)
+    wait = WebDriverWait(browser, 30)
 
-    # the data provider filled the select through the API (static input tier=gold)
+    # the worker ran the data provider for the select (static input tier=gold)
     wait.until(lambda d: len(Select(d.find_element(By.ID, "field-licence")).options) == 3)
     assert [o.text for o in Select(browser.find_element(By.ID, "field-licence")).options][1:] == ["gold A", "gold B"]
     manager = browser.find_element(By.CSS_SELECTOR, '[data-field="manager_email"]')
@@ -98,7 +89,7 @@ def test_user_fills_and_submits_a_form_in_chromium(engine, live_server, browser,
 
     browser.find_element(By.ID, "form-submit").click()  # manager email missing: caught in the browser
     wait.until(lambda d: "required" in manager.find_element(By.CLASS_NAME, "error").text)
-    assert engine.calls == []
+    assert not Execution.objects.filter(form=form).exists()
 
     browser.find_element(By.ID, "field-manager_email").send_keys("boss@contoso.test")
     browser.find_element(By.ID, "form-submit").click()
@@ -106,11 +97,11 @@ def test_user_fills_and_submits_a_form_in_chromium(engine, live_server, browser,
     assert "lic_b" in result.text and "boss@contoso.test" in result.text
     browser.save_screenshot(str(tempfile.gettempdir()) + "/bifrost-form-page.png")
 
-    call = engine.calls[-1]
-    assert call["user"] == user and call["trigger"] == "form"
-    assert call["parameters"] == {
+    execution = Execution.objects.get(form=form)
+    assert execution.executed_by == user and execution.trigger == "form" and execution.status == "Success"
+    # only the workflow's declared parameters are passed on (has_manager is a form-only field)
+    assert execution.parameters == {
         "email": "new.user@contoso.test",
         "licence": "lic_b",
-        "has_manager": True,
         "manager_email": "boss@contoso.test",
     }
