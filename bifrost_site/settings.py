@@ -166,6 +166,8 @@ WORKSPACE_WATCH = env.bool("WORKSPACE_WATCH", default=IS_DEVELOPMENT)
 DISCOVER_ON_WORKER_START = env.bool("DISCOVER_ON_WORKER_START", default=True)
 # How long a sync execute request waits for the result before answering 202 (the web timeout).
 SYNC_WAIT_SECONDS = env.int("SYNC_WAIT_SECONDS", default=120)
+# How long the engine in a worker keeps retrying its writes while the database is unreachable.
+ENGINE_DB_RETRY_SECONDS = env.int("ENGINE_DB_RETRY_SECONDS", default=60)
 # How long a data provider call waits for the worker.
 DATA_PROVIDER_TIMEOUT_SECONDS = env.int("DATA_PROVIDER_TIMEOUT_SECONDS", default=30)
 

@@ -29,12 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ -> `import faults`
 
-from faults import scenarios  # noqa: E402
-from faults.services import PrivatePostgres, PrivateRabbit, PrivateRedis, cleanup_all  # noqa: E402
-from faults.stack import Stack  # noqa: E402
+from faults import scenarios
+from faults.services import PrivatePostgres, PrivateRabbit, PrivateRedis, cleanup_all
+from faults.stack import Stack
 
 
 def main(argv=None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenario", default="all", help="comma-separated: " + ", ".join(scenarios.SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="smaller scenarios")
@@ -89,9 +90,18 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(
             json.dumps(
-                [{"name": r.name, "ok": r.ok, "figures": r.figures, "failures": r.failures, "seconds": round(r.seconds)}
-                 for r in results],
-                indent=2, default=str,
+                [
+                    {
+                        "name": r.name,
+                        "ok": r.ok,
+                        "figures": r.figures,
+                        "failures": r.failures,
+                        "seconds": round(r.seconds),
+                    }
+                    for r in results
+                ],
+                indent=2,
+                default=str,
             )  # fmt: skip
         )
     return 0 if all(r.ok for r in results) else 1

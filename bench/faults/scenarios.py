@@ -8,6 +8,7 @@ import signal
 import statistics
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -152,7 +153,9 @@ def scenario_rabbitmq(stack: Stack, quick: bool, result: Result) -> Result:
             name = "fault_sync" if n % 5 == 0 else "fault_noop"
             try:
                 response = submit(own, base, name, {} if name == "fault_sync" else params)
-                body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+                body = (
+                    response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+                )
                 responses.append((phase["name"], response.status_code, body, time.monotonic()))
             except requests.RequestException as exc:
                 responses.append((phase["name"], -1, {"exception": str(exc)}, time.monotonic()))
@@ -210,7 +213,11 @@ def scenario_rabbitmq(stack: Stack, quick: bool, result: Result) -> Result:
         + str(Counter(s for p, s, _, _ in responses if p == "down")),
     )
     result.check(
-        all(s in (200, 202) for p, s, _, t in responses if p == "after" and t > recovered_at + result.figures["recovery_s"]),
+        all(
+            s in (200, 202)
+            for p, s, _, t in responses
+            if p == "after" and t > recovered_at + result.figures["recovery_s"]
+        ),
         "a submission after recovery was refused",
     )
     bad_bodies = [
@@ -225,7 +232,8 @@ def scenario_rabbitmq(stack: Stack, quick: bool, result: Result) -> Result:
     refused_rows = statuses(refused_ids)
     result.figures["refused_rows"] = count_by_status(refused_rows)
     result.check(
-        all(v == ("Failed", "BrokerUnavailable") for v in refused_rows.values()) and len(refused_rows) == len(refused_ids),
+        all(v == ("Failed", "BrokerUnavailable") for v in refused_rows.values())
+        and len(refused_rows) == len(refused_ids),
         f"503'd rows not all Failed/BrokerUnavailable: {count_by_status(refused_rows)}",
     )
     final = wait_finished(accepted, timeout=120)
@@ -342,7 +350,9 @@ def scenario_redis(stack: Stack, quick: bool, result: Result) -> Result:
         sync_started = time.monotonic()
         sync = submit(fresh, base, "fault_sync", {}, timeout=60)
         result.figures["sync_execute"] = f"{sync.status_code} in {time.monotonic() - sync_started:.1f}s"
-        result.check(sync.status_code in (200, 202), f"sync execute with Redis down: {sync.status_code} {sync.text[:200]}")
+        result.check(
+            sync.status_code in (200, 202), f"sync execute with Redis down: {sync.status_code} {sync.text[:200]}"
+        )
         if sync.status_code in (200, 202):
             ids.append(sync.json()["execution_id"])
         result.check(codes == Counter({202: n}), f"async submissions with Redis down: {dict(codes)}")
@@ -352,8 +362,10 @@ def scenario_redis(stack: Stack, quick: bool, result: Result) -> Result:
             len(final) == len(ids) and all(s == "Success" for s, _ in final.values()),
             f"executions with Redis down: {count_by_status(final)}",
         )
-        stored = db(lambda: Counter(ExecutionLog.objects.filter(execution_id__in=ids).values_list("execution_id", flat=True)))
-        short = [i for i in ids[:n] if stored.get(__import__("uuid").UUID(i), 0) < lines]
+        stored = db(
+            lambda: Counter(ExecutionLog.objects.filter(execution_id__in=ids).values_list("execution_id", flat=True))
+        )
+        short = [i for i in ids[:n] if stored.get(uuid.UUID(i), 0) < lines]
         result.figures["log_lines_stored"] = sum(stored.values())
         result.check(not short, f"{len(short)} executions lost log lines while Redis was down")
     finally:
@@ -365,12 +377,17 @@ def scenario_redis(stack: Stack, quick: bool, result: Result) -> Result:
     result.check(health["status"] == "healthy", f"/health after Redis returned: {health['status']}")
     sync = submit(session, base, "fault_sync", {}, timeout=60)
     result.figures["sync_after"] = f"{sync.status_code} {sync.json().get('status')}"
-    result.check(sync.status_code == 200 and sync.json()["status"] == "Success", f"sync after Redis returned: {sync.text[:200]}")
+    result.check(
+        sync.status_code == 200 and sync.json()["status"] == "Success", f"sync after Redis returned: {sync.text[:200]}"
+    )
     response = submit(session, base, "fault_sleep", {"seconds": 4, "lines": 8})
     execution_id = response.json()["execution_id"]
     sequences, completed = stream_logs(stack, execution_id, timeout=60)
     result.figures["streamed_lines"] = len(set(sequences))
-    result.check(completed and len(set(sequences)) >= 8, f"stream after Redis returned: {len(sequences)} lines, complete={completed}")
+    result.check(
+        completed and len(set(sequences)) >= 8,
+        f"stream after Redis returned: {len(sequences)} lines, complete={completed}",
+    )
     return result
 
 
@@ -392,8 +409,10 @@ def scenario_postgres(stack: Stack, quick: bool, result: Result) -> Result:
     running_before = sum(1 for s, _ in statuses(ids).values() if s == "Running")
     result.figures["running_at_restart"] = running_before
     restart_started = time.monotonic()
-    stack.pg.restart()
-    result.figures["pg_restart_s"] = round(time.monotonic() - restart_started, 1)
+    stack.pg.stop()
+    time.sleep(3 if quick else 5)  # down for a few seconds, as a real restart or fail-over is
+    stack.pg.start()
+    result.figures["pg_down_s"] = round(time.monotonic() - restart_started, 1)
 
     # the web reconnects by itself: every request after the restart is answered
     codes = Counter()
@@ -417,6 +436,19 @@ def scenario_postgres(stack: Stack, quick: bool, result: Result) -> Result:
     result.check(not stuck, f"{len(stuck)} executions not in a definite status: {[final.get(i) for i in stuck][:3]}")
     runs = marker_runs(marker)
     result.check(max(runs.values(), default=1) == 1, "an execution ran twice")
+    from executions.models import ExecutionLog
+
+    stored = db(
+        lambda: Counter(
+            ExecutionLog.objects.filter(execution_id__in=ids, message__startswith="line ").values_list(
+                "execution_id", flat=True
+            )
+        )
+    )
+    succeeded = [i for i in ids if final.get(i, ("",))[0] == "Success"]
+    short = [i for i in succeeded if stored.get(uuid.UUID(i), 0) != 12]
+    result.figures["log_lines_stored"] = sum(stored.values())
+    result.check(not short, f"{len(short)} successful executions lost workflow log lines across the restart")
 
     # the workers reconnect by themselves: new submissions run
     after = []
@@ -537,9 +569,7 @@ def scenario_load(stack: Stack, quick: bool, result: Result) -> Result:
         while time.monotonic() < t_end[0]:
             t0 = time.perf_counter()
             try:
-                response = own.post(
-                    f"{base}/api/workflows/fault_noop/execute", json={"parameters": {}}, timeout=60
-                )
+                response = own.post(f"{base}/api/workflows/fault_noop/execute", json={"parameters": {}}, timeout=60)
             except requests.RequestException as exc:
                 with lock:
                     errors[f"POST {type(exc).__name__}"] += 1
