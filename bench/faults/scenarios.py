@@ -286,7 +286,7 @@ def stream_logs(stack: Stack, execution_id: str, timeout: float) -> tuple[list[i
             ws.settimeout(max(0.1, deadline - time.monotonic()))
             try:
                 message = json.loads(ws.recv())
-            except websocket.WebSocketTimeoutException:
+            except (websocket.WebSocketException, ValueError, OSError):  # timeout, closed by the server
                 break
             for item in message if isinstance(message, list) else [message]:
                 if item.get("type") == "log":
