@@ -221,7 +221,7 @@ def _channel_layer_host(url: str) -> dict:
 
     return {
         "address": url,
-        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        "retry": Retry(ExponentialBackoff(cap=0.1, base=0.05), 1),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError],
         "socket_connect_timeout": 2,
     }
