@@ -211,30 +211,10 @@ CACHES = {
 }
 
 
-def _channel_layer_host(url: str) -> dict:
-    """A pooled connection that went stale while Redis restarted is retried on a fresh one (issue 9, faults);
-    without this the first WebSocket after a Redis restart died with "Connection closed by server"."""
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return {
-        "address": url,
-        "retry": Retry(ExponentialBackoff(cap=0.1, base=0.05), 1),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError, ConnectionError],
-        "socket_connect_timeout": 2,
-    }
-
-
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {
-            "hosts": [_channel_layer_host(REDIS_CHANNELS_URL)],
-            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
-            "capacity": 5000,
-        },
+        "CONFIG": {"hosts": [REDIS_CHANNELS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi", "capacity": 5000},
     }
 }
 
