@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 
-.PHONY: run test venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check pytest bench bench-quick clean
+.PHONY: run test venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check pytest bench bench-quick faults faults-quick clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,14 @@ bench: venv-dev
 
 bench-quick: venv-dev
 	$(PY) bench/run.py --quick
+
+## faults: fault scenarios (issue 9) on PRIVATE PostgreSQL/Redis/RabbitMQ instances; minutes; not part of `make test`.
+## One scenario: make faults FAULTS_ARGS="--scenario rabbitmq". See docs/faults.md.
+faults: venv-dev
+	$(PY) bench/faults/run.py $(FAULTS_ARGS)
+
+faults-quick: venv-dev
+	$(PY) bench/faults/run.py --quick $(FAULTS_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

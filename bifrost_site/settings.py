@@ -171,6 +171,8 @@ WORKFLOW_IMPORT_GUARD = env.bool("WORKFLOW_IMPORT_GUARD", default=True)
 DISCOVER_ON_WORKER_START = env.bool("DISCOVER_ON_WORKER_START", default=True)
 # How long a sync execute request waits for the result before answering 202 (the web timeout).
 SYNC_WAIT_SECONDS = env.int("SYNC_WAIT_SECONDS", default=120)
+# How long the engine in a worker keeps retrying its writes while the database is unreachable.
+ENGINE_DB_RETRY_SECONDS = env.int("ENGINE_DB_RETRY_SECONDS", default=60)
 # How long a data provider call waits for the worker.
 DATA_PROVIDER_TIMEOUT_SECONDS = env.int("DATA_PROVIDER_TIMEOUT_SECONDS", default=30)
 
@@ -213,6 +215,7 @@ CACHES = {
     }
 }
 
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -230,8 +233,13 @@ CELERY_TASK_DEFAULT_QUEUE = queues.queue_name(queues.DEFAULT, QUEUE_PREFIX)
 CELERY_TASK_DEFAULT_EXCHANGE = CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
 CELERY_BROKER_URL = RABBITMQ_URL
-CELERY_RESULT_BACKEND = REDIS_RESULTS_URL
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:"}
+# Redis results that fail fast and never block publishing (bifrost_site/result_backend.py).
+CELERY_RESULT_BACKEND = f"bifrost_site.result_backend:ResilientRedisBackend+{REDIS_RESULTS_URL}"
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
+    "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
 CELERY_RESULT_EXPIRES = timedelta(hours=6)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

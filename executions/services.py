@@ -122,8 +122,18 @@ def execution_start(
     )
 
 
+def _poll_until_complete(execution: Execution, deadline: float, interval: float = 0.1) -> None:
+    while time.monotonic() < deadline:
+        execution.refresh_from_db(fields=["status"])
+        if execution.is_complete:
+            return
+        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 1.5, 1.0)
+
+
 def execution_await(started: StartedExecution) -> Execution:
     """Sync mode: wait for the result up to min(workflow timeout, SYNC_WAIT_SECONDS); return the row."""
+    from celery.exceptions import TimeoutError as CeleryTimeoutError
     from celery.result import AsyncResult
 
     execution = started.execution
@@ -138,8 +148,11 @@ def execution_await(started: StartedExecution) -> Execution:
         result = AsyncResult(task_id)
         try:
             result.get(timeout=remaining, propagate=False, disable_sync_subtasks=False)
-        except Exception:  # celery.exceptions.TimeoutError or backend trouble: answer with the row
+        except CeleryTimeoutError:
             pass
+        except Exception as exc:  # the result backend (Redis) is down: the database is the source of truth
+            logger.warning("result backend unavailable while awaiting %s (%s); polling the database", execution.id, exc)
+            _poll_until_complete(execution, deadline)
         execution.refresh_from_db()
         if execution.is_complete or execution.celery_task_id == task_id:
             break

@@ -19,12 +19,13 @@ import threading
 import traceback
 from contextlib import contextmanager
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone
 
 from bifrost.masking import SecretMasker
 from executions import events
+from executions.engine.dbretry import retry_db
 from executions.models import ExecutionLog, LogLevel
 
 logger = logging.getLogger(__name__)
@@ -125,15 +126,19 @@ class LogCollector:
             connection.close()
 
     def _write(self, batch: list[ExecutionLog]) -> None:
-        for attempt in (1, 2):
-            try:
-                close_old_connections() if attempt == 2 else None
-                ExecutionLog.objects.bulk_create(batch)
-                break
-            except Exception:
-                if attempt == 2:
-                    logger.exception("could not store %d log lines of execution %s", len(batch), self.execution_id)
-                    return
+        tries = 0
+
+        def store():
+            nonlocal tries
+            tries += 1
+            # a retry may follow a write that committed before its connection died: skip what is there
+            ExecutionLog.objects.bulk_create(batch, ignore_conflicts=tries > 1)
+
+        try:
+            retry_db(store, what="storing log lines")
+        except Exception:
+            logger.exception("could not store %d log lines of execution %s", len(batch), self.execution_id)
+            return
         self.written += len(batch)
         events.emit_log_lines(self.execution_id, batch)
 

@@ -28,6 +28,7 @@ from bifrost.results import capture_locals, classify_result
 from bifrost.runtime import activate
 from executions import transitions
 from executions.engine.capture import LocalsCapture
+from executions.engine.dbretry import retry_db
 from executions.engine.logs import LogCollector, log_line
 from executions.engine.runtime import DjangoRuntime, build_context
 from executions.models import Execution, ExecutionStatus, LogLevel
@@ -52,7 +53,7 @@ def load_spec(workflow_name: str):
     from workflows.discovery import error_summary, load_module
     from workflows.models import Workflow
 
-    workflow = Workflow.objects.filter(name=workflow_name).first()
+    workflow = retry_db(lambda: Workflow.objects.filter(name=workflow_name).first(), what="loading the workflow")
     if workflow is None:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is not registered.")
     if not workflow.is_available:
@@ -97,18 +98,24 @@ class Outcome:
 
 
 def _fail_unstarted(execution_id, status: str, error_type: str, message: str, from_statuses) -> Execution | None:
-    execution = transitions.transition(
-        execution_id, from_statuses=from_statuses, to=status, error_type=error_type, error_message=message
+    execution = retry_db(
+        lambda: transitions.transition(
+            execution_id, from_statuses=from_statuses, to=status, error_type=error_type, error_message=message
+        ),
+        what=f"ending execution {execution_id}",
     )
     if execution is not None:
-        log_line(execution_id, LogLevel.ERROR, message)
+        retry_db(lambda: log_line(execution_id, LogLevel.ERROR, message), what="storing a log line")
     return execution
 
 
 def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
     """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
     close_old_connections()
-    execution = Execution.objects.filter(id=execution_id).select_related("organization", "executed_by").first()
+    execution = retry_db(
+        lambda: Execution.objects.filter(id=execution_id).select_related("organization", "executed_by").first(),
+        what=f"loading execution {execution_id}",
+    )
     if execution is None:
         return {"status": "missing"}
     if execution.status == S.RUNNING:
@@ -133,11 +140,14 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
         return {"status": finished.status if finished else execution.status}
     if execution.status != S.PENDING:
         return {"status": execution.status, "skipped": True}
-    claimed = transitions.start(execution_id, task_id=task_id)
+    claimed = retry_db(lambda: transitions.start(execution_id, task_id=task_id), what=f"claiming {execution_id}")
     if claimed is None:
-        return {"status": Execution.objects.filter(id=execution_id).values_list("status", flat=True).first()}
+        current = retry_db(lambda: Execution.objects.filter(id=execution_id).first(), what=f"loading {execution_id}")
+        if current is None or not (current.status == S.RUNNING and task_id and current.celery_task_id == task_id):
+            return {"status": current.status if current else None}
+        claimed = current  # our own claim committed just before the connection died, then the retry lost the race
     try:
-        return _execute_claimed(claimed, publish_retry=publish_retry)
+        return _execute_claimed(claimed, publish_retry)
     except SoftTimeLimitExceeded:
         # The cancel signal (or the soft time limit) landed outside the workflow function: while
         # loading, logging or finishing. The row must still end, or it would wait for the cleanup.
@@ -146,6 +156,12 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
         if finished is not None:
             log_line(execution_id, LogLevel.WARNING, outcome.error_message)
         return {"status": finished.status if finished else None}
+    except Exception as exc:
+        # The row is ours and Running: never leave it so for the cleanup (timeout + 5 minutes) to find.
+        # A no-op when it already reached a final status before the failure.
+        logger.exception("the engine failed on execution %s", execution_id)
+        _fail_unstarted(execution_id, S.FAILED, type(exc).__name__, f"The engine failed: {exc}", {S.RUNNING})
+        raise
 
 
 def reset_db_connection() -> None:
@@ -160,14 +176,16 @@ def reset_db_connection() -> None:
         connection.close()
 
 
-def _execute_claimed(claimed: Execution, *, publish_retry=None) -> dict:
-    execution = claimed
+def _execute_claimed(execution: Execution, publish_retry) -> dict:
     execution_id = execution.id
-    execution.executed_by = Execution.objects.select_related("executed_by").get(id=execution_id).executed_by
-
     masker = SecretMasker()
-    collector = LogCollector(execution_id, masker=masker).start()
-    context = build_context(execution)
+    execution.executed_by = retry_db(
+        lambda: Execution.objects.select_related("executed_by").get(id=execution_id).executed_by,
+        what=f"loading {execution_id}",
+    )
+    collector = retry_db(lambda: LogCollector(execution_id, masker=masker), what="starting the log collector")
+    collector.start()
+    context = retry_db(lambda: build_context(execution), what=f"building the context of {execution_id}")
     runtime = DjangoRuntime(context, masker=masker)
     workflow = None
     started = time.monotonic()
@@ -196,15 +214,24 @@ def _execute_claimed(claimed: Execution, *, publish_retry=None) -> dict:
                 execution.attempt - 1
             )
             new_task_id = str(uuid.uuid4())
-            log_line(
-                execution_id,
-                LogLevel.WARNING,
-                f"Attempt {execution.attempt} of {policy['max_attempts']} ended {outcome.status} "
-                f"({outcome.error_type}); retrying in {countdown:g}s.",
-                masker=masker,
+            retry_db(
+                lambda: log_line(
+                    execution_id,
+                    LogLevel.WARNING,
+                    f"Attempt {execution.attempt} of {policy['max_attempts']} ended {outcome.status} "
+                    f"({outcome.error_type}); retrying in {countdown:g}s.",
+                    masker=masker,
+                ),
+                what="storing a log line",
             )
-            requeued = transitions.requeue_for_retry(
-                execution_id, task_id=new_task_id, error_type=outcome.error_type, error_message=outcome.error_message
+            requeued = retry_db(
+                lambda: transitions.requeue_for_retry(
+                    execution_id,
+                    task_id=new_task_id,
+                    error_type=outcome.error_type,
+                    error_message=outcome.error_message,
+                ),
+                what=f"re-queueing execution {execution_id}",
             )
             if requeued is not None:
                 try:
@@ -219,7 +246,8 @@ def _execute_claimed(claimed: Execution, *, publish_retry=None) -> dict:
                         {S.PENDING},
                     )
                     return {"status": S.FAILED}
-    finished = _finish(execution_id, outcome)
+    # the database may have restarted while the workflow ran: the final status must still land
+    finished = retry_db(lambda: _finish(execution_id, outcome), what=f"finishing execution {execution_id}")
     logger.info(
         "execution %s (%s) %s in %.0f ms",
         execution_id,
