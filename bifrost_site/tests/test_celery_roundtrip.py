@@ -36,31 +36,48 @@ def test_queues_are_declared_with_dead_letter_exchanges():
 
 
 def test_rejected_message_lands_in_dead_letter_queue():
-    """A message the consumer rejects without requeue is routed by the queue's dead-letter exchange."""
-    from kombu import Producer
+    """A message rejected without requeue is routed by the dead-letter exchange to `<queue>.dead`.
+
+    The probe queue carries the same dead-letter arguments as the `default` work queue but has no
+    consumer, so a worker running elsewhere in the session cannot take the message first.
+    """
+    from kombu import Exchange, Producer, Queue
 
     from bifrost_site import queues
     from bifrost_site.celery import app
 
+    default = queues.work_queue(queues.DEFAULT)
+    probe = Queue(
+        f"{queues.queue_name('dlx-probe')}",
+        Exchange(f"{queues.queue_name('dlx-probe')}", type="direct", durable=False),
+        routing_key="probe",
+        durable=False,
+        auto_delete=False,
+        queue_arguments=dict(default.queue_arguments),
+    )
     with app.connection_for_write() as connection:
         queues.declare_topology(connection)
         channel = connection.channel()
-        channel.queue_purge(queues.dead_letter_name(queues.DEFAULT))
-        work = queues.work_queue(queues.DEFAULT)
-        Producer(channel).publish(
-            {"poison": True}, exchange=work.exchange, routing_key=work.routing_key, serializer="json"
-        )
-        message = None
-        for _ in range(50):
-            message = channel.basic_get(queues.queue_name(queues.DEFAULT), no_ack=False)
-            if message:
-                break
-        assert message is not None
-        channel.basic_reject(message.delivery_tag, requeue=False)
-        dead = None
-        for _ in range(50):
-            dead = channel.basic_get(queues.dead_letter_name(queues.DEFAULT), no_ack=True)
-            if dead:
-                break
-        assert dead is not None
-        channel.close()
+        bound = probe(channel)
+        bound.declare()
+        try:
+            channel.queue_purge(queues.dead_letter_name(queues.DEFAULT))
+            Producer(channel).publish({"poison": True}, exchange=probe.exchange, routing_key="probe", serializer="json")
+            message = None
+            for _ in range(50):
+                message = channel.basic_get(probe.name, no_ack=False)
+                if message:
+                    break
+            assert message is not None
+            channel.basic_reject(message.delivery_tag, requeue=False)
+            dead = None
+            for _ in range(50):
+                dead = channel.basic_get(queues.dead_letter_name(queues.DEFAULT), no_ack=True)
+                if dead:
+                    break
+            assert dead is not None
+            assert dead.headers["x-death"][0]["queue"] == probe.name
+        finally:
+            bound.delete()
+            probe.exchange(channel).delete()
+            channel.close()
