@@ -127,9 +127,22 @@ WSGI_APPLICATION = "bifrost_site.wsgi.application"
 ASGI_APPLICATION = "bifrost_site.asgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@localhost:5432/bifrost")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# Under ASGI every request runs in a thread of its own (asgiref's ThreadSensitiveContext), so a
+# persistent per-thread connection never gets reused: the ASGI entry point (asgi.py) turns on
+# psycopg's connection pool instead (docs/performance.md). WSGI threads and Celery processes
+# are long-lived and keep their own persistent connection.
+DB_POOL = env.bool("DB_POOL", default=False)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+        "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -201,7 +214,8 @@ REDIS_CHANNELS_URL = _redis_url_with_db(REDIS_URL, 2)
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, with its connection pools shared by every thread of the process.
+        "BACKEND": "bifrost_site.cache.SharedPoolRedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -235,6 +249,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 7200 + 120
 CELERY_TASK_SOFT_TIME_LIMIT = 7200 + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after EVERY task unless this is
+# set; reconnecting cost ~1-3 ms per execution. Recycle every 500 tasks instead (the engine's
+# close_old_connections() still drops broken or obsolete connections at the start of each run).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_CONNECTION_TIMEOUT", default=2.0)
 # Publishing must fail fast when RabbitMQ is down so the API can answer 503 (DESIGN §9).
