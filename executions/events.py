@@ -8,7 +8,10 @@ clients backfill from it on reconnect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
@@ -53,16 +56,75 @@ def status_message(execution) -> dict:
     }
 
 
-def _group_send(group: str, event: dict) -> None:
+class _Broadcaster:
+    """One event loop in a daemon thread per process, so channels-redis keeps ONE connection pool.
+
+    channels-redis keeps its Redis connections per event loop. `async_to_sync(layer.group_send)`
+    from a worker thread ran every send on a new event loop, which meant a new loop, a new Redis
+    connection (connect + HELLO + reading redis-py's version from package metadata) and closing it
+    again: 2-4 ms per send and 3 sends per status change. Here the sends of one call run together
+    (`asyncio.gather`) on the long-lived loop; the caller still waits until they are done, so
+    "persist, then broadcast, then return" keeps its order. Created lazily, again after a fork.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="bifrost-broadcast", daemon=True)
+        self.thread.start()
+
+    def send(self, layer, sends: list[tuple[str, dict]]) -> None:
+        async def run():
+            return await asyncio.gather(
+                *(layer.group_send(group, event) for group, event in sends), return_exceptions=True
+            )
+
+        results = asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout=SEND_TIMEOUT_SECONDS)
+        for (group, _), result in zip(sends, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.warning(
+                    "could not broadcast to %s; clients will backfill from the database", group, exc_info=result
+                )
+
+
+_broadcaster: _Broadcaster | None = None
+_broadcaster_lock = threading.Lock()
+SEND_TIMEOUT_SECONDS = 5.0
+
+
+def _get_broadcaster() -> _Broadcaster:
+    global _broadcaster
+    current = _broadcaster
+    if current is None or current.pid != os.getpid():
+        with _broadcaster_lock:
+            current = _broadcaster
+            if current is None or current.pid != os.getpid():
+                current = _broadcaster = _Broadcaster()
+    return current
+
+
+def _group_send_many(sends: list[tuple[str, dict]]) -> None:
     from channels.layers import get_channel_layer
 
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not sends:
         return
     try:
-        async_to_sync(layer.group_send)(group, event)
+        if type(layer).__module__.startswith("channels_redis"):
+            _get_broadcaster().send(layer, sends)
+        else:  # e.g. the in-memory layer of some tests: it must run on the caller's loop
+            for group, event in sends:
+                async_to_sync(layer.group_send)(group, event)
     except Exception:
-        logger.warning("could not broadcast to %s; clients will backfill from the database", group, exc_info=True)
+        logger.warning(
+            "could not broadcast to %s; clients will backfill from the database",
+            ", ".join(group for group, _ in sends),
+            exc_info=True,
+        )
+
+
+def _group_send(group: str, event: dict) -> None:
+    _group_send_many([(group, event)])
 
 
 def emit_log_lines(execution_id, lines: Iterable) -> None:
@@ -76,6 +138,10 @@ def emit_status(execution) -> None:
     """Broadcast a status change to the execution's group and the history groups."""
     message = status_message(execution)
     event = {"type": "execution.status", "status": message}
-    _group_send(execution_group(execution.id), event)
-    _group_send(history_group(execution.organization_id), event)
-    _group_send(HISTORY_GROUP_GLOBAL, event)
+    _group_send_many(
+        [
+            (execution_group(execution.id), event),
+            (history_group(execution.organization_id), event),
+            (HISTORY_GROUP_GLOBAL, event),
+        ]
+    )
