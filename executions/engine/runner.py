@@ -108,26 +108,28 @@ def _fail_unstarted(execution_id, status: str, error_type: str, message: str, fr
 def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
     """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
     close_old_connections()
-    execution = Execution.objects.filter(id=execution_id).select_related("organization", "executed_by").first()
-    if execution is None:
-        return {"status": "missing"}
-    if execution.status == S.RUNNING:
-        # Delivered again while Running: the worker that ran it was lost. At most once: do not re-run.
-        _fail_unstarted(
-            execution_id,
-            S.FAILED,
-            "WorkerLost",
-            "The worker running this execution was lost; the workflow was not run again.",
-            {S.RUNNING},
-        )
-        return {"status": S.FAILED, "error_type": "WorkerLost"}
-    if execution.status != S.PENDING:
-        return {"status": execution.status, "skipped": True}
+    # Claim first (Pending -> Running, one UPDATE ... RETURNING); only when that does not apply,
+    # look at why. At most once: whatever is not Pending is never run (again) here.
     claimed = transitions.start(execution_id, task_id=task_id)
     if claimed is None:
-        return {"status": Execution.objects.filter(id=execution_id).values_list("status", flat=True).first()}
+        status = Execution.objects.filter(id=execution_id).values_list("status", flat=True).first()
+        if status is None:
+            return {"status": "missing"}
+        if status == S.RUNNING:
+            # Delivered again while Running: the worker that ran it was lost. Do not re-run.
+            _fail_unstarted(
+                execution_id,
+                S.FAILED,
+                "WorkerLost",
+                "The worker running this execution was lost; the workflow was not run again.",
+                {S.RUNNING},
+            )
+            return {"status": S.FAILED, "error_type": "WorkerLost"}
+        return {"status": status, "skipped": True}
     execution = claimed
-    execution.executed_by = Execution.objects.select_related("executed_by").get(id=execution_id).executed_by
+    if execution.organization_id or execution.executed_by_id:  # the context names them: one query for both
+        related = Execution.objects.select_related("organization", "executed_by").get(id=execution_id)
+        execution.organization, execution.executed_by = related.organization, related.executed_by
 
     masker = SecretMasker()
     collector = LogCollector(execution_id, masker=masker).start()
