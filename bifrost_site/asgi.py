@@ -5,8 +5,6 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bifrost_site.settings")
-# One thread per request under ASGI: pool database connections (see DB_POOL in settings).
-os.environ.setdefault("DB_POOL", "true")
 
 django_asgi_app = get_asgi_application()
 

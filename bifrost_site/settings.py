@@ -5,6 +5,7 @@ Every value comes from the environment (DESIGN §3) through one django-environ o
 production refuses to start with anything a developer would leave behind.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -130,10 +131,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@loca
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
 # Under ASGI every request runs in a thread of its own (asgiref's ThreadSensitiveContext), so a
-# persistent per-thread connection never gets reused: the ASGI entry point (asgi.py) turns on
-# psycopg's connection pool instead (docs/performance.md). WSGI threads and Celery processes
-# are long-lived and keep their own persistent connection.
-DB_POOL = env.bool("DB_POOL", default=False)
+# persistent per-thread connection never gets reused: a process started from the ASGI entry point
+# (bifrost_site.asgi, being imported while settings load) uses psycopg's connection pool instead
+# (docs/performance.md). WSGI threads and Celery processes are long-lived and keep their own
+# persistent connection. DB_POOL=true/false overrides.
+DB_POOL = env.bool("DB_POOL", default="bifrost_site.asgi" in sys.modules)
 if DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"]["pool"] = {
