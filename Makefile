@@ -65,10 +65,10 @@ test: venv-dev
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 bench: venv-dev
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 bench-quick: venv-dev
-	$(PY) bench/run.py --quick
+	$(PY) bench/run.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
