@@ -369,7 +369,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"not_captured": {"()": "bifrost_site.logging_filters.NotCapturedByExecution"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            # A workflow's own log lines are stored with its execution, not echoed (docs/performance.md).
+            "filters": [] if env.bool("LOG_WORKFLOW_LINES", default=False) else ["not_captured"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
