@@ -71,10 +71,10 @@ test: venv-dev
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 bench: venv-dev
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 bench-quick: venv-dev
-	$(PY) bench/run.py --quick
+	$(PY) bench/run.py --quick $(BENCH_ARGS)
 
 ## faults: fault scenarios (issue 9) on PRIVATE PostgreSQL/Redis/RabbitMQ instances; minutes; not part of `make test`.
 ## One scenario: make faults FAULTS_ARGS="--scenario rabbitmq". See docs/faults.md.

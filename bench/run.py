@@ -1,15 +1,19 @@
 #!/usr/bin/env python
 """Bifrost benchmarks against the performance budget of DESIGN §13.
 
-    python bench/run.py            # full mode
-    python bench/run.py --quick    # smoke mode, under a minute
-    python bench/run.py --only raw,sync,async,logs,executions,workflows,memory [--web gunicorn]
+    python bench/run.py                        # full mode (a few minutes)
+    python bench/run.py --quick                # smoke mode, under a minute
+    python bench/run.py --web daphne,gunicorn  # HTTP scenarios on each server (WebSocket stays on daphne)
+    python bench/run.py --only floor,raw,sync,async,async1,logs,executions,workflows,memory
+    python bench/run.py --profile /tmp/prof    # py-spy collapsed stacks of the web server and worker
 
 Everything runs on this machine's PostgreSQL, RabbitMQ and Redis, on a database of its own
-(`bifrost_bench`), its own queue names and Redis prefix, with a real web server (daphne or gunicorn)
-and real Celery worker processes started as subprocesses. The raw-Celery baseline (a no-op task round
-trip and throughput on the same broker and backend) is measured in the same run, and each figure
-is printed beside its budget and the baseline.
+(BENCH_DATABASE_URL, default `bifrost_bench`), its own queue names and Redis prefix, with a real web
+server (daphne, or gunicorn for HTTP) and real Celery prefork workers started as subprocesses.
+
+Two baselines are measured in the same run: the *floor* (a bare Celery app with Celery's defaults,
+bench/floor_app.py) and *raw* (Bifrost's own Celery app and settings, `bifrost_site.ping` on the
+Bifrost worker). Each figure is printed beside its budget and the raw baseline, with the ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -24,9 +29,11 @@ import sys
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -34,6 +41,8 @@ RUN_ID = uuid.uuid4().hex[:8]
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@localhost:5432/bifrost_bench")
 ADMIN_EMAIL = "bench@bifrost.local"
 ADMIN_PASSWORD = "bench-password-not-secret"
+PROFILE_DIR: Path | None = None
+ALL_SCENARIOS = "floor,raw,sync,async,logs,executions,workflows,memory,async1"
 
 ENV = {
     **os.environ,
@@ -44,11 +53,14 @@ ENV = {
     "DATABASE_URL": BENCH_DB,
     "QUEUE_PREFIX": f"bench-{RUN_ID}.",
     "REDIS_KEY_PREFIX": f"bench-{RUN_ID}",
+    "BENCH_FLOOR_PREFIX": f"bench-floor-{RUN_ID}",
     "WORKSPACE_PATH": str(ROOT / "bench" / "workspace"),
     "WORKSPACE_WATCH": "false",
+    "DISCOVER_ON_WORKER_START": "false",
     "LOG_LEVEL": "WARNING",
     "LOGIN_THROTTLE_RATE": "100000/min",
     "PYTHONPATH": str(ROOT),
+    "PYTHONWARNINGS": "ignore",
 }
 
 
@@ -60,7 +72,7 @@ class Row:
     baseline: str = ""
     ratio: str = ""
     ok: bool | None = None
-    notes: list[str] = field(default_factory=list)
+    values: dict = field(default_factory=dict)
 
 
 ROWS: list[Row] = []
@@ -76,6 +88,12 @@ def percentile(samples: list[float], pct: float) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
+
+
+def ratio(value: float, baseline: float) -> str:
+    if baseline != baseline or not baseline:  # NaN: no baseline measured in this run
+        return ""
+    return f"{value / baseline:.2f}×"
 
 
 def free_port() -> int:
@@ -104,24 +122,42 @@ def prepare_database() -> None:
     user_model = get_user_model()
     if not user_model.objects.filter(email=ADMIN_EMAIL).exists():
         user_model.objects.create_superuser(ADMIN_EMAIL, ADMIN_PASSWORD)
-    discover = manage("discover_workflows", check=False)
-    if discover.returncode != 0:
-        print(f"  (discover_workflows unavailable: {discover.stderr.strip().splitlines()[-1:]})")
+    manage("discover_workflows")
 
 
 # --- processes -----------------------------------------------------------------------------------
 
 
 class Process:
-    def __init__(self, name: str, argv: list[str]):
+    def __init__(self, name: str, argv: list[str], cwd: Path = ROOT):
         self.name = name
         log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bifrost-bench-{RUN_ID}-{name}.log"  # noqa: S108
         self.log = open(log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=ENV, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=cwd, env=ENV, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.profiler: subprocess.Popen | None = None
+
+    def profile(self) -> None:
+        """Attach py-spy (collapsed stacks, subprocesses included) until stop(); needs --profile DIR."""
+        if PROFILE_DIR is None or self.profiler is not None:
+            return
+        PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+        out = PROFILE_DIR / f"{self.name}.txt"
+        self.profiler = subprocess.Popen(
+            [str(Path(PY).with_name("py-spy")), "record", "--pid", str(self.proc.pid), "--subprocesses",
+             "--nonblocking", "--rate", "250", "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(1.0)
 
     def stop(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)
+            try:
+                self.profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.profiler.kill()
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -130,20 +166,42 @@ class Process:
                 os.killpg(self.proc.pid, signal.SIGKILL)
         self.log.close()
 
-    def rss_mb(self) -> dict[str, float]:
+    def rss_mb(self) -> dict[str, tuple[float, float]]:
+        """(RSS, USS) in MB of the process and its children, by role (main / child N).
+
+        RSS counts pages shared with the parent after fork (code, Django's imports) in every child;
+        USS is what the process alone holds, i.e. what one more process costs.
+        """
         import psutil
 
         parent = psutil.Process(self.proc.pid)
-        procs = [parent, *parent.children(recursive=True)]
-        return {
-            f"{p.pid}:{' '.join(p.cmdline()[1:3])[:40]}": p.memory_info().rss / 1e6 for p in procs if p.is_running()
-        }
+        sizes = {}
+        for index, proc in enumerate([parent, *parent.children(recursive=True)]):
+            try:
+                info = proc.memory_full_info()
+            except psutil.Error:
+                continue
+            sizes["main" if index == 0 else f"child {index}"] = (info.rss / 1e6, info.uss / 1e6)
+        return sizes
 
 
 def worker_queues() -> str:
     from bifrost_site import queues
 
     return ",".join(queues.queue_name(q) for q in queues.QUEUE_NAMES)
+
+
+def _wait_ready(proc: Process, check, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            check()
+            return
+        except Exception:
+            if time.monotonic() > deadline or proc.proc.poll() is not None:
+                proc.stop()
+                raise RuntimeError(f"{what} did not start; see {proc.log.name}") from None
+            time.sleep(0.1)
 
 
 @contextmanager
@@ -156,55 +214,56 @@ def celery_worker(concurrency: int):
             "-Q", worker_queues(), "--without-mingle", "--without-gossip", "-l", "WARNING",
         ],
     )  # fmt: skip
-    try:
-        from bifrost_site.tasks import ping_task
+    from bifrost_site.tasks import ping_task
 
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                ping_task.apply_async(args=["ready"]).get(timeout=5)
-                break
-            except Exception:
-                if time.monotonic() > deadline or proc.proc.poll() is not None:
-                    raise RuntimeError(f"worker did not start; see {proc.log.name}") from None
+    _wait_ready(proc, lambda: ping_task.apply_async(args=["ready"]).get(timeout=2), "worker")
+    try:
         yield proc
     finally:
         proc.stop()
 
 
 @contextmanager
-def web_server(kind: str = "daphne"):
-    port = free_port()
+def floor_worker():
+    proc = Process(
+        "floor-worker",
+        [PY, "-m", "celery", "-A", "floor_app", "worker", "-P", "prefork", "-c", "2",
+         "--without-mingle", "--without-gossip", "-l", "WARNING"],
+        cwd=ROOT / "bench",
+    )  # fmt: skip
+    sys.path.insert(0, str(ROOT / "bench"))
+    from floor_app import ping
+
+    _wait_ready(proc, lambda: ping.delay().get(timeout=2), "floor worker")
+    try:
+        yield ping
+    finally:
+        proc.stop()
+
+
+def web_argv(kind: str, port: int) -> list[str]:
     if kind == "gunicorn":
-        argv = [
-            PY,
-            "-m",
-            "gunicorn",
-            "bifrost_site.wsgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "--threads",
-            "4",
-        ]
-    else:
-        argv = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bifrost_site.asgi:application"]
-    proc = Process(f"web-{kind}", argv)
+        # gthread: a sync execute holds its thread while it waits for the worker; 2 processes × 8 threads.
+        return [
+            PY, "-m", "gunicorn", "bifrost_site.wsgi:application", "-b", f"127.0.0.1:{port}",
+            "-w", "2", "-k", "gthread", "--threads", "8", "--log-level", "warning",
+        ]  # fmt: skip
+    return [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bifrost_site.asgi:application"]
+
+
+@contextmanager
+def web_server(kind: str):
     import requests
 
+    port = free_port()
+    proc = Process(f"web-{kind}", web_argv(kind, port))
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/health/live", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline or proc.proc.poll() is not None:
-            proc.stop()
-            raise RuntimeError(f"web server did not start; see {proc.log.name}")
-        time.sleep(0.2)
+
+    def live():
+        if requests.get(f"{base}/health/live", timeout=1).status_code != 200:
+            raise RuntimeError("not live")
+
+    _wait_ready(proc, live, f"web server ({kind})")
     try:
         yield base, proc
     finally:
@@ -224,186 +283,254 @@ def api_session(base: str):
     return session
 
 
-# --- scenarios -----------------------------------------------------------------------------------
+# --- context shared by the scenarios ---------------------------------------------------------------
 
 
 @dataclass
 class Baseline:
+    floor_p50: float = float("nan")
+    floor_throughput: float = float("nan")
     roundtrip_p50: float = float("nan")
     roundtrip_p99: float = float("nan")
     throughput: float = float("nan")
 
 
-BASELINE = Baseline()
+@dataclass
+class Bench:
+    quick: bool
+    webs: list[str]
+    stack: ExitStack
+    worker: Process | None = None
+    worker_idle_rss: dict = field(default_factory=dict)
+    servers: dict = field(default_factory=dict)  # kind -> (base, Process, session, idle rss)
+    executions_run: int = 0
+    baseline: Baseline = field(default_factory=Baseline)
+
+    def ensure_worker(self) -> Process:
+        if self.worker is None:
+            self.worker = self.stack.enter_context(celery_worker(2))
+            time.sleep(1.0)  # let the pool children settle before the idle reading
+            self.worker_idle_rss = self.worker.rss_mb()
+            self.worker.profile()
+        return self.worker
+
+    def server(self, kind: str):
+        if kind not in self.servers:
+            base, proc = self.stack.enter_context(web_server(kind))
+            session = api_session(base)
+            idle = proc.rss_mb()
+            proc.profile()
+            self.servers[kind] = (base, proc, session, idle)
+        return self.servers[kind]
 
 
-def scenario_raw_celery(quick: bool) -> None:
+# --- scenarios -----------------------------------------------------------------------------------
+
+
+def _roundtrip_and_throughput(task, n: int, total: int) -> tuple[list[float], float]:
+    for _ in range(10):
+        task.delay().get(timeout=10)
+    samples = []
+    for _ in range(n):
+        start = time.perf_counter()
+        task.delay().get(timeout=10)
+        samples.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    results = [task.delay() for _ in range(total)]
+    for result in results:
+        result.get(timeout=120)
+    return samples, total / (time.perf_counter() - start)
+
+
+def scenario_floor(bench: Bench) -> None:
+    n, total = (100, 500) if bench.quick else (1000, 5000)
+    with floor_worker() as ping:
+        samples, rate = _roundtrip_and_throughput(ping, n, total)
+    b = bench.baseline
+    b.floor_p50, b.floor_throughput = percentile(samples, 50), rate
+    ROWS.append(
+        Row(
+            "floor: bare Celery (defaults) no-op round trip, throughput (2 procs)",
+            f"p50 {ms(b.floor_p50)}, p99 {ms(percentile(samples, 99))}; {rate:.0f} tasks/s",
+            values={"p50_ms": b.floor_p50 * 1000, "p99_ms": percentile(samples, 99) * 1000, "per_s": rate},
+        )
+    )
+
+
+def scenario_raw_celery(bench: Bench) -> None:
     from bifrost_site.tasks import ping_task
 
-    n = 200 if quick else 1000
-    with celery_worker(2):
-        for _ in range(20):
-            ping_task.delay().get(timeout=10)
-        samples = []
-        for _ in range(n):
-            start = time.perf_counter()
-            ping_task.delay().get(timeout=10)
-            samples.append(time.perf_counter() - start)
-        BASELINE.roundtrip_p50 = percentile(samples, 50)
-        BASELINE.roundtrip_p99 = percentile(samples, 99)
-        ROWS.append(
-            Row("raw celery no-op round trip", f"p50 {ms(BASELINE.roundtrip_p50)}, p99 {ms(BASELINE.roundtrip_p99)}")
+    bench.ensure_worker()
+    n, total = (100, 500) if bench.quick else (1000, 5000)
+    samples, rate = _roundtrip_and_throughput(ping_task, n, total)
+    b = bench.baseline
+    b.roundtrip_p50, b.roundtrip_p99, b.throughput = percentile(samples, 50), percentile(samples, 99), rate
+    ROWS.append(
+        Row(
+            "raw: Bifrost's Celery app no-op round trip, throughput (2 procs)",
+            f"p50 {ms(b.roundtrip_p50)}, p99 {ms(b.roundtrip_p99)}; {rate:.0f} tasks/s",
+            baseline=f"floor p50 {ms(b.floor_p50)}" if b.floor_p50 == b.floor_p50 else "",
+            ratio=ratio(b.roundtrip_p50, b.floor_p50),
+            values={"p50_ms": b.roundtrip_p50 * 1000, "p99_ms": b.roundtrip_p99 * 1000, "per_s": rate},
         )
+    )
 
-        total = 1000 if quick else 5000
+
+def scenario_sync_execute(bench: Bench, web: str) -> None:
+    n = 150 if bench.quick else 1000
+    bench.ensure_worker()
+    base, _, session, _ = bench.server(web)
+    url = f"{base}/api/workflows/bench_noop_sync/execute"
+    for _ in range(10):
+        response = session.post(url, json={"parameters": {}}, timeout=30)
+        if response.status_code != 200:
+            raise RuntimeError(f"sync execute answered {response.status_code}: {response.text[:200]}")
+    samples = []
+    for _ in range(n):
         start = time.perf_counter()
-        results = [ping_task.delay() for _ in range(total)]
-        for result in results:
-            result.get(timeout=60)
-        BASELINE.throughput = total / (time.perf_counter() - start)
-        ROWS.append(Row("raw celery no-op throughput (2 procs)", f"{BASELINE.throughput:.0f} tasks/s"))
-
-
-def scenario_sync_execute(quick: bool, web: str) -> None:
-    n = 200 if quick else 1000
-    with celery_worker(2), web_server(web) as (base, _):
-        session = api_session(base)
-        url = f"{base}/api/workflows/bench_noop_sync/execute"
-        probe = session.post(url, json={"parameters": {}}, timeout=30)
-        if probe.status_code != 200:
-            ROWS.append(
-                Row(f"sync no-op execute ({web})", f"n/a: HTTP {probe.status_code} {probe.text[:120]}", ok=False)
-            )
-            return
-        for _ in range(20):
-            session.post(url, json={"parameters": {}}, timeout=30)
-        samples = []
-        for _ in range(n):
-            start = time.perf_counter()
-            response = session.post(url, json={"parameters": {}}, timeout=30)
-            samples.append(time.perf_counter() - start)
-            if response.status_code != 200:
-                raise RuntimeError(f"sync execute failed: {response.status_code} {response.text[:200]}")
-        p50, p90, p99 = (percentile(samples, p) for p in (50, 90, 99))
-        ROWS.append(
-            Row(
-                f"sync no-op execute over HTTP ({web})",
-                f"p50 {ms(p50)}, p90 {ms(p90)}, p99 {ms(p99)}",
-                budget="p50 ≤ 8 ms, p99 ≤ 25 ms",
-                baseline=f"p50 {ms(BASELINE.roundtrip_p50)}",
-                ratio=ratio(p50, BASELINE.roundtrip_p50),
-                ok=p50 <= 0.008 and p99 <= 0.025,
-            )
+        response = session.post(url, json={"parameters": {}}, timeout=30)
+        samples.append(time.perf_counter() - start)
+        if response.status_code != 200 or response.json().get("status") != "Success":
+            raise RuntimeError(f"sync execute failed: {response.status_code} {response.text[:200]}")
+    bench.executions_run += n + 10
+    p50, p90, p99 = (percentile(samples, p) for p in (50, 90, 99))
+    b = bench.baseline
+    ROWS.append(
+        Row(
+            f"sync no-op execute over HTTP ({web})",
+            f"p50 {ms(p50)}, p90 {ms(p90)}, p99 {ms(p99)}",
+            budget="p50 ≤ 8 ms, p99 ≤ 25 ms",
+            baseline=f"p50 {ms(b.roundtrip_p50)}",
+            ratio=ratio(p50, b.roundtrip_p50),
+            ok=p50 <= 0.008 and p99 <= 0.025,
+            values={"p50_ms": p50 * 1000, "p90_ms": p90 * 1000, "p99_ms": p99 * 1000},
         )
+    )
 
 
 def _wait_all_finished(ids: list[str], timeout: float) -> float:
     from executions.models import FINISHED_STATUSES, Execution
 
     deadline = time.monotonic() + timeout
+    done = 0
     while time.monotonic() < deadline:
         done = Execution.objects.filter(id__in=ids, status__in=FINISHED_STATUSES).count()
         if done == len(ids):
             return time.perf_counter()
-        time.sleep(0.05)
+        time.sleep(0.02)
     raise RuntimeError(f"only {done}/{len(ids)} executions finished in {timeout}s")
 
 
-def scenario_async_throughput(quick: bool, web: str) -> None:
+def _async_run(bench: Bench, base: str, n: int, label: str, budget: bool) -> None:
     from executions.models import Execution
 
-    n = 300 if quick else 2000
-    for workers in (2, 1):
-        with celery_worker(workers), web_server(web) as (base, _):
-            session = api_session(base)
-            url = f"{base}/api/workflows/bench_noop_async/execute"
-            probe = session.post(url, json={"parameters": {}}, timeout=30)
-            if probe.status_code != 202:
-                ROWS.append(
-                    Row(f"async no-op executions ({workers} procs)", f"n/a: HTTP {probe.status_code}", ok=False)
-                )
-                return
-            ids: list[str] = []
-            lock = threading.Lock()
+    url = f"{base}/api/workflows/bench_noop_async/execute"
+    ids: list[str] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    sessions = [api_session(base) for _ in range(8)]
 
-            def submit(count: int, url=url, ids=ids, lock=lock) -> None:
-                local = api_session(base)
-                for _ in range(count):
-                    response = local.post(url, json={"parameters": {}}, timeout=30)
-                    with lock:
-                        ids.append(response.json()["execution_id"])
+    def submit(session, count: int) -> None:
+        for _ in range(count):
+            response = session.post(url, json={"parameters": {}}, timeout=30)
+            with lock:
+                if response.status_code == 202:
+                    ids.append(response.json()["execution_id"])
+                else:
+                    errors.append(f"{response.status_code} {response.text[:100]}")
 
-            start = time.perf_counter()
-            threads = [threading.Thread(target=submit, args=(n // 4,)) for _ in range(4)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            end = _wait_all_finished(ids, timeout=300)
-            rate = len(ids) / (end - start)
-            succeeded = Execution.objects.filter(id__in=ids, status="Success").count()
-            ROWS.append(
-                Row(
-                    f"async no-op executions, submit → Success ({workers} procs)",
-                    f"{rate:.0f} executions/s ({succeeded}/{len(ids)} Success)",
-                    budget="≥ 250/s" if workers == 2 else "",
-                    baseline=f"{BASELINE.throughput:.0f} tasks/s",
-                    ratio=ratio(rate, BASELINE.throughput),
-                    ok=(rate >= 250 and succeeded == len(ids)) if workers == 2 else succeeded == len(ids),
-                )
-            )
+    start = time.perf_counter()
+    threads = [threading.Thread(target=submit, args=(s, n // len(sessions))) for s in sessions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    submitted = time.perf_counter()
+    if errors:
+        raise RuntimeError(f"{len(errors)} submits failed, e.g. {errors[0]}")
+    end = _wait_all_finished(ids, timeout=300)
+    bench.executions_run += len(ids)
+    rate = len(ids) / (end - start)
+    succeeded = Execution.objects.filter(id__in=ids, status="Success").count()
+    b = bench.baseline
+    ROWS.append(
+        Row(
+            label,
+            f"{rate:.0f} executions/s ({succeeded}/{len(ids)} Success; submits {len(ids) / (submitted - start):.0f}/s)",
+            budget="≥ 250/s" if budget else "",
+            baseline=f"{b.throughput:.0f} tasks/s",
+            ratio=ratio(rate, b.throughput),
+            ok=(rate >= 250 if budget else True) and succeeded == len(ids),
+            values={"per_s": rate, "submits_per_s": len(ids) / (submitted - start)},
+        )
+    )
 
 
-def scenario_log_lines(quick: bool, web: str) -> None:
+def scenario_async_throughput(bench: Bench, web: str) -> None:
+    bench.ensure_worker()
+    base, _, _, _ = bench.server(web)
+    n = 320 if bench.quick else 2000
+    _async_run(bench, base, n, f"async no-op executions, submit → Success, 2 procs ({web})", budget=True)
+
+
+def scenario_async_one_process(bench: Bench, web: str) -> None:
+    """Last: stops the shared 2-process worker and runs the same submits against a 1-process worker."""
+    if bench.worker is not None:
+        bench.worker.stop()
+        bench.worker = None
+    base, _, _, _ = bench.server(web)
+    n = 160 if bench.quick else 1000
+    with celery_worker(1):
+        _async_run(bench, base, n, f"async no-op executions, submit → Success, 1 proc ({web})", budget=False)
+
+
+def scenario_log_lines(bench: Bench) -> None:
     import websocket
 
-    lines = 2000 if quick else 10000
-    with celery_worker(2), web_server(web if web == "daphne" else "daphne") as (base, _):
-        session = api_session(base)
-        response = session.post(
-            f"{base}/api/workflows/bench_log_lines/execute", json={"parameters": {"lines": lines}}, timeout=30
-        )
-        start = time.perf_counter()
-        if response.status_code not in (200, 202):
-            ROWS.append(Row("10,000-line log to WebSocket", f"n/a: HTTP {response.status_code}", ok=False))
-            return
-        execution_id = response.json()["execution_id"]
-        ws_url = base.replace("http://", "ws://") + f"/ws/executions/{execution_id}/?token={session.access_token}"
-        ws = websocket.create_connection(ws_url, timeout=30, origin=base)
-        seen: set[int] = set()
-        latencies: list[float] = []
-        last_line_at = None
-        complete = False
-        try:
-            while not (complete and len(seen) >= lines):
-                message = json.loads(ws.recv())
-                now = time.perf_counter()
-                if message.get("type") == "log":
-                    seen.add(message["sequence"])
-                    last_line_at = now
-                    stamp = message.get("timestamp")
-                    if stamp:
-                        from datetime import datetime
+    lines = 10000
+    bench.ensure_worker()
+    base, _, session, _ = bench.server("daphne")
+    response = session.post(
+        f"{base}/api/workflows/bench_log_lines/execute", json={"parameters": {"lines": lines}}, timeout=30
+    )
+    start = time.perf_counter()
+    if response.status_code not in (200, 202):
+        raise RuntimeError(f"log workflow answered {response.status_code}: {response.text[:200]}")
+    execution_id = response.json()["execution_id"]
+    ws_url = base.replace("http://", "ws://") + f"/ws/executions/{execution_id}/?token={session.access_token}"
+    ws = websocket.create_connection(ws_url, timeout=30, origin=base)
+    seen: set[int] = set()
+    latencies: list[float] = []
+    last_line_at = None
+    complete = False
+    try:
+        while not complete and time.perf_counter() - start < 60:
+            message = json.loads(ws.recv())
+            now = time.perf_counter()
+            if message.get("type") == "log":
+                seen.add(message["sequence"])
+                last_line_at = now
+                latencies.append(max(0.0, time.time() - datetime.fromisoformat(message["timestamp"]).timestamp()))
+            elif message.get("type") == "status" and message.get("is_complete"):
+                complete = True
+    finally:
+        ws.close()
+    bench.executions_run += 1
+    from executions.models import ExecutionLog
 
-                        sent = datetime.fromisoformat(stamp).timestamp()
-                        latencies.append(max(0.0, time.time() - sent))
-                elif message.get("type") == "status" and message.get("is_complete"):
-                    complete = True
-                if now - start > 60:
-                    break
-        finally:
-            ws.close()
-        total = (last_line_at or time.perf_counter()) - start
-        lost = max(0, lines - len([s for s in seen if s]))  # the workflow also logs start/end lines
-        ROWS.append(
-            Row(
-                f"{lines:,}-line log delivered over WebSocket",
-                f"{total:.2f} s to last line, {len(seen) / total:.0f} lines/s, lost {lost}, "
-                f"p99 line latency {ms(percentile(latencies, 99))}",
-                budget="10,000 lines ≤ 2 s, none lost",
-                ok=total <= 2.0 and lost == 0 if lines == 10000 else lost == 0,
-            )
+    stored = ExecutionLog.objects.filter(execution_id=execution_id).count()
+    total = (last_line_at or time.perf_counter()) - start
+    lost = lines - len(seen)
+    ROWS.append(
+        Row(
+            f"{lines:,}-line log persisted and delivered over WebSocket (daphne)",
+            f"{total:.2f} s to last line, {len(seen) / total:.0f} lines/s, lost {lost}, stored {stored}, "
+            f"p99 line latency {ms(percentile(latencies, 99))}",
+            budget="≤ 2 s, none lost",
+            ok=total <= 2.0 and lost == 0 and stored == lines,
+            values={"seconds": total, "lost": lost, "stored": stored, "p99_ms": percentile(latencies, 99) * 1000},
         )
+    )
 
 
 def seed_executions(target: int) -> None:
@@ -436,7 +563,12 @@ def seed_workflows(target: int) -> None:
     have = Workflow.objects.filter(name__startswith="seeded_").count()
     Workflow.objects.bulk_create(
         [
-            Workflow(name=f"seeded_{i:05d}", description="seeded", parameters=[{"name": "x", "type": "string"}])
+            Workflow(
+                name=f"seeded_{i:05d}",
+                description="seeded",
+                source_path="seeded.py",
+                parameters=[{"name": "x", "type": "string"}],
+            )
             for i in range(have, target)
         ],
         batch_size=1000,
@@ -454,7 +586,8 @@ def measure_get(session, url: str, n: int) -> list[float]:
     return samples
 
 
-def queries_for(path: str) -> int:
+def queries_for(path: str) -> list[str]:
+    """The SQL one request runs, through Django's test client in this process."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
@@ -469,83 +602,80 @@ def queries_for(path: str) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(path, HTTP_HOST="127.0.0.1")
     if response.status_code != 200:
-        return -1
-    return len(captured)
+        raise RuntimeError(f"GET {path} in process: {response.status_code}")
+    return [q["sql"] for q in captured]
 
 
-def scenario_lists(quick: bool, web: str, which: str) -> None:
-    n = 100 if quick else 500
+def scenario_lists(bench: Bench, web: str, which: str) -> None:
+    n = 60 if bench.quick else 500
     if which == "executions":
         seed_executions(100_000)
-        path, budget, name = (
-            "/api/executions?limit=50",
-            "p50 ≤ 15 ms, constant queries",
-            "GET /api/executions (100k rows)",
-        )
+        paths = ["/api/executions?limit=50"]
+        budget, name = "p50 ≤ 15 ms, constant queries", "GET /api/executions, 50/page (100k rows)"
     else:
         seed_workflows(1000)
-        path, budget, name = "/api/workflows", "p50 ≤ 15 ms", "GET /api/workflows (1,000 workflows)"
-    with web_server(web) as (base, _):
-        session = api_session(base)
-        probe = session.get(base + path, timeout=30)
-        if probe.status_code != 200:
-            ROWS.append(Row(f"{name} ({web})", f"n/a: HTTP {probe.status_code}", ok=False))
-            return
-        measure_get(session, base + path, 10)
-        samples = measure_get(session, base + path, n)
+        paths = ["/api/workflows"]
+        budget, name = "p50 ≤ 15 ms", "GET /api/workflows (1,000 workflows)"
+    base, _, session, _ = bench.server(web)
+    first = session.get(base + paths[0], timeout=30)
+    if first.status_code != 200:
+        raise RuntimeError(f"GET {paths[0]}: {first.status_code} {first.text[:200]}")
+    if which == "executions":
+        body = first.json()
+        following = body.get("next") if isinstance(body, dict) else None
+        if following:  # the second page too: the figure covers paging, not only the first page
+            parts = urlsplit(following)
+            paths.append(f"{parts.path}?{parts.query}")
+    query_counts = sorted({len(queries_for(path)) for path in paths})
+    measure_get(session, base + paths[0], 10)
+    samples = []
+    for path in paths:
+        samples += measure_get(session, base + path, n // len(paths))
     p50, p99 = percentile(samples, 50), percentile(samples, 99)
-    queries = queries_for(path)
     ROWS.append(
         Row(
             f"{name} ({web})",
-            f"p50 {ms(p50)}, p99 {ms(p99)}, {queries} queries/request",
+            f"p50 {ms(p50)}, p99 {ms(p99)}, queries/request {'/'.join(map(str, query_counts))}",
             budget=budget,
-            ok=p50 <= 0.015,
+            ok=p50 <= 0.015 and (len(query_counts) == 1 if which == "executions" else True),
+            values={"p50_ms": p50 * 1000, "p99_ms": p99 * 1000, "queries": query_counts},
         )
     )
 
 
-def scenario_memory(quick: bool, web: str) -> None:
-    import requests
+def _sizes(sizes: dict) -> str:
+    return ", ".join(f"{role} {rss:.0f} (USS {uss:.0f})" for role, (rss, uss) in sizes.items()) + " MB RSS"
 
-    n = 200 if quick else 1000
-    with celery_worker(2) as worker, web_server("daphne") as (base, web_proc):
-        time.sleep(2)
-        idle_worker = worker.rss_mb()
-        idle_web = web_proc.rss_mb()
-        session = api_session(base)
-        url = f"{base}/api/workflows/bench_noop_async/execute"
-        ids = []
-        for _ in range(n):
-            response = session.post(url, json={"parameters": {}}, timeout=30)
-            if response.status_code != 202:
-                break
-            ids.append(response.json()["execution_id"])
-        if ids:
-            _wait_all_finished(ids, timeout=300)
-        after = worker.rss_mb()
-        del requests
-    worker_children = list(idle_worker.values())
+
+def scenario_memory(bench: Bench) -> None:
+    for kind, (_, _, _, idle) in bench.servers.items():
+        largest = max(rss for rss, _ in idle.values())
+        ROWS.append(
+            Row(
+                f"memory: idle web ({kind}), per process",
+                _sizes(idle),
+                budget="≤ 120 MB",
+                ok=largest <= 120,
+                values={"mb": idle},
+            )
+        )
+    if bench.worker is None:
+        return
+    after = bench.worker.rss_mb()
     ROWS.append(
         Row(
-            "memory: idle web process (daphne)",
-            f"{max(idle_web.values()):.0f} MB RSS",
-            budget="≤ 120 MB",
-            ok=max(idle_web.values()) <= 120,
+            "memory: idle worker, per process",
+            _sizes(bench.worker_idle_rss),
+            budget="≤ 100 MB",
+            ok=max(rss for rss, _ in bench.worker_idle_rss.values()) <= 100,
+            values={"mb": bench.worker_idle_rss},
         )
     )
     ROWS.append(
         Row(
-            "memory: idle worker processes",
-            ", ".join(f"{v:.0f}" for v in worker_children) + " MB RSS",
-            budget="≤ 100 MB each",
-            ok=max(worker_children) <= 100,
-        )
-    )
-    ROWS.append(
-        Row(
-            f"memory: worker processes after {len(ids)} executions",
-            ", ".join(f"{v:.0f}" for v in after.values()) + " MB RSS",
+            f"memory: worker after {bench.executions_run:,} executions",
+            _sizes(after),
+            values={"mb": after, "executions": bench.executions_run},
         )
     )
 
@@ -557,65 +687,110 @@ def cleanup() -> None:
     try:
         with app.connection_for_write() as connection:
             queues.delete_topology(connection, ENV["QUEUE_PREFIX"])
+            channel = connection.default_channel
+            channel.queue_delete(f"{ENV['BENCH_FLOOR_PREFIX']}.q")
+            channel.exchange_delete(f"{ENV['BENCH_FLOOR_PREFIX']}.q")
     except Exception as exc:
         print(f"  (could not delete bench queues: {exc})")
+    try:
+        import redis
+        from django.conf import settings
+
+        for url, pattern in (
+            (settings.REDIS_RESULTS_URL, f"{ENV['REDIS_KEY_PREFIX']}*"),
+            (settings.REDIS_RESULTS_URL, f"{ENV['BENCH_FLOOR_PREFIX']}*"),
+            (settings.REDIS_CACHE_URL, f"*{ENV['REDIS_KEY_PREFIX']}*"),
+            (settings.REDIS_CHANNELS_URL, f"{ENV['REDIS_KEY_PREFIX']}*"),
+        ):
+            client = redis.Redis.from_url(url)
+            keys = list(client.scan_iter(match=pattern, count=1000))
+            for index in range(0, len(keys), 500):
+                client.delete(*keys[index : index + 500])
+    except Exception as exc:
+        print(f"  (could not delete bench Redis keys: {exc})")
 
 
 def verdict(row: Row) -> str:
     return "" if row.ok is None else ("PASS" if row.ok else "MISS")
 
 
-def ratio(value: float, baseline: float) -> str:
-    if baseline != baseline or not baseline:  # NaN: no baseline measured in this run
-        return ""
-    return f"{value / baseline:.2f}×"
-
-
 def print_table() -> None:
-    headers = ("scenario", "figure", "budget", "baseline", "ratio", "")
+    headers = ("scenario", "figure", "budget", "baseline (raw)", "ratio", "")
     table = [headers] + [(r.scenario, r.figure, r.budget, r.baseline, r.ratio, verdict(r)) for r in ROWS]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(headers))]
     for index, row in enumerate(table):
-        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
+        print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if index == 0:
             print("  ".join("-" * w for w in widths))
 
 
+def machine() -> dict:
+    import psutil
+
+    load = os.getloadavg()
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "python": platform.python_version(),
+        "load_before": [round(x, 2) for x in load],
+    }
+
+
 def main() -> int:
+    global PROFILE_DIR
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke mode: small counts, under a minute")
-    parser.add_argument("--only", default="raw,sync,async,logs,executions,workflows,memory")
-    parser.add_argument("--web", choices=["daphne", "gunicorn"], default="daphne")
+    parser.add_argument("--only", default=ALL_SCENARIOS, help=f"comma-separated subset of {ALL_SCENARIOS}")
+    parser.add_argument("--web", default="daphne", help="daphne, gunicorn or both: daphne,gunicorn")
+    parser.add_argument("--profile", type=Path, help="record py-spy collapsed stacks of every server into DIR")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
-    wanted = set(args.only.split(","))
+    wanted = [key for key in ALL_SCENARIOS.split(",") if key in set(args.only.split(","))]
+    webs = [w.strip() for w in args.web.split(",") if w.strip()]
+    if any(w not in ("daphne", "gunicorn") for w in webs):
+        parser.error("--web takes daphne, gunicorn or daphne,gunicorn")
+    PROFILE_DIR = args.profile
 
+    began = time.perf_counter()
+    info = machine()
     setup_django()
-    print(f"Preparing {BENCH_DB} (run {RUN_ID}) …")
+    print(f"Preparing {BENCH_DB} (run {RUN_ID}; {info['nproc']} CPUs, load {info['load_before']}) …", flush=True)
     prepare_database()
-    scenarios = [
-        ("raw", scenario_raw_celery, ()),
-        ("sync", scenario_sync_execute, (args.web,)),
-        ("async", scenario_async_throughput, (args.web,)),
-        ("logs", scenario_log_lines, (args.web,)),
-        ("executions", scenario_lists, (args.web, "executions")),
-        ("workflows", scenario_lists, (args.web, "workflows")),
-        ("memory", scenario_memory, (args.web,)),
-    ]
-    try:
-        for key, func, extra in scenarios:
-            if key in wanted:
-                print(f"… {key}")
+    with ExitStack() as stack:
+        bench = Bench(quick=args.quick, webs=webs, stack=stack)
+        per_web = {"sync": scenario_sync_execute, "async": scenario_async_throughput, "async1": None}
+        try:
+            for key in wanted:
+                print(f"… {key}", flush=True)
                 try:
-                    func(args.quick, *extra)
+                    if key == "floor":
+                        scenario_floor(bench)
+                    elif key == "raw":
+                        scenario_raw_celery(bench)
+                    elif key in ("sync", "async"):
+                        for web in webs:
+                            per_web[key](bench, web)
+                    elif key == "logs":
+                        scenario_log_lines(bench)
+                    elif key in ("executions", "workflows"):
+                        for web in webs:
+                            scenario_lists(bench, web, key)
+                    elif key == "memory":
+                        scenario_memory(bench)
+                    elif key == "async1":
+                        scenario_async_one_process(bench, webs[0])
                 except Exception as exc:
-                    ROWS.append(Row(key, f"error: {exc}", ok=False))
-    finally:
-        cleanup()
+                    ROWS.append(Row(key, f"error: {exc}"[:300], ok=False))
+        finally:
+            stack.close()
+            cleanup()
+    info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    info["seconds"] = round(time.perf_counter() - began, 1)
     print()
     print_table()
+    print(f"\n{info['seconds']} s; load average before {info['load_before']}, after {info['load_after']}")
     if args.json:
-        Path(args.json).write_text(json.dumps([r.__dict__ for r in ROWS], indent=2))
+        Path(args.json).write_text(json.dumps({"machine": info, "rows": [r.__dict__ for r in ROWS]}, indent=2))
     return 0 if all(r.ok is not False for r in ROWS) else 1
 
 

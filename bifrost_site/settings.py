@@ -5,6 +5,7 @@ Every value comes from the environment (DESIGN §3) through one django-environ o
 production refuses to start with anything a developer would leave behind.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -130,9 +131,23 @@ WSGI_APPLICATION = "bifrost_site.wsgi.application"
 ASGI_APPLICATION = "bifrost_site.asgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@localhost:5432/bifrost")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# Under ASGI every request runs in a thread of its own (asgiref's ThreadSensitiveContext), so a
+# persistent per-thread connection never gets reused: a process started from the ASGI entry point
+# (bifrost_site.asgi, being imported while settings load) uses psycopg's connection pool instead
+# (docs/performance.md). WSGI threads and Celery processes are long-lived and keep their own
+# persistent connection. DB_POOL=true/false overrides.
+DB_POOL = env.bool("DB_POOL", default="bifrost_site.asgi" in sys.modules)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+        "timeout": env.int("DB_POOL_TIMEOUT", default=10),
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -208,7 +223,8 @@ REDIS_CHANNELS_URL = _redis_url_with_db(REDIS_URL, 2)
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, with its connection pools shared by every thread of the process.
+        "BACKEND": "bifrost_site.cache.SharedPoolRedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -233,8 +249,10 @@ CELERY_TASK_DEFAULT_QUEUE = queues.queue_name(queues.DEFAULT, QUEUE_PREFIX)
 CELERY_TASK_DEFAULT_EXCHANGE = CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
 CELERY_BROKER_URL = RABBITMQ_URL
-# Redis results that fail fast and never block publishing (bifrost_site/result_backend.py).
-CELERY_RESULT_BACKEND = f"bifrost_site.result_backend:ResilientRedisBackend+{REDIS_RESULTS_URL}"
+# Celery's Redis backend, one per process, subscribing only when someone waits (bifrost_site/results.py):
+# publishing never waits on Redis, and Redis operations retry once, quickly.
+CELERY_RESULT_BACKEND = f"bifrost_site.results:BifrostRedisBackend+{REDIS_RESULTS_URL}"
+CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
     "retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
@@ -248,6 +266,10 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 7200 + 120
 CELERY_TASK_SOFT_TIME_LIMIT = 7200 + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after EVERY task unless this is
+# set; reconnecting cost ~1-3 ms per execution. Recycle every 500 tasks instead (the engine's
+# close_old_connections() still drops broken or obsolete connections at the start of each run).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("BROKER_CONNECTION_TIMEOUT", default=2.0)
 # Publishing must fail fast when RabbitMQ is down so the API can answer 503 (DESIGN §9).
@@ -387,7 +409,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"not_captured": {"()": "bifrost_site.logging_filters.NotCapturedByExecution"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            # A workflow's own log lines are stored with its execution, not echoed (docs/performance.md).
+            "filters": [] if env.bool("LOG_WORKFLOW_LINES", default=False) else ["not_captured"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

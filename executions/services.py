@@ -101,20 +101,21 @@ def execution_start(
     if executed_by_name is None:
         executed_by_name = getattr(user, "email", "") if user is not None else "system"
     task_id = str(uuid.uuid4())
-    with transaction.atomic():
-        execution = Execution.objects.create(
-            workflow_name=workflow.name,
-            organization=organization,
-            form=form,
-            trigger=trigger,
-            executed_by=user if getattr(user, "is_authenticated", False) else None,
-            executed_by_name=executed_by_name,
-            status=S.PENDING,
-            parameters=coerced,
-            celery_task_id=task_id,
-            rerun_of=rerun_of,
-        )
-        transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds))
+    # One INSERT (atomic by itself); the run task is published once it is committed: right away in
+    # autocommit, or when the caller's own transaction commits.
+    execution = Execution.objects.create(
+        workflow_name=workflow.name,
+        organization=organization,
+        form=form,
+        trigger=trigger,
+        executed_by=user if getattr(user, "is_authenticated", False) else None,
+        executed_by_name=executed_by_name,
+        status=S.PENDING,
+        parameters=coerced,
+        celery_task_id=task_id,
+        rerun_of=rerun_of,
+    )
+    transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds))
     return StartedExecution(
         execution=execution,
         mode=effective_mode(workflow.execution_mode, trigger),
@@ -155,7 +156,7 @@ def execution_await(started: StartedExecution) -> Execution:
             _poll_until_complete(execution, deadline)
         execution.refresh_from_db()
         if execution.is_complete or execution.celery_task_id == task_id:
-            break
+            return execution
         task_id = execution.celery_task_id  # a retry re-queued it under a new task id
     execution.refresh_from_db()
     return execution

@@ -6,6 +6,7 @@ import uuid
 
 from celery import shared_task
 from celery.exceptions import Reject
+from celery.signals import task_postrun
 
 import executions.engine.poison  # noqa: F401  (connects the task_rejected handler in workers)
 
@@ -41,9 +42,21 @@ def run_execution_task(self, execution_id: str) -> dict:
         execution_id = str(uuid.UUID(str(execution_id)))
     except (TypeError, ValueError):
         raise Reject(f"not an execution id: {execution_id!r}", requeue=False) from None
+    from executions import events
     from executions.engine.runner import execute
 
+    # Status and log events of this run are queued without waiting; the task_postrun handler
+    # below waits for them after Celery has stored the result (the sync caller is not held up).
+    events.defer_broadcasts()
     return execute(execution_id, task_id=self.request.id or "", publish_retry=_publish_retry)
+
+
+@task_postrun.connect
+def _flush_broadcasts(sender=None, **kwargs):
+    if getattr(sender, "name", None) == "executions.run_execution":
+        from executions import events
+
+        events.flush_broadcasts()
 
 
 @shared_task(name="executions.run_data_provider", acks_late=False, max_retries=0, soft_time_limit=60, time_limit=75)

@@ -13,8 +13,10 @@ Allowed moves:
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from executions import events
@@ -38,10 +40,30 @@ class IllegalTransition(ValueError):
     pass
 
 
-def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution | None:
-    """Move the row to `to` if its status is one of `from_statuses`; return the refreshed row or None.
+def _update_returning(execution_id, from_statuses: frozenset, values: dict) -> Execution | None:
+    """`UPDATE ... WHERE id = %s AND status IN (...) RETURNING *`: apply and read back in one round trip.
 
-    Finished statuses get `completed_at` (now, unless given) and `duration_ms` from `started_at`.
+    The SQL comes from Django's own update compiler (field preparation, F() expressions), with a
+    RETURNING clause appended; the row comes back through RawQuerySet, which applies the fields'
+    database converters (JSON, datetimes) like any query.
+    """
+    queryset = Execution.objects.filter(id=execution_id, status__in=from_statuses)
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    update_sql, params = query.get_compiler(queryset.db).as_sql()
+    quote = connections[queryset.db].ops.quote_name
+    columns = ", ".join(quote(field.column) for field in Execution._meta.concrete_fields)
+    rows = list(Execution.objects.db_manager(queryset.db).raw(f"{update_sql} RETURNING {columns}", params))
+    return rows[0] if rows else None
+
+
+def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution | None:
+    """Move the row to `to` if its status is one of `from_statuses`; return the updated row or None.
+
+    One statement: the conditional UPDATE returns the row it changed. Finished statuses get
+    `completed_at` (now, unless given) and `duration_ms` computed from `started_at` in the same
+    UPDATE. The status event is broadcast once the change is committed (at once outside a
+    transaction). The returned row's foreign keys (organization, executed_by) load lazily.
     """
     from_statuses = frozenset(from_statuses)
     illegal = from_statuses - ALLOWED.get(to, frozenset())
@@ -49,20 +71,14 @@ def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution |
         raise IllegalTransition(f"{sorted(illegal)} -> {to} is not an allowed transition")
     now = timezone.now()
     fields.setdefault("updated_at", now)
-    finished = to in FINISHED_STATUSES
-    if finished:
+    if to in FINISHED_STATUSES:
         fields.setdefault("completed_at", now)
-    with transaction.atomic():
-        applied = Execution.objects.filter(id=execution_id, status__in=from_statuses).update(status=to, **fields)
-        if not applied:
-            return None
-        if finished:
-            completed_at = fields["completed_at"]
-            row = Execution.objects.filter(id=execution_id).values("started_at").first()
-            if row and row["started_at"] is not None:
-                duration = max(0, int((completed_at - row["started_at"]).total_seconds() * 1000))
-                Execution.objects.filter(id=execution_id).update(duration_ms=duration)
-        execution = Execution.objects.select_related("organization").get(id=execution_id)
+        fields["duration_ms"] = RawSQL(
+            "GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - started_at)) * 1000))::integer",
+            (fields["completed_at"],),
+        )
+    execution = _update_returning(execution_id, from_statuses, {"status": to, **fields})
+    if execution is not None:
         transaction.on_commit(lambda: events.emit_status(execution))
     return execution
 

@@ -1,6 +1,7 @@
 """A real task through a real worker on the real RabbitMQ, with the result in the real Redis."""
 
 import pytest
+from celery.backends.redis import RedisBackend
 from django.conf import settings
 
 from bifrost_site.tasks import ping_task
@@ -14,9 +15,7 @@ def test_task_round_trips_through_worker_and_redis_results():
     with running_worker():
         result = ping_task.delay("hello")
         assert result.get(timeout=20) == {"payload": "hello"}
-    from celery.backends.redis import RedisBackend
-
-    assert isinstance(result.backend, RedisBackend)  # ResilientRedisBackend (bifrost_site/result_backend.py)
+    assert isinstance(result.backend, RedisBackend)
 
 
 def test_queues_are_declared_with_dead_letter_exchanges():

@@ -62,12 +62,17 @@ class LogCollector:
     def __init__(self, execution_id, *, masker: SecretMasker | None = None, start_sequence: int | None = None):
         self.execution_id = execution_id
         self.masker = masker
-        self._next = start_sequence if start_sequence is not None else next_sequence(execution_id)
+        # Lines are numbered 1, 2, ... as they come; the offset (the highest sequence already stored,
+        # e.g. by an earlier attempt) is looked up by the flusher before its first write, so an
+        # execution that logs nothing costs no query and no thread.
+        self._count = 0
+        self._offset = None if start_sequence is None else start_sequence - 1
         self._pending: list[ExecutionLog] = []
         self._partial: dict[str, str] = {}
         self._cond = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._started = False
         self.written = 0
 
     # -- producing ----------------------------------------------------------------------
@@ -83,15 +88,17 @@ class LogCollector:
         with self._cond:
             line = ExecutionLog(
                 execution_id=self.execution_id,
-                sequence=self._next,
+                sequence=self._count + 1,
                 level=level,
                 message=message,
                 data=data,
                 timestamp=now,
             )
-            self._next += 1
+            self._count += 1
             self._pending.append(line)
-            if len(self._pending) >= FLUSH_LINES:
+            if self._started and self._thread is None and not self._closed:
+                self._spawn()
+            elif len(self._pending) >= FLUSH_LINES:
                 self._cond.notify()
 
     def write_stream(self, level: str, text: str) -> None:
@@ -105,9 +112,16 @@ class LogCollector:
 
     # -- flushing -----------------------------------------------------------------------
     def start(self) -> LogCollector:
+        """Flush in the background from the first line on (the thread starts with that line)."""
+        with self._cond:
+            self._started = True
+            if self._pending and self._thread is None:
+                self._spawn()
+        return self
+
+    def _spawn(self) -> None:  # with self._cond held
         self._thread = threading.Thread(target=self._run, name=f"bifrost-logs-{self.execution_id}", daemon=True)
         self._thread.start()
-        return self
 
     def _run(self) -> None:
         try:
@@ -127,10 +141,17 @@ class LogCollector:
 
     def _write(self, batch: list[ExecutionLog]) -> None:
         tries = 0
+        numbered = False
 
         def store():
-            nonlocal tries
+            nonlocal tries, numbered
             tries += 1
+            if self._offset is None:  # lines of an earlier attempt come first: number after them
+                self._offset = next_sequence(self.execution_id) - 1
+            if not numbered:
+                numbered = True
+                for line in batch:
+                    line.sequence += self._offset
             # a retry may follow a write that committed before its connection died: skip what is there
             ExecutionLog.objects.bulk_create(batch, ignore_conflicts=tries > 1)
 

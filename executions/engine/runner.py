@@ -112,6 +112,8 @@ def _fail_unstarted(execution_id, status: str, error_type: str, message: str, fr
 def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
     """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
     close_old_connections()
+    # Look first (one query with the organization and user), then claim (one UPDATE ... RETURNING).
+    # At most once: whatever is not Pending is never run (again) here.
     execution = retry_db(
         lambda: Execution.objects.filter(id=execution_id).select_related("organization", "executed_by").first(),
         what=f"loading execution {execution_id}",
@@ -119,7 +121,7 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
     if execution is None:
         return {"status": "missing"}
     if execution.status == S.RUNNING:
-        # Delivered again while Running: the worker that ran it was lost. At most once: do not re-run.
+        # Delivered again while Running: the worker that ran it was lost. Do not re-run.
         _fail_unstarted(
             execution_id,
             S.FAILED,
@@ -146,6 +148,7 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
         if current is None or not (current.status == S.RUNNING and task_id and current.celery_task_id == task_id):
             return {"status": current.status if current else None}
         claimed = current  # our own claim committed just before the connection died, then the retry lost the race
+    claimed.organization, claimed.executed_by = execution.organization, execution.executed_by
     try:
         return _execute_claimed(claimed, publish_retry)
     except SoftTimeLimitExceeded:
@@ -179,10 +182,6 @@ def reset_db_connection() -> None:
 def _execute_claimed(execution: Execution, publish_retry) -> dict:
     execution_id = execution.id
     masker = SecretMasker()
-    execution.executed_by = retry_db(
-        lambda: Execution.objects.select_related("executed_by").get(id=execution_id).executed_by,
-        what=f"loading {execution_id}",
-    )
     collector = retry_db(lambda: LogCollector(execution_id, masker=masker), what="starting the log collector")
     collector.start()
     context = retry_db(lambda: build_context(execution), what=f"building the context of {execution_id}")

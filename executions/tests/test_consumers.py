@@ -14,6 +14,17 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 TIMEOUT = 10  # generous: a positive wait only ever ends early
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """A new channels-redis layer per test: each async test runs on its own event loop, and a layer
+    keeps loop-bound state (its receive lock) from a consumer still receiving when a test ends."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="module")
 def application():
     from bifrost_site.asgi import build_application

@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 
 from bifrost_site.celery import app
-from bifrost_site.result_backend import ResilientRedisBackend
+from bifrost_site.results import BifrostRedisBackend
 from conftest import client_for
 from executions.engine.dbretry import retry_db
 from executions.engine.runner import execute
@@ -98,7 +98,7 @@ def test_an_execution_survives_its_database_connections_being_killed_mid_run(dis
 
 
 def test_the_result_backend_never_blocks_publishing_when_redis_is_down():
-    backend = ResilientRedisBackend(app=app, url=f"redis://127.0.0.1:{_dead_port()}/0")
+    backend = BifrostRedisBackend(app=app, url=f"redis://127.0.0.1:{_dead_port()}/0")
     started = time.monotonic()
     backend.on_task_call(None, "some-task-id")  # logged, not raised
     assert time.monotonic() - started < 3
@@ -108,15 +108,15 @@ def test_the_result_backend_never_blocks_publishing_when_redis_is_down():
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_sync_execute_answers_from_the_database_when_the_result_backend_is_down(prefork_worker, discovered, admin_user):
-    dead = ResilientRedisBackend(app=app, url=f"redis://127.0.0.1:{_dead_port()}/0")
+    dead = BifrostRedisBackend(app=app, url=f"redis://127.0.0.1:{_dead_port()}/0")
     previous = app.backend
-    app._local.backend = dead  # this (web) process cannot reach Redis; the worker still stores results
+    app._backend = dead  # this (web) process cannot reach Redis; the worker still stores results
     try:
         started = time.monotonic()
         response = client_for(admin_user).post("/api/workflows/t_sync/execute", {"parameters": {}}, format="json")
         elapsed = time.monotonic() - started
     finally:
-        app._local.backend = previous
+        app._backend = previous
     assert response.status_code == 200, response.content
     assert response.json()["status"] == S.SUCCESS
     assert elapsed < 15
