@@ -202,11 +202,14 @@ class SessionWorkers:
     for `prefork_worker` starts the session worker again.
     """
 
+    active: SessionWorkers | None = None  # the session's instance, so in-process workers can stop it
+
     def __init__(self, workspace: Path, log_root: Path, django_db_blocker) -> None:
         self.workspace, self.log_root, self.django_db_blocker = workspace, log_root, django_db_blocker
         self.current: Process | None = None
         self._context = None
         self.starts = 0
+        SessionWorkers.active = self
 
     def ensure_running(self) -> Process:
         if self.current is None or self.current.process.poll() is not None:
@@ -231,6 +234,7 @@ def session_workers(engine_workspace, tmp_path_factory, django_db_setup, django_
         yield workers
     finally:
         workers.stop()
+        SessionWorkers.active = None
 
 
 @pytest.fixture

@@ -60,7 +60,10 @@ def running_worker(*, queues_to_consume=None, concurrency: int = 2, pool: str = 
 
     from bifrost_site import queues
     from bifrost_site.celery import app
+    from bifrost_site.testing.engine import SessionWorkers
 
+    if SessionWorkers.active is not None:  # one consumer per run's queues, or tasks land on the wrong worker
+        SessionWorkers.active.stop()
     names = queues_to_consume or [queues.queue_name(q) for q in queues.QUEUE_NAMES]
     with app.connection_for_write() as connection:
         queues.declare_topology(connection)
