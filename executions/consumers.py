@@ -50,7 +50,23 @@ def _authenticated_user(scope):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-class ExecutionLogConsumer(AsyncJsonWebsocketConsumer):
+class _GroupConsumer(AsyncJsonWebsocketConsumer):
+    """Shared by both consumers: leave the joined group on disconnect; answer pings."""
+
+    group: str | None = None
+
+    async def disconnect(self, code):
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+
+    async def receive_json(self, content, **kwargs):
+        """Clients have nothing to say; a ping gets a pong so they can check the connection."""
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+
+class ExecutionLogConsumer(_GroupConsumer):
     """Status, backlog and live log lines of one execution."""
 
     execution_id: str | None = None
@@ -87,16 +103,6 @@ class ExecutionLogConsumer(AsyncJsonWebsocketConsumer):
         await self._send_stored(until=None)
         if execution.is_complete:
             await self._finish()
-
-    async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-
-    async def receive_json(self, content, **kwargs):
-        """Clients have nothing to say; a ping gets a pong so they can check the connection."""
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
 
     # --- group events (executions.events) ---
 
@@ -152,7 +158,7 @@ class ExecutionLogConsumer(AsyncJsonWebsocketConsumer):
         return list(lines[:BACKLOG_CHUNK])
 
 
-class ExecutionHistoryConsumer(AsyncJsonWebsocketConsumer):
+class ExecutionHistoryConsumer(_GroupConsumer):
     """Status changes of every execution the caller may see.
 
     Platform admins: all organizations (`executions.all`), or one with `?organization_id=`.
@@ -195,15 +201,6 @@ class ExecutionHistoryConsumer(AsyncJsonWebsocketConsumer):
             self.group = events.history_group(self.request_scope.organization_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json({"type": "subscribed", "scope": self.request_scope.label})
-
-    async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            self.group = None
-
-    async def receive_json(self, content, **kwargs):
-        if isinstance(content, dict) and content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
 
     async def execution_status(self, event):
         status = event["status"]
