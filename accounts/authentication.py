@@ -51,7 +51,7 @@ class BifrostJWTAuthentication(JWTAuthentication):
         user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
         if user_id is None:
             raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.")
-        user = get_user_model().objects.select_related("organization").filter(id=user_id).first()
+        user = next(iter(get_user_model().objects.select_related("organization").filter(id=user_id)), None)
         if user is None:
             raise exceptions.AuthenticationFailed("User not found.", code="user_not_found")
         if not user.is_active or (user.organization_id and not user.organization.is_active):

@@ -27,7 +27,7 @@ from channels.layers import get_channel_layer  # noqa: E402
 
 from executions.events import execution_group  # noqa: E402
 from executions.models import ExecutionLog  # noqa: E402
-from executions.services import StartedExecution, execution_await, execution_start  # noqa: E402
+from executions.services import execution_await, execution_start  # noqa: E402
 
 
 def pct(values, p):
@@ -60,7 +60,7 @@ async def _receive_lines(channel_layer, channel, expected, seen):
 
 def log_lines(lines: int) -> None:
     layer = get_channel_layer()
-    started = execution_start(workflow_name="log_burst", parameters={"lines": lines}, trigger="manual")
+    started = execution_start(workflow_name="log_burst", parameters={"lines": lines}, trigger="manual", mode="sync")
     execution_id = started.execution.id
 
     async def run():
@@ -74,7 +74,7 @@ def log_lines(lines: int) -> None:
 
     # subscribe before the worker starts emitting: the task was published already, so measure from now
     elapsed, seen = asyncio.run(run())
-    execution = execution_await(StartedExecution(execution=started.execution, mode="sync", timeout_seconds=120))
+    execution = execution_await(started)
     stored = ExecutionLog.objects.filter(execution_id=execution_id).count()
     gap_free = sorted(seen) == list(range(1, lines + 1))
     print(

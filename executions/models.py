@@ -50,16 +50,31 @@ class LogLevel(models.TextChoices):
 
 
 class Execution(BaseModel):
+    # Each execution row is inserted once and updated twice (Running, then finished): every index is
+    # paid for on the insert, and one on `status` would make both updates non-HOT (docs/performance.md).
+    # So: no single-column indexes the composite ones already cover, and partial indexes for the
+    # mostly-empty foreign keys.
+    created_at = models.DateTimeField(auto_now_add=True)
     workflow_name = models.CharField(max_length=200)
     organization = models.ForeignKey(
-        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="executions"
+        "orgs.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="executions",
+        db_index=False,
     )
     form = models.ForeignKey(
-        "forms_app.Form", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+        "forms_app.Form", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions", db_index=False
     )
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     executed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,
     )
     executed_by_name = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
@@ -74,7 +89,9 @@ class Execution(BaseModel):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     celery_task_id = models.CharField(max_length=255, blank=True, default="")
     attempt = models.PositiveSmallIntegerField(default=1)
-    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", db_index=False
+    )
 
     objects = OrgScopedQuerySet.as_manager()
     scope_mode = ACTIVITY
@@ -84,9 +101,12 @@ class Execution(BaseModel):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="execution_org_created_idx"),
             models.Index(fields=["-created_at", "-id"], name="execution_created_idx"),
-            models.Index(fields=["status", "-created_at"], name="execution_status_idx"),
             models.Index(fields=["workflow_name", "-created_at"], name="execution_workflow_idx"),
             models.Index(fields=["executed_by", "-created_at"], name="execution_user_idx"),
+            models.Index(fields=["form"], name="execution_form_idx", condition=models.Q(form__isnull=False)),
+            models.Index(
+                fields=["rerun_of"], name="execution_rerun_of_idx", condition=models.Q(rerun_of__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -21,7 +21,7 @@ from bifrost.errors import ParameterValidationError
 from bifrost.params import coerce_parameters
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
 from executions import transitions
-from executions.models import Execution, ExecutionStatus, LogLevel, Trigger
+from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus, LogLevel, Trigger
 
 S = ExecutionStatus
 logger = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ CLEANUP_CANCELLING_AFTER = datetime.timedelta(minutes=3)
 # revoke(terminate=True) with SIGUSR1 raises SoftTimeLimitExceeded inside the prefork child: it
 # interrupts time.sleep and pure-Python loops, and the engine turns it into Cancelled.
 CANCEL_SIGNAL = "SIGUSR1"
+# A sync wait also reads the row this often, so it ends even if the run's Celery result never arrives.
+AWAIT_ROW_CHECK_SECONDS = 2.0
 
 
 @dataclass
@@ -47,11 +49,11 @@ def effective_mode(execution_mode: str | None, trigger: str) -> str:
     return "sync" if trigger == Trigger.ENDPOINT else "async"
 
 
-def _publish(execution_id, task_id: str, timeout_seconds: int) -> None:
+def _publish(execution_id, task_id: str, timeout_seconds: int, *, awaited: bool) -> None:
     from executions.tasks import publish_run
 
     try:
-        publish_run(execution_id, task_id=task_id, timeout_seconds=timeout_seconds)
+        publish_run(execution_id, task_id=task_id, timeout_seconds=timeout_seconds, awaited=awaited)
     except Exception as exc:
         logger.error("could not publish execution %s: %s", execution_id, exc)
         message = "The task queue (RabbitMQ) is unreachable; the execution was not started."
@@ -79,15 +81,18 @@ def execution_start(
     executed_by_name: str | None = None,
     form=None,
     rerun_of=None,
+    mode: str | None = None,
 ) -> StartedExecution:
     """Validate, create the Pending row and publish the run task after commit.
+
+    `mode` ("sync"/"async") overrides the workflow's own execution mode (`run_workflow --sync`).
 
     404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}),
     503 broker unreachable (the row is then Failed/BrokerUnavailable).
     """
     from workflows.models import Workflow
 
-    workflow = Workflow.objects.filter(name=workflow_name).first()
+    workflow = next(iter(Workflow.objects.filter(name=workflow_name)), None)
     if workflow is None:
         raise NotFound(f"Workflow '{workflow_name}' does not exist.")
     if not workflow.is_available:
@@ -115,12 +120,9 @@ def execution_start(
         celery_task_id=task_id,
         rerun_of=rerun_of,
     )
-    transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds))
-    return StartedExecution(
-        execution=execution,
-        mode=effective_mode(workflow.execution_mode, trigger),
-        timeout_seconds=workflow.timeout_seconds,
-    )
+    mode = mode or effective_mode(workflow.execution_mode, trigger)
+    transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds, awaited=mode == "sync"))
+    return StartedExecution(execution=execution, mode=mode, timeout_seconds=workflow.timeout_seconds)
 
 
 def _poll_until_complete(execution: Execution, deadline: float, interval: float = 0.1) -> None:
@@ -130,6 +132,16 @@ def _poll_until_complete(execution: Execution, deadline: float, interval: float 
             return
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
         interval = min(interval * 1.5, 1.0)
+
+
+def _apply_task_answer(execution: Execution, answer) -> bool:
+    """Take the finished row's fields from the run task's answer (executions.engine.runner.task_answer)."""
+    fields = answer.get("execution") if isinstance(answer, dict) else None
+    if not isinstance(fields, dict) or fields.get("status") not in FINISHED_STATUSES:
+        return False
+    for name, value in fields.items():
+        setattr(execution, name, value)
+    return True
 
 
 def execution_await(started: StartedExecution) -> Execution:
@@ -146,16 +158,20 @@ def execution_await(started: StartedExecution) -> Execution:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        result = AsyncResult(task_id)
         try:
-            result.get(timeout=remaining, propagate=False, disable_sync_subtasks=False)
+            answer = AsyncResult(task_id).get(
+                timeout=min(remaining, AWAIT_ROW_CHECK_SECONDS), propagate=False, disable_sync_subtasks=False
+            )
         except CeleryTimeoutError:
-            pass
+            answer = None  # not finished yet, or its result was never stored: the row says which
         except Exception as exc:  # the result backend (Redis) is down: the database is the source of truth
             logger.warning("result backend unavailable while awaiting %s (%s); polling the database", execution.id, exc)
             _poll_until_complete(execution, deadline)
+            answer = None
+        if _apply_task_answer(execution, answer):
+            return execution
         execution.refresh_from_db()
-        if execution.is_complete or execution.celery_task_id == task_id:
+        if execution.is_complete or (answer is not None and execution.celery_task_id == task_id):
             return execution
         task_id = execution.celery_task_id  # a retry re-queued it under a new task id
     execution.refresh_from_db()

@@ -11,7 +11,11 @@ from celery.signals import task_postrun
 import executions.engine.poison  # noqa: F401  (connects the task_rejected handler in workers)
 
 
-def publish_run(execution_id, *, task_id: str, timeout_seconds: int, countdown: float | None = None) -> None:
+def publish_run(
+    execution_id, *, task_id: str, timeout_seconds: int, countdown: float | None = None, awaited: bool = True
+) -> None:
+    """Queue the run. `awaited=False` (an async execution nobody waits for) stores no Celery result:
+    the database row is the record, and the result backend write would be wasted."""
     from executions.engine.runner import time_limits
 
     soft, hard = time_limits(timeout_seconds)
@@ -22,6 +26,7 @@ def publish_run(execution_id, *, task_id: str, timeout_seconds: int, countdown: 
         time_limit=hard,
         countdown=countdown or None,
         retry=True,
+        ignore_result=not awaited,
     )
 
 

@@ -13,7 +13,11 @@ Allowed moves:
 
 from __future__ import annotations
 
-from django.db import connections, transaction
+import functools
+import json
+from dataclasses import dataclass
+
+from django.db import connections, router, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
@@ -40,24 +44,101 @@ class IllegalTransition(ValueError):
     pass
 
 
-def _update_returning(execution_id, from_statuses: frozenset, values: dict) -> Execution | None:
+def _update_returning(
+    execution_id, from_statuses: frozenset, values: dict, *, finished: bool, related: bool = False
+) -> tuple[Execution, tuple] | None:
     """`UPDATE ... WHERE id = %s AND status IN (...) RETURNING *`: apply and read back in one round trip.
 
-    The SQL comes from Django's own update compiler (field preparation, F() expressions), with a
-    RETURNING clause appended; the row comes back through RawQuerySet, which applies the fields'
-    database converters (JSON, datetimes) like any query.
+    Returns (row, related values) or None when the condition did not match. A finished status also
+    sets `duration_ms` from `started_at` in the same statement. `related` adds the organization,
+    user and workflow the engine needs to run the execution (JSON text, or None), see RELATED_SQL.
     """
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        return _update_returning_compiled(execution_id, from_statuses, values, finished=finished)
+    names = tuple(values)
+    connection = connections[router.db_for_write(Execution)]
+    params = [_FIELDS[name].get_db_prep_save(values[name], connection) for name in names]
+    if finished:
+        params.append(values["completed_at"])
+    params.extend([execution_id, *sorted(from_statuses)])
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(from_statuses, names, finished, related), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _execution_from_row(connection, row), tuple(row[len(_RETURNED) :])
+
+
+def _update_returning_compiled(execution_id, from_statuses: frozenset, values: dict, *, finished: bool):
+    """The general path for values that are expressions (F(), RawSQL): Django's update compiler
+    builds the SQL, a RETURNING clause is appended, and RawQuerySet applies the converters."""
+    if finished:
+        values["duration_ms"] = RawSQL(_DURATION_EXPRESSION, (values["completed_at"],))  # noqa: S611 (constant SQL)
     queryset = Execution.objects.filter(id=execution_id, status__in=from_statuses)
     query = queryset.query.chain(UpdateQuery)
     query.add_update_values(values)
     update_sql, params = query.get_compiler(queryset.db).as_sql()
-    quote = connections[queryset.db].ops.quote_name
-    columns = ", ".join(quote(field.column) for field in Execution._meta.concrete_fields)
-    rows = list(Execution.objects.db_manager(queryset.db).raw(f"{update_sql} RETURNING {columns}", params))
-    return rows[0] if rows else None
+    rows = list(Execution.objects.db_manager(queryset.db).raw(f"{update_sql} RETURNING {_COLUMNS}", params))
+    return (rows[0], ()) if rows else None
+
+
+# Every execution is claimed and finished through here, so the SQL text is kept per statement shape
+# instead of compiling a queryset per call: the compile cost more than the round trip it issues.
+_TABLE = Execution._meta.db_table
+_RETURNED = Execution._meta.concrete_fields
+_FIELDS = {field.name: field for field in _RETURNED} | {field.attname: field for field in _RETURNED}
+_COLUMNS = ", ".join(f'"{field.column}"' for field in _RETURNED)
+_ATTNAMES = [field.attname for field in _RETURNED]
+_CONVERTERS = [(index, field.from_db_value) for index, field in enumerate(_RETURNED) if hasattr(field, "from_db_value")]
+_DURATION_EXPRESSION = 'GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - "started_at")) * 1000))::integer'
+
+
+def _related_sql() -> str:
+    from accounts.models import User
+    from orgs.models import Organization
+    from workflows.models import Workflow
+
+    def one(model, match: str, names: tuple) -> str:
+        pairs = ", ".join(f"'{name}', r.\"{model._meta.get_field(name).column}\"" for name in names)
+        return f'(SELECT json_build_object({pairs})::text FROM "{model._meta.db_table}" r WHERE {match})'  # noqa: S608
+
+    return ", ".join(
+        [
+            one(Organization, f'r."id" = "{_TABLE}"."organization_id"', ("id", "name")),
+            one(User, f'r."id" = "{_TABLE}"."executed_by_id"', ("id", "email", "name", "is_platform_admin")),
+            one(Workflow, f'r."name" = "{_TABLE}"."workflow_name"', WORKFLOW_FIELDS),
+        ]
+    )
+
+
+WORKFLOW_FIELDS = ("name", "source_path", "is_available", "import_error", "retry_policy", "timeout_seconds")
+
+
+@functools.lru_cache(maxsize=128)
+def _update_sql(from_statuses: frozenset, names: tuple, finished: bool, related: bool) -> str:
+    assignments = [f'"{_FIELDS[name].column}" = %s' for name in names]
+    if finished:
+        assignments.append(f'"duration_ms" = {_DURATION_EXPRESSION}')
+    statuses = ", ".join(["%s"] * len(from_statuses))
+    returning = f"{_COLUMNS}, {_related_sql()}" if related else _COLUMNS
+    # Names come from model metadata; every value is a parameter.
+    sql = f'UPDATE "{_TABLE}" SET {", ".join(assignments)} WHERE "id" = %s AND "status" IN ({statuses}) '  # noqa: S608
+    return sql + f"RETURNING {returning}"
+
+
+def _execution_from_row(connection, row) -> Execution:
+    values = list(row[: len(_RETURNED)])
+    for index, convert in _CONVERTERS:
+        values[index] = convert(values[index], None, connection)
+    return Execution.from_db(connection.alias, _ATTNAMES, values)
 
 
 def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution | None:
+    updated = _transition(execution_id, from_statuses=from_statuses, to=to, fields=fields)
+    return updated[0] if updated else None
+
+
+def _transition(execution_id, *, from_statuses, to: str, fields: dict, related: bool = False):
     """Move the row to `to` if its status is one of `from_statuses`; return the updated row or None.
 
     One statement: the conditional UPDATE returns the row it changed. Finished statuses get
@@ -71,23 +152,56 @@ def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution |
         raise IllegalTransition(f"{sorted(illegal)} -> {to} is not an allowed transition")
     now = timezone.now()
     fields.setdefault("updated_at", now)
-    if to in FINISHED_STATUSES:
+    finished = to in FINISHED_STATUSES
+    if finished:
         fields.setdefault("completed_at", now)
-        fields["duration_ms"] = RawSQL(
-            "GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - started_at)) * 1000))::integer",
-            (fields["completed_at"],),
-        )
-    execution = _update_returning(execution_id, from_statuses, {"status": to, **fields})
-    if execution is not None:
+    updated = _update_returning(
+        execution_id, from_statuses, {"status": to, **fields}, finished=finished, related=related
+    )
+    if updated is not None:
+        execution = updated[0]
         transaction.on_commit(lambda: events.emit_status(execution))
-    return execution
+    return updated
+
+
+@dataclass
+class Claim:
+    """A Running execution with what the engine needs to run it, read in the claiming statement."""
+
+    execution: Execution
+    organization: dict | None  # {id, name}
+    user: dict | None  # {id, email, name, is_platform_admin}
+    workflow: dict | None  # WORKFLOW_FIELDS; None when the workflow is not registered
+
+
+def _claim(execution: Execution, related: tuple) -> Claim:
+    organization, user, workflow = (json.loads(value) if value else None for value in related)
+    return Claim(execution=execution, organization=organization, user=user, workflow=workflow)
 
 
 def start(execution_id, *, task_id: str = "") -> Execution | None:
+    claim = claim_pending(execution_id, task_id=task_id)
+    return claim.execution if claim else None
+
+
+def claim_pending(execution_id, *, task_id: str = "") -> Claim | None:
+    """Pending -> Running in one statement that also reads the organization, user and workflow."""
     fields = {"started_at": timezone.now()}
     if task_id:
         fields["celery_task_id"] = task_id
-    return transition(execution_id, from_statuses={S.PENDING}, to=S.RUNNING, **fields)
+    updated = _transition(execution_id, from_statuses={S.PENDING}, to=S.RUNNING, fields=fields, related=True)
+    return _claim(*updated) if updated else None
+
+
+def read_claim(execution_id) -> Claim | None:
+    """The same as a claim, without changing anything (a claim whose answer was lost with its connection)."""
+    connection = connections[router.db_for_read(Execution)]
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT {_COLUMNS}, {_related_sql()} FROM "{_TABLE}" WHERE "id" = %s', [execution_id])  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _claim(_execution_from_row(connection, row), tuple(row[len(_RETURNED) :]))
 
 
 def requeue_for_retry(execution_id, *, task_id: str, error_type: str, error_message: str) -> Execution | None:

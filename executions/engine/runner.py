@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import time
 import traceback
@@ -49,13 +50,25 @@ class WorkflowUnavailable(Exception):
     pass
 
 
-def load_spec(workflow_name: str):
-    from workflows.discovery import error_summary, load_module
-    from workflows.models import Workflow
+@dataclass(frozen=True)
+class WorkflowRow:
+    """The registry row of the workflow being run, as read by the claim (transitions.WORKFLOW_FIELDS)."""
 
-    workflow = retry_db(lambda: Workflow.objects.filter(name=workflow_name).first(), what="loading the workflow")
-    if workflow is None:
+    name: str
+    source_path: str
+    is_available: bool
+    import_error: str
+    retry_policy: dict | None
+    timeout_seconds: int
+
+
+def load_spec(workflow_name: str, row: dict | None):
+    """(WorkflowRow, spec) for the claimed execution's workflow, loading its module fresh if the file changed."""
+    from workflows.discovery import error_summary, load_module
+
+    if row is None:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is not registered.")
+    workflow = WorkflowRow(**row)
     if not workflow.is_available:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is unavailable: {workflow.import_error}")
     try:
@@ -112,12 +125,44 @@ def _fail_unstarted(execution_id, status: str, error_type: str, message: str, fr
 def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
     """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
     close_old_connections()
-    # Look first (one query with the organization and user), then claim (one UPDATE ... RETURNING).
+    # Claim first: one UPDATE ... RETURNING that also reads the organization, user and workflow.
     # At most once: whatever is not Pending is never run (again) here.
-    execution = retry_db(
-        lambda: Execution.objects.filter(id=execution_id).select_related("organization", "executed_by").first(),
-        what=f"loading execution {execution_id}",
-    )
+    attempts = 0
+
+    def claim_once():
+        nonlocal attempts
+        attempts += 1
+        return transitions.claim_pending(execution_id, task_id=task_id)
+
+    claim = retry_db(claim_once, what=f"claiming {execution_id}")
+    if claim is None and attempts > 1 and task_id:
+        # The connection died after our claim committed and the retry then lost the race to itself.
+        current = retry_db(lambda: transitions.read_claim(execution_id), what=f"loading {execution_id}")
+        if current and current.execution.status == S.RUNNING and current.execution.celery_task_id == task_id:
+            claim = current
+    if claim is None:
+        return _not_claimed(execution_id)
+    claimed = claim.execution
+    try:
+        return _execute_claimed(claim, publish_retry)
+    except SoftTimeLimitExceeded:
+        # The cancel signal (or the soft time limit) landed outside the workflow function: while
+        # loading, logging or finishing. The row must still end, or it would wait for the cleanup.
+        outcome = _interrupted(execution_id, claimed.attempt, None)
+        finished = _finish(execution_id, outcome)
+        if finished is not None:
+            log_line(execution_id, LogLevel.WARNING, outcome.error_message)
+        return {"status": finished.status if finished else None}
+    except Exception as exc:
+        # The row is ours and Running: never leave it so for the cleanup (timeout + 5 minutes) to find.
+        # A no-op when it already reached a final status before the failure.
+        logger.exception("the engine failed on execution %s", execution_id)
+        _fail_unstarted(execution_id, S.FAILED, type(exc).__name__, f"The engine failed: {exc}", {S.RUNNING})
+        raise
+
+
+def _not_claimed(execution_id) -> dict:
+    execution = retry_db(lambda: Execution.objects.filter(id=execution_id).first(), what=f"loading {execution_id}")
     if execution is None:
         return {"status": "missing"}
     if execution.status == S.RUNNING:
@@ -140,31 +185,7 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
             error_message="The execution was cancelled (its worker was lost while stopping it).",
         )
         return {"status": finished.status if finished else execution.status}
-    if execution.status != S.PENDING:
-        return {"status": execution.status, "skipped": True}
-    claimed = retry_db(lambda: transitions.start(execution_id, task_id=task_id), what=f"claiming {execution_id}")
-    if claimed is None:
-        current = retry_db(lambda: Execution.objects.filter(id=execution_id).first(), what=f"loading {execution_id}")
-        if current is None or not (current.status == S.RUNNING and task_id and current.celery_task_id == task_id):
-            return {"status": current.status if current else None}
-        claimed = current  # our own claim committed just before the connection died, then the retry lost the race
-    claimed.organization, claimed.executed_by = execution.organization, execution.executed_by
-    try:
-        return _execute_claimed(claimed, publish_retry)
-    except SoftTimeLimitExceeded:
-        # The cancel signal (or the soft time limit) landed outside the workflow function: while
-        # loading, logging or finishing. The row must still end, or it would wait for the cleanup.
-        outcome = _interrupted(execution_id, claimed.attempt, None)
-        finished = _finish(execution_id, outcome)
-        if finished is not None:
-            log_line(execution_id, LogLevel.WARNING, outcome.error_message)
-        return {"status": finished.status if finished else None}
-    except Exception as exc:
-        # The row is ours and Running: never leave it so for the cleanup (timeout + 5 minutes) to find.
-        # A no-op when it already reached a final status before the failure.
-        logger.exception("the engine failed on execution %s", execution_id)
-        _fail_unstarted(execution_id, S.FAILED, type(exc).__name__, f"The engine failed: {exc}", {S.RUNNING})
-        raise
+    return {"status": execution.status, "skipped": True}
 
 
 def reset_db_connection() -> None:
@@ -179,19 +200,20 @@ def reset_db_connection() -> None:
         connection.close()
 
 
-def _execute_claimed(execution: Execution, publish_retry) -> dict:
+def _execute_claimed(claim: transitions.Claim, publish_retry) -> dict:
+    execution = claim.execution
     execution_id = execution.id
     masker = SecretMasker()
     collector = retry_db(lambda: LogCollector(execution_id, masker=masker), what="starting the log collector")
     collector.start()
-    context = retry_db(lambda: build_context(execution), what=f"building the context of {execution_id}")
+    context = build_context(execution, organization=claim.organization, user=claim.user)
     runtime = DjangoRuntime(context, masker=masker)
     workflow = None
     started = time.monotonic()
     try:
         with collector.capturing():
             try:
-                workflow, spec = load_spec(execution.workflow_name)
+                workflow, spec = load_spec(execution.workflow_name, claim.workflow)
             except WorkflowUnavailable as exc:
                 outcome = Outcome(S.FAILED, error_type="WorkflowUnavailable", error_message=str(exc))
                 collector.add(LogLevel.ERROR, str(exc))
@@ -254,7 +276,22 @@ def _execute_claimed(execution: Execution, publish_retry) -> dict:
         finished.status if finished else "?",
         (time.monotonic() - started) * 1000,
     )
-    return {"status": finished.status if finished else None}
+    return task_answer(finished)
+
+
+# A sync caller waiting on the task's result answers from it without reading the row again, when
+# the finished row's fields fit in a small result message.
+ANSWER_MAX_RESULT_CHARS = 64 * 1024
+ANSWER_FIELDS = ("status", "result", "result_type", "duration_ms", "error_type", "error_message")
+
+
+def task_answer(finished: Execution | None) -> dict:
+    if finished is None:
+        return {"status": None}
+    answer = {"status": finished.status}
+    if finished.result is None or len(json.dumps(finished.result)) <= ANSWER_MAX_RESULT_CHARS:
+        answer["execution"] = {name: getattr(finished, name) for name in ANSWER_FIELDS}
+    return answer
 
 
 def _cancel_requested(execution_id) -> bool:

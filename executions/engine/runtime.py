@@ -84,16 +84,16 @@ def oauth_token(*, organization_id, name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- runtime
 
 
-def build_context(execution) -> ExecutionContext:
-    org = execution.organization
-    user = execution.executed_by
+def build_context(execution, *, organization: dict | None, user: dict | None) -> ExecutionContext:
+    """The workflow's context; `organization` {id, name} and `user` {id, email, name, is_platform_admin}
+    are what the claim read (transitions.Claim)."""
     return ExecutionContext(
         execution_id=str(execution.id),
-        organization=OrgInfo(id=str(org.id), name=org.name) if org else None,
-        scope=str(org.id) if org else GLOBAL_SCOPE,
-        user=UserInfo(id=str(user.id), email=user.email, name=getattr(user, "name", "") or "") if user else None,
+        organization=OrgInfo(id=str(organization["id"]), name=organization["name"]) if organization else None,
+        scope=str(organization["id"]) if organization else GLOBAL_SCOPE,
+        user=UserInfo(id=str(user["id"]), email=user["email"], name=user["name"] or "") if user else None,
         executed_by_name=execution.executed_by_name or "",
-        is_platform_admin=bool(user and getattr(user, "is_platform_admin", False)),
+        is_platform_admin=bool(user and user["is_platform_admin"]),
         trigger=execution.trigger,
         parameters=dict(execution.parameters or {}),
     )

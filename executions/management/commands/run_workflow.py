@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
         from executions.models import Trigger
         from executions.presenters import execution_run_payload
-        from executions.services import StartedExecution, execution_await, execution_start
+        from executions.services import execution_await, execution_start
         from orgs.models import Organization
 
         parameters = {}
@@ -38,11 +38,8 @@ class Command(BaseCommand):
                 trigger=Trigger.MANUAL,
                 organization=organization,
                 executed_by_name="system:manage.py",
+                mode="sync" if sync else None,
             )
-            if sync:
-                started = StartedExecution(
-                    execution=started.execution, mode="sync", timeout_seconds=started.timeout_seconds
-                )
             execution = execution_await(started)
         except APIException as exc:
             raise CommandError(f"{exc.status_code}: {exc.detail}") from None
