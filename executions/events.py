@@ -13,9 +13,11 @@ import concurrent.futures
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
+from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +124,59 @@ class _Broadcaster:
         return True
 
 
+class _GroupMembers:
+    """Which channel-layer groups have a member, asked synchronously from the sending thread.
+
+    Most groups have nobody listening (no one watches that execution or the history page), yet
+    channels-redis's `group_send` spends two round trips on a group before it knows it is empty,
+    and handing a send to the broadcast loop costs a thread switch. One pipelined ZCOUNT per Redis
+    host here answers for all the groups of a call, and a call whose groups are all empty stops.
+    A group that gains its member just after this misses nothing: consumers read the stored
+    backlog and the current status after joining (DESIGN §10).
+    """
+
+    def __init__(self, layer) -> None:
+        import redis
+
+        self.pid = os.getpid()
+        self.layer = layer
+        self.clients = [
+            redis.Redis.from_url(host["address"], socket_timeout=2, socket_connect_timeout=2)
+            if set(host) == {"address"}
+            else None
+            for host in layer.hosts
+        ]
+
+    def filter(self, sends: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+        layer = self.layer
+        floor = int(time.time()) - layer.group_expiry
+        by_host: dict[int, list[str]] = {}
+        for group, _ in sends:
+            by_host.setdefault(layer.consistent_hash(group), []).append(group)
+        keep: set[str] = set()
+        for index, groups in by_host.items():
+            client = self.clients[index]
+            if client is None:  # a sentinel or other host kind: no pre-check, send to all
+                keep.update(groups)
+                continue
+            pipe = client.pipeline(transaction=False)
+            for group in groups:
+                pipe.zcount(layer._group_key(group), floor, "+inf")
+            keep.update(group for group, count in zip(groups, pipe.execute(), strict=True) if count)
+        return [(group, event) for group, event in sends if group in keep]
+
+
+_members: _GroupMembers | None = None
+
+
+def _sends_with_members(layer, sends: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    global _members
+    current = _members
+    if current is None or current.layer is not layer or current.pid != os.getpid():
+        current = _members = _GroupMembers(layer)
+    return current.filter(sends)
+
+
 _broadcaster: _Broadcaster | None = None
 _broadcaster_lock = threading.Lock()
 SEND_TIMEOUT_SECONDS = 5.0
@@ -159,8 +214,10 @@ def _group_send_many(sends: list[tuple[str, dict]]) -> None:
     if layer is None or not sends:
         return
     try:
-        if type(layer).__module__.startswith("channels_redis"):
-            _get_broadcaster().send(layer, sends)
+        if isinstance(layer, RedisChannelLayer):
+            sends = _sends_with_members(layer, sends)
+            if sends:
+                _get_broadcaster().send(layer, sends)
         else:  # e.g. the in-memory layer of some tests: it must run on the caller's loop
             for group, event in sends:
                 async_to_sync(layer.group_send)(group, event)
