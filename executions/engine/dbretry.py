@@ -36,12 +36,15 @@ def retry_db(fn, *, what: str, seconds: float | None = None, first_delay: float 
         try:
             return fn()
         except DB_ERRORS as exc:
-            if connection.in_atomic_block or time.monotonic() + delay > deadline:
+            # The first retry is at once: usually a kept connection that the server closed.
+            wait = delay if attempt > 1 else 0.0
+            if connection.in_atomic_block or time.monotonic() + wait > deadline:
                 raise
             logger.warning(
                 "database unavailable while %s (attempt %d: %s); retrying in %.1fs",
-                what, attempt, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, delay,
+                what, attempt, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, wait,
             )  # fmt: skip
             connection.close()
-            time.sleep(delay)
-            delay = min(delay * 2, max_delay)
+            if wait:
+                time.sleep(wait)
+                delay = min(delay * 2, max_delay)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 
 from bifrost.errors import UserError
 from bifrost.masking import SecretMasker
@@ -125,6 +125,9 @@ def _fail_unstarted(execution_id, status: str, error_type: str, message: str, fr
 def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
     """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
     close_old_connections()
+    # No `SELECT 1` health check before the claim (a round trip per execution): the claim is retried
+    # on a fresh connection by retry_db when the kept one turns out dead (PostgreSQL restarted).
+    connection.health_check_done = True
     # Claim first: one UPDATE ... RETURNING that also reads the organization, user and workflow.
     # At most once: whatever is not Pending is never run (again) here.
     attempts = 0
