@@ -54,7 +54,7 @@ celery -A bifrost_site beat --scheduler django_celery_beat.schedulers:DatabaseSc
 beat_pid=$!
 
 stopping=0
-# shellcheck disable=SC2317  # invoked by the trap below
+# shellcheck disable=SC2317,SC2329  # invoked by the trap below
 stop_children() {
     stopping=1
     kill -TERM "$worker_pid" "$beat_pid" 2>/dev/null || true
