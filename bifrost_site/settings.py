@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from redis.maint_notifications import MaintNotificationsConfig
 
 from bifrost_site import queues
 
@@ -232,10 +233,22 @@ CACHES = {
 }
 
 
+def _channel_layer_host(url: str) -> dict:
+    """redis-py 8 turns on RESP3 "maintenance notifications" (a Redis Enterprise/Cloud feature) by default,
+    and while they are on its asyncio pool skips the check that a pooled connection was closed by the
+    server: after a Redis restart the first command on each idle connection failed with "Connection
+    closed by server" (issue 9, faults). Off, the pool reconnects such a connection before handing it out."""
+    return {"address": url, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_CHANNELS_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi", "capacity": 5000},
+        "CONFIG": {
+            "hosts": [_channel_layer_host(REDIS_CHANNELS_URL)],
+            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+            "capacity": 5000,
+        },
     }
 }
 

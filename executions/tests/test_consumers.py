@@ -1,10 +1,13 @@
 """WebSocket consumers against the real ASGI application and the real channels-redis layer."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
+from bifrost_site.testing import redis_server
 from executions import events
 from executions.models import ExecutionLog, ExecutionStatus
 from executions.tests.factories import ExecutionFactory
@@ -304,3 +307,37 @@ async def test_history_socket_refuses_other_scopes(application, org, outsider, a
     await assert_closed_with(
         await communicator(application, f"/ws/executions/?organization_id={missing}", user=admin_user), 4004
     )
+
+
+# --- a Redis restart (issue 9, faults) ---
+
+
+@pytest.fixture
+def throwaway_redis_layer(settings):
+    """The real channels-redis layer with the settings' host options, on a redis-server of its own
+    (the shared Redis is never restarted)."""
+    if not redis_server.AVAILABLE:
+        pytest.skip("needs the redis-server binary")
+    with redis_server.throwaway_redis() as server:
+        layer = settings.CHANNEL_LAYERS["default"]
+        host = dict(layer["CONFIG"]["hosts"][0], address=server.url(2))
+        settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
+        yield server
+
+
+async def test_the_first_socket_after_a_redis_restart_gets_live_lines(
+    application, running, member, throwaway_redis_layer
+):
+    server = throwaway_redis_layer
+    comm, _ = await open_log_socket(application, running, member)
+    await emit(running, await persist(running, info(1)))
+    assert await receive_logs(comm, 1) == [1]
+    await comm.disconnect()
+    # This loop's pool (group_add/discard, receive) and the broadcaster's (group_send) hold idle connections.
+    server.kill()
+    await asyncio.sleep(0.3)  # both loops run on, as in a web process and a worker, and see them closed
+    server.start()
+    comm, _ = await open_log_socket(application, running, member, after=1)  # joins the group: a pooled connection
+    await emit(running, await persist(running, info(2)))  # the worker's broadcast: a pooled connection
+    assert await receive_logs(comm, 1) == [2]  # live: with nothing after it, a lost line would not be backfilled
+    await comm.disconnect()
