@@ -67,8 +67,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(api|auth)/.*$"
 
+# "daphne" is not an installed app: the web process runs the daphne server directly (Procfile, docker),
+# and the app only replaces `manage.py runserver`, at the cost of importing twisted and autobahn
+# (about 15 MB) into every process, workers included (docs/performance.md, Memory).
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
