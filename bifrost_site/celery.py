@@ -10,6 +10,11 @@ from celery import Celery
 from celery.signals import celeryd_after_setup, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bifrost_site.settings")
+# Celery's Django fixup runs Django's system checks when a worker starts and discards the result. The
+# URL checks import the whole URLconf (every view, the admin, drf-spectacular): about 12 MB in the
+# worker and each of its children, for nothing. `manage.py check` and the web start still run them.
+# Set CELERY_SKIP_CHECKS= (empty) to run them anyway.
+os.environ.setdefault("CELERY_SKIP_CHECKS", "true")
 
 app = Celery("bifrost_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
