@@ -71,7 +71,7 @@ CORS_URLS_REGEX = r"^/(api|auth)/.*$"
 # and the app only replaces `manage.py runserver`, at the cost of importing twisted and autobahn
 # (about 15 MB) into every process, workers included (docs/performance.md, Memory).
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "bifrost_site.apps.BifrostAdminConfig",  # django.contrib.admin, discovered by the URLconf
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -8,6 +8,9 @@ from bifrost_site.api import schema  # noqa: F401
 from bifrost_site.health import HealthView, LiveView
 from bifrost_site.metrics import prometheus_metrics
 
+# BifrostAdminConfig leaves the discovery of the apps' admin modules to the URLconf (not the worker).
+admin.autodiscover()
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.auth_urls")),
