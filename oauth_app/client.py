@@ -4,9 +4,9 @@ Every token request times out after 10 s and is retried up to 3 times (small exp
 backoff) on a 5xx answer or a network error, never on a 4xx answer. Retries are done by
 urllib3's Retry on the session's HTTP adapter, so Authlib still builds and parses every request.
 
-Authlib is imported by the functions that talk to a provider, not with this module: the URLconf and
-the workflow SDK import this module in every web and worker process, and most of them never request
-a token (docs/performance.md, Memory).
+Authlib is imported by the functions that talk to a provider, not with this module: every web process
+imports this module with the URLconf (a worker with a workflow's first OAuth call), and most of them
+never request a token (docs/performance.md, Memory).
 """
 
 from __future__ import annotations
