@@ -666,6 +666,10 @@ def _sizes(sizes: dict) -> str:
 
 
 def scenario_memory(bench: Bench) -> None:
+    # On its own (--only memory) the scenario starts the worker and the web servers itself.
+    bench.ensure_worker()
+    for kind in bench.webs:
+        bench.server(kind)
     for kind, (_, _, _, idle) in bench.servers.items():
         largest = max(rss for rss, _ in idle.values())
         ROWS.append(
@@ -677,8 +681,6 @@ def scenario_memory(bench: Bench) -> None:
                 values={"mb": idle},
             )
         )
-    if bench.worker is None:
-        return
     after = bench.worker.rss_mb()
     ROWS.append(
         Row(

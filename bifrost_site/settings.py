@@ -68,9 +68,11 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(api|auth)/.*$"
 
+# "daphne" is not an installed app: the web process runs the daphne server directly (Procfile, docker),
+# and the app only replaces `manage.py runserver`, at the cost of importing twisted and autobahn
+# (about 15 MB) into every process, workers included (docs/performance.md, Memory).
 INSTALLED_APPS = [
-    "daphne",
-    "django.contrib.admin",
+    "bifrost_site.apps.BifrostAdminConfig",  # django.contrib.admin, discovered by the URLconf
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -279,6 +281,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 7200 + 120
 CELERY_TASK_SOFT_TIME_LIMIT = 7200 + 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Recycling of prefork children (docs/operations.md, Scaling). A child whose peak RSS went over the limit is
+# replaced by a fresh fork of the worker after its current task: Python seldom hands freed memory back, so
+# one large workflow would otherwise keep its child that large. An idle child is about 80 MB RSS, most of
+# it shared with the worker. 0 disables either limit. Recycling by task count is off by default: the
+# memory limit covers the real risk, and every new child reconnects and re-imports workflow code.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("WORKER_MAX_MEMORY_PER_CHILD_MB", default=512) * 1024 or None  # KiB
+CELERY_WORKER_MAX_TASKS_PER_CHILD = env.int("WORKER_MAX_TASKS_PER_CHILD", default=0) or None
 # Celery's Django fixup closes the database connection before and after EVERY task unless this is
 # set; reconnecting cost ~1-3 ms per execution. Recycle every 500 tasks instead (the engine's
 # close_old_connections() still drops broken or obsolete connections at the start of each run).

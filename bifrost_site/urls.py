@@ -2,8 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+# The OpenAPI extensions register themselves on import. Schema generation always walks this URLconf,
+# so they are loaded here rather than in an AppConfig.ready(): a worker never imports drf-spectacular.
+from bifrost_site.api import schema  # noqa: F401
 from bifrost_site.health import HealthView, LiveView
 from bifrost_site.metrics import prometheus_metrics
+
+# BifrostAdminConfig leaves the discovery of the apps' admin modules to the URLconf (not the worker).
+admin.autodiscover()
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import nh3
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404
@@ -39,6 +38,8 @@ def result_display(execution) -> dict:
     if not execution.is_complete or result is None or result_type == ResultType.NONE:
         return {"kind": "none"}
     if result_type == ResultType.HTML and isinstance(result, str):
+        import nh3  # only for HTML results: not loaded with the URLconf (docs/performance.md, Memory)
+
         return {"kind": "html", "html": nh3.clean(result)}
     if result_type == ResultType.TEXT and isinstance(result, str):
         return {"kind": "text", "text": result}

@@ -6,12 +6,12 @@ from __future__ import annotations
 import html
 import re
 
-import nh3
-
 _LINK = re.compile(r"\[([^\]]+)\]\(((?:https?://|mailto:|/)[^)\s]+)\)")
 
 
 def sanitize_html(content: str) -> str:
+    import nh3  # loaded on first use, not with the URLconf (docs/performance.md, Memory)
+
     return nh3.clean(content or "", link_rel="noopener noreferrer")
 
 

@@ -3,18 +3,23 @@
 Every token request times out after 10 s and is retried up to 3 times (small exponential
 backoff) on a 5xx answer or a network error, never on a 4xx answer. Retries are done by
 urllib3's Retry on the session's HTTP adapter, so Authlib still builds and parses every request.
+
+Authlib is imported by the functions that talk to a provider, not with this module: every web process
+imports this module with the URLconf (a worker with a workflow's first OAuth call), and most of them
+never request a token (docs/performance.md, Memory).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import requests
-from authlib.common.security import generate_token
-from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.requests_client import OAuth2Session
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
 
 TOKEN_TIMEOUT_SECONDS = 10
 TOKEN_RETRIES = 3
@@ -57,6 +62,8 @@ def _retry() -> Retry:
 
 
 def session_for(config: ClientConfig, *, redirect_uri: str | None = None) -> OAuth2Session:
+    from authlib.integrations.requests_client import OAuth2Session
+
     session = OAuth2Session(
         client_id=config.client_id,
         client_secret=config.client_secret or None,
@@ -72,6 +79,8 @@ def session_for(config: ClientConfig, *, redirect_uri: str | None = None) -> OAu
 
 
 def new_code_verifier() -> str:
+    from authlib.common.security import generate_token
+
     return generate_token(64)
 
 
@@ -84,6 +93,8 @@ def authorization_url(
 
 
 def _call(fn, *args, **kwargs) -> dict:
+    from authlib.integrations.base_client.errors import OAuthError
+
     try:
         token = fn(*args, timeout=TOKEN_TIMEOUT_SECONDS, **kwargs)
     except OAuthError as exc:

@@ -1,4 +1,4 @@
-"""OpenAPI: Bifrost's authentication schemes (loaded by BifrostSiteConfig.ready) and the AutoSchema
+"""OpenAPI: Bifrost's authentication schemes (loaded with the URLconf) and the AutoSchema
 that documents the error answers every view gives by construction."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
