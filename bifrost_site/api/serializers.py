@@ -109,8 +109,8 @@ def _build_plan(serializer_class) -> list | None:
     return plan
 
 
-class FastReadMixin:
-    """Put before `serializers.Serializer`/`ModelSerializer` in the bases of a read serializer."""
+# No docstring: drf-spectacular would show it as the description of every serializer using the mixin.
+class FastReadMixin:  # put it before serializers.Serializer / ModelSerializer in the bases
 
     def to_representation(self, instance):
         cls = type(self)
