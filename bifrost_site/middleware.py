@@ -32,7 +32,7 @@ class RequestContextMiddleware:
 
 
 class SyncChainMiddleware:
-    """Last in MIDDLEWARE, and sync only, so that under ASGI (daphne) Django runs the whole chain in the request's thread.
+    """Last in MIDDLEWARE and sync only: under ASGI (daphne) Django then runs the whole chain in the request's thread.
 
     Django adapts each middleware to the mode of the one inside it. Without this, the middleware after
     RequestContextMiddleware (sessions, CSRF, auth, messages, ...) ran on the event loop, and each

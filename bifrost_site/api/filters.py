@@ -60,7 +60,7 @@ def _parameter_names(filterset_class) -> frozenset[str] | None:
         or filterset_class._meta.form is not forms.Form
     ):
         return None
-    for name, filter_ in filterset_class.base_filters.items():
+    for filter_ in filterset_class.base_filters.values():
         if filter_.extra.get("required"):
             return None
         if filter_.method is not None:

@@ -111,7 +111,6 @@ def _build_plan(serializer_class) -> list | None:
 
 # No docstring: drf-spectacular would show it as the description of every serializer using the mixin.
 class FastReadMixin:  # put it before serializers.Serializer / ModelSerializer in the bases
-
     def to_representation(self, instance):
         cls = type(self)
         try:
@@ -156,4 +155,3 @@ def _datetime(value, tz, field):
     except OverflowError:
         return field.to_representation(value)  # DRF raises its own validation error
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-

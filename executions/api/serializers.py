@@ -4,7 +4,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from bifrost_site.api.serializers import FastReadMixin
-
 from executions.models import Execution, ExecutionLog
 from executions.selectors import execution_error_visible
 

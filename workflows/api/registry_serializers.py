@@ -1,7 +1,6 @@
 from rest_framework import serializers
 
 from bifrost_site.api.serializers import FastReadMixin
-
 from workflows.models import DataProvider, Workflow
 
 
