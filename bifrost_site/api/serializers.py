@@ -93,8 +93,12 @@ def _converter(field):
 
 
 def _build_plan(serializer_class) -> list | None:
+    try:
+        fields = list(serializer_class()._readable_fields)
+    except Exception:  # a serializer that needs arguments to build its fields keeps DRF's path
+        return None
     plan = []
-    for field in serializer_class()._readable_fields:
+    for field in fields:
         convert = _converter(field)
         if convert is None:
             return None

@@ -242,3 +242,18 @@ def test_a_fresh_serializer_reads_the_current_time_zone():
     with timezone.override("Europe/Oslo"):
         assert Small(obj).data == {"when": "2024-01-01T13:00:00+01:00"}
     assert Small(obj).data == {"when": "2024-01-01T12:00:00Z"}
+
+
+def test_a_serializer_that_needs_arguments_keeps_drf_path():
+    class NeedsArguments(FastReadMixin, serializers.Serializer):
+        text = serializers.CharField()
+
+        def __init__(self, *args, kind, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.kind = kind
+
+    obj = SimpleNamespace(text="a")
+    assert NeedsArguments(obj, kind="x").data == {"text": "a"}
+    from bifrost_site.api import serializers as fast_module
+
+    assert fast_module._PLANS[NeedsArguments] is None
