@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from bifrost_site.api.serializers import FastReadMixin
 from workflows.models import DataProvider, Workflow
 
 
-class WorkflowSerializer(serializers.ModelSerializer):
+class WorkflowSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = Workflow
         fields = [
@@ -32,7 +33,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DataProviderSerializer(serializers.ModelSerializer):
+class DataProviderSerializer(FastReadMixin, serializers.ModelSerializer):
     class Meta:
         model = DataProvider
         fields = [

@@ -1,0 +1,99 @@
+"""The request path of list endpoints: the filter backend's shortcut and the middleware chain under ASGI."""
+
+import asgiref.sync
+import django_filters
+import pytest
+from django.test import AsyncClient
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from bifrost_site.api.filters import BifrostFilterBackend
+from executions.filtersets import ExecutionFilterSet
+from executions.models import Execution, ExecutionStatus
+from executions.tests.factories import ExecutionFactory
+
+
+class View:
+    def __init__(self, filterset_class):
+        self.filterset_class = filterset_class
+
+
+def filtered(filterset_class, query: str, queryset=None):
+    request = Request(APIRequestFactory().get(f"/api/executions{query}"))
+    queryset = Execution.objects.all() if queryset is None else queryset
+    return BifrostFilterBackend().filter_queryset(request, queryset, View(filterset_class))
+
+
+@pytest.mark.django_db
+def test_without_filter_parameters_the_queryset_comes_back_as_is():
+    queryset = Execution.objects.all()
+    assert filtered(ExecutionFilterSet, "", queryset) is queryset
+    assert filtered(ExecutionFilterSet, "?limit=5&ordering=created_at&cursor=abc", queryset) is queryset
+
+
+@pytest.mark.django_db
+def test_a_filter_parameter_still_filters_and_validates(org, member):
+    running = ExecutionFactory(organization=org, executed_by=member, status=ExecutionStatus.RUNNING)
+    ExecutionFactory(organization=org, executed_by=member, status=ExecutionStatus.SUCCESS)
+    assert list(filtered(ExecutionFilterSet, "?status=Running&limit=5")) == [running]
+    assert list(filtered(ExecutionFilterSet, f"?executed_by={member.id}").order_by("status")) != []
+    with pytest.raises(ValidationError):
+        filtered(ExecutionFilterSet, "?status=Nope")
+    with pytest.raises(ValidationError):  # a name with an underscore in it
+        filtered(ExecutionFilterSet, "?started_after=not-a-date")
+
+
+class RangeFilterSet(django_filters.FilterSet):
+    duration = django_filters.RangeFilter(field_name="duration_ms")
+
+
+class RequiredFilterSet(django_filters.FilterSet):
+    workflow_name = django_filters.CharFilter(required=True)
+
+
+class OwnFilter(django_filters.CharFilter):
+    def filter(self, qs, value):
+        return qs.filter(workflow_name=value or "default")
+
+
+class OwnFilterSet(django_filters.FilterSet):
+    workflow_name = OwnFilter()
+
+
+@pytest.mark.django_db
+def test_suffixed_parameters_count_as_sent(org, member):
+    short = ExecutionFactory(organization=org, executed_by=member, duration_ms=5)
+    ExecutionFactory(organization=org, executed_by=member, duration_ms=500)
+    assert list(filtered(RangeFilterSet, "?duration_max=10")) == [short]
+
+
+@pytest.mark.django_db
+def test_filtersets_that_act_without_parameters_are_always_built(org, member):
+    ExecutionFactory(organization=org, executed_by=member, workflow_name="other")
+    with pytest.raises(ValidationError):
+        filtered(RequiredFilterSet, "?limit=5")
+    default = ExecutionFactory(organization=org, executed_by=member, workflow_name="default")
+    assert list(filtered(OwnFilterSet, "?limit=5")) == [default]
+
+
+async def test_under_asgi_the_middleware_chain_stays_in_the_request_thread(monkeypatch):
+    """Each switch between the event loop and a thread waits for the scheduler; a request makes 6.
+
+    Without the sync-only SyncChainMiddleware at the end of MIDDLEWARE it made 16: every MiddlewareMixin
+    after the first sync-only middleware ran on the loop and hopped to a thread twice. /health/live goes
+    through the whole chain and a DRF view without touching the database.
+    """
+    client = AsyncClient(SERVER_NAME="localhost")
+    assert (await client.get("/health/live")).status_code == 200
+
+    calls = []
+    original = asgiref.sync.SyncToAsync.__call__
+
+    async def counting(self, *args, **kwargs):
+        calls.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(asgiref.sync.SyncToAsync, "__call__", counting)
+    assert (await client.get("/health/live")).status_code == 200
+    assert len(calls) <= 7, calls
