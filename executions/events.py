@@ -124,6 +124,13 @@ class _Broadcaster:
         return True
 
 
+SYNC_CLIENT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
+
+
+def _without(mapping: dict, key: str) -> dict:
+    return {k: v for k, v in mapping.items() if k != key}
+
+
 class _GroupMembers:
     """Which channel-layer groups have a member, asked synchronously from the sending thread.
 
@@ -141,8 +148,15 @@ class _GroupMembers:
         self.pid = os.getpid()
         self.layer = layer
         self.clients = [
-            redis.Redis.from_url(host["address"], socket_timeout=2, socket_connect_timeout=2)
-            if set(host) == {"address"}
+            redis.Redis.from_url(
+                host["address"],
+                **{
+                    "socket_timeout": 2,
+                    "socket_connect_timeout": 2,
+                    **{k: v for k, v in host.items() if k != "address"},
+                },
+            )
+            if "address" in host
             else None
             for host in layer.hosts
         ]
