@@ -433,6 +433,41 @@ def _wait_all_finished(ids: list[str], timeout: float) -> float:
     return Execution.objects.filter(id__in=ids).aggregate(last=Max("completed_at"))["last"].timestamp()
 
 
+CPU_GROUPS = (
+    # (label, what its command line contains); the first match wins
+    ("client", None),  # this process
+    ("web", "gunicorn"),
+    ("web", "daphne"),
+    ("worker", "celery"),
+    ("postgres", "postgres"),
+    ("rabbitmq", "beam.smp"),
+    ("redis", "redis-server"),
+)
+
+
+def cpu_seconds_by_group() -> dict[str, float]:
+    """CPU time (user + system) of the processes that serve an execution, by group, from /proc.
+
+    Counts every matching process on the machine, so it is only meaningful on an otherwise idle machine
+    (a second web server of another run would count as `web`)."""
+    ticks: dict[str, int] = {}
+    me = str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for label, needle in CPU_GROUPS:
+            if (needle is None and pid == me) or (needle and needle in cmdline and pid != me):
+                ticks[label] = ticks.get(label, 0) + int(fields[11]) + int(fields[12])
+                break
+    hz = os.sysconf("SC_CLK_TCK")
+    return {label: value / hz for label, value in ticks.items()}
+
+
 def _async_run(bench: Bench, base: str, n: int, label: str, budget: bool) -> None:
     from executions.models import Execution
 
@@ -456,6 +491,7 @@ def _async_run(bench: Bench, base: str, n: int, label: str, budget: bool) -> Non
                 else:
                     errors.append(f"{response.status} {response.data[:100]!r}")
 
+    cpu_before = cpu_seconds_by_group()
     start = time.time()
     clients = 8
     threads = [threading.Thread(target=submit, args=(n // clients,)) for _ in range(clients)]
@@ -467,19 +503,28 @@ def _async_run(bench: Bench, base: str, n: int, label: str, budget: bool) -> Non
     if errors:
         raise RuntimeError(f"{len(errors)} submits failed, e.g. {errors[0]}")
     end = _wait_all_finished(ids, timeout=300)
+    cpu_after = cpu_seconds_by_group()
+    cpu_ms = {
+        group: (cpu_after[group] - cpu_before.get(group, 0.0)) * 1000 / len(ids)
+        for group in cpu_after
+        if cpu_after[group] > cpu_before.get(group, 0.0)
+    }
     bench.executions_run += len(ids)
     rate = len(ids) / (end - start)
     succeeded = Execution.objects.filter(id__in=ids, status="Success").count()
+    submit_rate = len(ids) / (submitted - start)
     b = bench.baseline
     ROWS.append(
         Row(
             label,
-            f"{rate:.0f} executions/s ({succeeded}/{len(ids)} Success; submits {len(ids) / (submitted - start):.0f}/s)",
+            f"{rate:.0f} executions/s ({succeeded}/{len(ids)} Success; submits {submit_rate:.0f}/s); "
+            f"CPU ms/execution {sum(cpu_ms.values()):.1f}: "
+            + ", ".join(f"{group} {value:.1f}" for group, value in sorted(cpu_ms.items(), key=lambda kv: -kv[1])),
             budget="≥ 250/s" if budget else "",
             baseline=f"{b.throughput:.0f} tasks/s",
             ratio=ratio(rate, b.throughput),
             ok=(rate >= 250 if budget else True) and succeeded == len(ids),
-            values={"per_s": rate, "submits_per_s": len(ids) / (submitted - start)},
+            values={"per_s": rate, "submits_per_s": submit_rate, "cpu_ms_per_execution": cpu_ms},
         )
     )
 
