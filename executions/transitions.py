@@ -179,11 +179,6 @@ def _claim(execution: Execution, related: tuple) -> Claim:
     return Claim(execution=execution, organization=organization, user=user, workflow=workflow)
 
 
-def start(execution_id, *, task_id: str = "") -> Execution | None:
-    claim = claim_pending(execution_id, task_id=task_id)
-    return claim.execution if claim else None
-
-
 def claim_pending(execution_id, *, task_id: str = "") -> Claim | None:
     """Pending -> Running in one statement that also reads the organization, user and workflow."""
     fields = {"started_at": timezone.now()}

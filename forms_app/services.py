@@ -219,6 +219,19 @@ def _declared(workflow_name: str) -> set[str] | None:
     return {p.get("name") for p in params or [] if isinstance(p, dict)}
 
 
+def _start_for_form(actor: FormActor, workflow_name: str, parameters: dict):
+    """Start a workflow for a form (`trigger=form`) as the form's actor, in the actor's organization."""
+    return engine.execution_start(
+        workflow_name=workflow_name,
+        parameters=parameters,
+        trigger="form",
+        organization=actor.organization,
+        user=actor.user,
+        executed_by_name=actor.executed_by_name,
+        form=actor.form,
+    )
+
+
 def _as_dict(value: Any, name: str) -> dict:
     if value is None:
         return {}
@@ -239,16 +252,7 @@ def form_startup(*, actor: FormActor, values: Any = None, query: Any = None) -> 
     params.update({k: v for k, v in values.items() if declared is None or k in declared})
     allowed = query_param_names(schema=form.schema, allowed_query_params=form.allowed_query_params)
     params.update({k: v for k, v in query.items() if k in allowed and (declared is None or k in declared)})
-    started = engine.execution_start(
-        workflow_name=form.launch_workflow,
-        parameters=params,
-        trigger="form",
-        organization=actor.organization,
-        user=actor.user,
-        executed_by_name=actor.executed_by_name,
-        form=form,
-    )
-    execution = engine.execution_await(started)
+    execution = engine.execution_await(_start_for_form(actor, form.launch_workflow, params))
     if execution.status not in ("Success", "CompletedWithErrors"):
         shown = execution.error_message if (actor.is_admin or execution.error_type == "UserError") else ""
         message = "The form's launch workflow did not finish successfully"
@@ -346,15 +350,7 @@ def form_submit(*, actor: FormActor, form_data: Any, query: Any = None, workflow
         raise exceptions.ValidationError({"form_data": exc.errors} if "form_data" not in exc.errors else exc.errors)
     declared = _declared(form.workflow)
     parameters = {k: v for k, v in cleaned.items() if declared is None or k in declared}
-    return engine.execution_start(
-        workflow_name=form.workflow,
-        parameters=parameters,
-        trigger="form",
-        organization=actor.organization,
-        user=actor.user,
-        executed_by_name=actor.executed_by_name,
-        form=form,
-    )
+    return _start_for_form(actor, form.workflow, parameters)
 
 
 def field_visible_names(form: Form, *, form_data: dict, query: dict, workflow: Any) -> list[str]:

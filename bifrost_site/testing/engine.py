@@ -95,6 +95,23 @@ def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 @contextmanager
+def _celery_process(arguments: list[str], env: dict, log_path: Path):
+    """`celery -A bifrost_site <arguments>` from the repository root, output to `log_path`; stopped on exit."""
+    with open(log_path, "w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "bifrost_site", *arguments],
+            cwd=str(REPO_ROOT),
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield Process(process, log_path)
+        finally:
+            _stop(process)
+
+
+@contextmanager
 def start_prefork_worker(
     workspace: Path, log_dir: Path, django_db_blocker, *, concurrency: int = 2, env: dict | None = None
 ):
@@ -107,39 +124,27 @@ def start_prefork_worker(
     log_path = log_dir / "worker.log"
     with app.connection_for_write() as conn:
         queues.declare_topology(conn)
-    with open(log_path, "w") as handle:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "bifrost_site",
-                "worker",
-                "-P",
-                "prefork",
-                "-c",
-                str(concurrency),
-                "-Q",
-                _queue_args(),
-                "-l",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-                "-n",
-                f"prefork-{os.getpid()}-{log_dir.name}@%h",
-            ],
-            cwd=str(REPO_ROOT),
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        worker = Process(process, log_path)
-        try:
-            ping_task.apply_async(args=["ready"]).get(timeout=60)
-            yield worker
-        finally:
-            _stop(process)
+    with _celery_process(
+        [
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "-Q",
+            _queue_args(),
+            "-l",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"prefork-{os.getpid()}-{log_dir.name}@%h",
+        ],
+        env,
+        log_path,
+    ) as worker:
+        ping_task.apply_async(args=["ready"]).get(timeout=60)
+        yield worker
 
 
 @contextmanager
@@ -147,33 +152,21 @@ def start_beat(log_dir: Path, django_db_blocker, *, name: str = "beat"):
     """`celery beat` with the database scheduler (django-celery-beat), as the Procfile runs it."""
     env = process_env(None, django_db_blocker)
     log_path = log_dir / f"{name}.log"
-    with open(log_path, "w") as handle:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "bifrost_site",
-                "beat",
-                "--scheduler",
-                "django_celery_beat.schedulers:DatabaseScheduler",
-                "-l",
-                "INFO",
-                "--pidfile=",
-                "-s",
-                str(log_dir / f"{name}-schedule"),
-            ],
-            cwd=str(REPO_ROOT),
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
-        beat = Process(process, log_path)
-        try:
-            yield beat
-        finally:
-            _stop(process)
+    with _celery_process(
+        [
+            "beat",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+            "-l",
+            "INFO",
+            "--pidfile=",
+            "-s",
+            str(log_dir / f"{name}-schedule"),
+        ],
+        env,
+        log_path,
+    ) as beat:
+        yield beat
 
 
 @pytest.fixture(scope="session")

@@ -66,8 +66,8 @@ def test_the_kept_sql_and_the_compiled_path_store_and_return_the_same_row():
         "variables": None,
     }
     fast, compiled = _pending(), _pending()
-    transitions.start(fast.id, task_id="a")
-    transitions.start(compiled.id, task_id="b")
+    transitions.claim_pending(fast.id, task_id="a")
+    transitions.claim_pending(compiled.id, task_id="b")
     done = transitions.transition(fast.id, from_statuses={S.RUNNING}, to=S.SUCCESS, **fields)
     # an expression value takes Django's update compiler
     other = transitions.transition(
@@ -86,7 +86,7 @@ def test_the_kept_sql_and_the_compiled_path_store_and_return_the_same_row():
 
 def test_a_finished_transition_keeps_a_given_completed_at():
     execution = _pending()
-    transitions.start(execution.id)
+    transitions.claim_pending(execution.id)
     when = timezone.now() + datetime.timedelta(seconds=3)
     done = transitions.transition(execution.id, from_statuses={S.RUNNING}, to=S.FAILED, completed_at=when)
     assert done.completed_at == when and 2900 <= done.duration_ms <= 3100
@@ -94,7 +94,7 @@ def test_a_finished_transition_keeps_a_given_completed_at():
 
 def test_a_task_answer_carries_the_finished_fields_unless_the_result_is_large():
     execution = _pending()
-    transitions.start(execution.id)
+    transitions.claim_pending(execution.id)
     small = transitions.transition(execution.id, from_statuses={S.RUNNING}, to=S.SUCCESS, result={"n": 1})
     answer = task_answer(small)
     assert answer["execution"] == {

@@ -176,8 +176,8 @@ def test_finished_is_200_with_result(admin_user):
 
 def test_transitions_are_conditional():
     execution = ExecutionFactory(status=S.PENDING, started_at=None, completed_at=None, duration_ms=None)
-    assert transitions.start(execution.id, task_id="t") is not None
-    assert transitions.start(execution.id, task_id="t") is None  # already Running
+    assert transitions.claim_pending(execution.id, task_id="t") is not None
+    assert transitions.claim_pending(execution.id, task_id="t") is None  # already Running
     done = transitions.transition(execution.id, from_statuses={S.RUNNING}, to=S.SUCCESS)
     assert done.status == S.SUCCESS and done.completed_at and done.duration_ms is not None
     assert transitions.transition(execution.id, from_statuses={S.RUNNING}, to=S.FAILED) is None
