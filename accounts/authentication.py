@@ -1,34 +1,46 @@
 """Authentication: JWT bearer tokens, session cookies (with CSRF), and the development bypass."""
 
+import datetime
 import logging
+import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
+from django.db.models import Exists
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
+from bifrost_site.kept_queries import KeptQuery
+
 logger = logging.getLogger(__name__)
 
 DEV_BYPASS = "dev-bypass"
-REVOKED_ACCESS_PREFIX = "revoked-access:"
+# A token without a jti claim matches no revocation (simplejwt always sets one).
+_NO_JTI = ""
 
 
-def access_token_revoked(jti: str) -> bool:
-    try:
-        return bool(cache.get(REVOKED_ACCESS_PREFIX + jti))
-    except Exception:  # Redis down: fall back to signature and expiry checks only
-        logger.warning("could not check the access-token denylist; Redis unreachable")
-        return False
+def _user_for_token_query(user_id, jti):
+    from accounts.models import RevokedAccessToken
+
+    return (
+        get_user_model()
+        .objects.select_related("organization")
+        .filter(id=user_id)
+        .annotate(token_revoked=Exists(RevokedAccessToken.objects.filter(jti=jti)))
+    )
 
 
-def revoke_access_token(jti: str, seconds_left: int) -> None:
-    try:
-        cache.set(REVOKED_ACCESS_PREFIX + jti, 1, timeout=max(seconds_left, 1))
-    except Exception:
-        logger.warning("could not record a revoked access token; Redis unreachable")
+# One round trip per authenticated request: the user, their organization and whether this access
+# token was revoked, compiled once per process (bifrost_site.kept_queries).
+USER_FOR_TOKEN = KeptQuery(_user_for_token_query, uuid.UUID(int=0), "kept-query-placeholder-jti")
+
+
+def revoke_access_token(jti: str, expires_at: datetime.datetime) -> None:
+    from accounts.models import RevokedAccessToken
+
+    RevokedAccessToken.objects.update_or_create(jti=jti, defaults={"expires_at": expires_at})
 
 
 def check_user_may_sign_in(user) -> None:
@@ -40,20 +52,16 @@ def check_user_may_sign_in(user) -> None:
 
 
 class BifrostJWTAuthentication(JWTAuthentication):
-    def get_validated_token(self, raw_token):
-        token = super().get_validated_token(raw_token)
-        jti = token.get(jwt_settings.JTI_CLAIM)
-        if jti and access_token_revoked(jti):
-            raise exceptions.AuthenticationFailed("This token has been revoked.", code="token_revoked")
-        return token
-
     def get_user(self, validated_token):
-        user_id = validated_token.get(jwt_settings.USER_ID_CLAIM)
-        if user_id is None:
-            raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.")
-        user = next(iter(get_user_model().objects.select_related("organization").filter(id=user_id)), None)
+        try:
+            user_id = uuid.UUID(str(validated_token[jwt_settings.USER_ID_CLAIM]))
+        except (KeyError, ValueError):
+            raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.") from None
+        user = USER_FOR_TOKEN.first(user_id, str(validated_token.get(jwt_settings.JTI_CLAIM) or _NO_JTI))
         if user is None:
             raise exceptions.AuthenticationFailed("User not found.", code="user_not_found")
+        if user.token_revoked:
+            raise exceptions.AuthenticationFailed("This token has been revoked.", code="token_revoked")
         if not user.is_active or (user.organization_id and not user.organization.is_active):
             raise exceptions.AuthenticationFailed("This account or its organization is disabled.", code="user_inactive")
         return user

@@ -131,3 +131,18 @@ class UserRole(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.role}"
+
+
+class RevokedAccessToken(BaseModel):
+    """An access token refused before it expires (`POST /auth/logout` with the access token).
+
+    Kept in PostgreSQL rather than Redis: the check rides on the user lookup every authenticated
+    request makes anyway (no extra round trip), and a revocation survives a Redis restart. Rows
+    are deleted once the token would have expired (`accounts.prune_revoked_access_tokens`).
+    """
+
+    jti = models.CharField(max_length=255, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.jti

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 from dataclasses import dataclass
 
@@ -146,8 +147,8 @@ def auth_logout(*, refresh_token: str, access_token: str | None = None) -> None:
     if access_token:
         try:
             access = AccessToken(access_token)
-            seconds_left = int(access["exp"] - timezone.now().timestamp())
-            revoke_access_token(access[jwt_settings.JTI_CLAIM], seconds_left)
+            expires_at = datetime.datetime.fromtimestamp(access["exp"], tz=datetime.UTC)
+            revoke_access_token(access[jwt_settings.JTI_CLAIM], expires_at)
         except TokenError:
             pass
     audit.record(action="auth.logout", resource_type="user", resource_id=refresh.get(jwt_settings.USER_ID_CLAIM, ""))
@@ -488,3 +489,11 @@ def role_form_remove(*, role, form) -> None:
     if not deleted:
         raise exceptions.NotFound("This role has no access to this form.")
     _role_audit("role.forms_remove", role, {"before": {"form_ids": [str(form.id)]}})
+
+
+def revoked_access_tokens_prune() -> int:
+    """Delete revocations of access tokens past their expiry: such a token fails the expiry check anyway."""
+    from accounts.models import RevokedAccessToken
+
+    deleted, _ = RevokedAccessToken.objects.filter(expires_at__lt=timezone.now()).delete()
+    return deleted

@@ -48,6 +48,12 @@ PERIODIC_TASKS: list[PeriodicSpec] = [
         description="Delete form uploads older than UPLOAD_RETENTION_DAYS.",
     ),
     PeriodicSpec(
+        name="accounts: prune revoked access tokens",
+        task="accounts.prune_revoked_access_tokens",
+        every_seconds=3600,
+        description="Delete revocations of access tokens that have expired anyway.",
+    ),
+    PeriodicSpec(
         name="executions: cleanup stuck executions",
         task="executions.cleanup_stuck_executions",
         every_seconds=300,  # every 5 minutes

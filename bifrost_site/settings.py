@@ -135,8 +135,16 @@ WSGI_APPLICATION = "bifrost_site.wsgi.application"
 ASGI_APPLICATION = "bifrost_site.asgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@localhost:5432/bifrost")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend with a health check that polls the socket before it sends SELECT 1.
+    DATABASES["default"]["ENGINE"] = "bifrost_site.postgres_backend"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
+# The hot path's statements (bifrost_site.postgres_backend.bound_cursor) are prepared on the server
+# after this many uses on a connection; Django's own cursors bind on the client and never prepare.
+# Set DB_PREPARE_THRESHOLD=-1 (off) behind a transaction-pooling PgBouncer older than 1.21.
+_prepare_threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None if _prepare_threshold < 0 else _prepare_threshold
 # Under ASGI every request runs in a thread of its own (asgiref's ThreadSensitiveContext), so a
 # persistent per-thread connection never gets reused: a process started from the ASGI entry point
 # (bifrost_site.asgi, being imported while settings load) uses psycopg's connection pool instead

@@ -9,7 +9,6 @@ clients backfill from it on reconnect.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 import os
 import threading
@@ -59,6 +58,20 @@ def status_message(execution) -> dict:
     }
 
 
+def _waves(sends: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
+    """Split sends into waves that can each go out at once: a group's events stay in order
+    (its second event goes in a later wave than its first)."""
+    waves: list[list[tuple[str, dict]]] = []
+    last_wave: dict[str, int] = {}
+    for group, event in sends:
+        index = last_wave.get(group, -1) + 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append((group, event))
+        last_wave[group] = index
+    return waves
+
+
 class _Broadcaster:
     """One event loop in a daemon thread per process, so channels-redis keeps ONE connection pool.
 
@@ -69,11 +82,15 @@ class _Broadcaster:
     (`asyncio.gather`) on the long-lived loop, and calls run one after another in the order they
     were made (an asyncio.Lock, FIFO), so a client never sees `Success` before `Running`.
 
-    By default the caller waits until its sends are done. While a worker runs an execution,
-    broadcasts are *deferred* (`defer()`): queued in order without waiting, and `flush()` (the
-    task_postrun handler in executions.tasks, i.e. after Celery stored the result) waits for
-    them all. Either way an event is only queued after its row or lines were committed.
-    Created lazily, and again after a fork.
+    By default the caller checks which groups have members and waits until its sends are done.
+    While a worker runs an execution, broadcasts are *deferred* (`defer()`): the thread running the
+    workflow only appends them to a queue and never waits on Redis. The queue is drained by
+    `flush()` (the task_postrun handler in executions.tasks, i.e. after Celery stored the result, so
+    a sync caller is not held up), or by a ticker thread when an event has waited DEFER_TICK_SECONDS
+    (a long run's `Running`). A drain checks all its groups for members with one pipelined ZCOUNT,
+    so a short run's `Running` and `Success` share one round trip. Drains are serialized: the
+    order of events is kept. Either way an event is only queued after its row or lines were
+    committed. Created lazily, and again after a fork.
     """
 
     def __init__(self) -> None:
@@ -83,45 +100,65 @@ class _Broadcaster:
         self.thread.start()
         self.deferring = False
         self._order: asyncio.Lock | None = None
-        self._pending: set[concurrent.futures.Future] = set()
-        self._pending_lock = threading.Lock()
+        self._queue: list[tuple[float, object, list[tuple[str, dict]]]] = []  # (queued at, layer, sends)
+        self._queue_lock = threading.Lock()
+        self._drain_lock = threading.Lock()
+        self._ticker: threading.Thread | None = None
 
     async def _run(self, layer, sends: list[tuple[str, dict]]) -> None:
         if self._order is None:
             self._order = asyncio.Lock()
         async with self._order:
-            results = await asyncio.gather(
-                *(layer.group_send(group, event) for group, event in sends), return_exceptions=True
-            )
-        for (group, _), result in zip(sends, results, strict=True):
-            if isinstance(result, BaseException):
-                logger.warning(
-                    "could not broadcast to %s; clients will backfill from the database", group, exc_info=result
+            for wave in _waves(sends):
+                results = await asyncio.gather(
+                    *(layer.group_send(group, event) for group, event in wave), return_exceptions=True
                 )
+                for (group, _), result in zip(wave, results, strict=True):
+                    if isinstance(result, BaseException):
+                        logger.warning(
+                            "could not broadcast to %s; clients will backfill from the database", group, exc_info=result
+                        )
 
-    def send(self, layer, sends: list[tuple[str, dict]]) -> None:
+    def send(self, layer, sends: list[tuple[str, dict]], timeout: float | None = None) -> None:
+        """Send now (groups already checked for members) and wait."""
         future = asyncio.run_coroutine_threadsafe(self._run(layer, sends), self.loop)
-        if not self.deferring:
-            future.result(timeout=SEND_TIMEOUT_SECONDS)
-            return
-        with self._pending_lock:
-            self._pending.add(future)
-        future.add_done_callback(self._done)
+        future.result(timeout=timeout or SEND_TIMEOUT_SECONDS)
 
-    def _done(self, future) -> None:
-        with self._pending_lock:
-            self._pending.discard(future)
+    def defer(self, layer, sends: list[tuple[str, dict]]) -> None:
+        with self._queue_lock:
+            self._queue.append((time.monotonic(), layer, sends))
+        if self._ticker is None:
+            self._start_ticker()
 
-    def flush(self, timeout: float) -> bool:
-        """Wait for every queued send; True when none is left."""
-        with self._pending_lock:
-            pending = list(self._pending)
-        if pending:
-            _, not_done = concurrent.futures.wait(pending, timeout=timeout)
-            if not_done:
-                logger.warning("%d broadcasts still pending after %.1fs", len(not_done), timeout)
-                return False
-        return True
+    def _start_ticker(self) -> None:
+        with self._queue_lock:
+            if self._ticker is not None:
+                return
+            self._ticker = threading.Thread(target=self._tick, name="bifrost-broadcast-ticker", daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(DEFER_TICK_SECONDS)
+            with self._queue_lock:
+                due = bool(self._queue) and time.monotonic() - self._queue[0][0] >= DEFER_TICK_SECONDS
+            if due:
+                self.drain(SEND_TIMEOUT_SECONDS)
+
+    def drain(self, timeout: float) -> None:
+        """Send everything deferred so far, in order."""
+        with self._drain_lock:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            # consecutive calls for the same layer go out as one call (in their order)
+            runs: list[tuple[object, list[tuple[str, dict]]]] = []
+            for _, layer, sends in batch:
+                if runs and runs[-1][0] is layer:
+                    runs[-1][1].extend(sends)
+                else:
+                    runs.append((layer, list(sends)))
+            for layer, sends in runs:
+                _checked_send(layer, sends, timeout)
 
 
 SYNC_CLIENT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
@@ -194,6 +231,7 @@ def _sends_with_members(layer, sends: list[tuple[str, dict]]) -> list[tuple[str,
 _broadcaster: _Broadcaster | None = None
 _broadcaster_lock = threading.Lock()
 SEND_TIMEOUT_SECONDS = 5.0
+DEFER_TICK_SECONDS = 0.05
 
 
 def _get_broadcaster() -> _Broadcaster:
@@ -213,12 +251,26 @@ def defer_broadcasts() -> None:
 
 
 def flush_broadcasts(timeout: float = SEND_TIMEOUT_SECONDS) -> None:
-    """Wait for every queued broadcast of this process and go back to waiting on each send."""
+    """Wait for every deferred broadcast of this process and go back to waiting on each send."""
     current = _broadcaster
     if current is None or current.pid != os.getpid():
         return
     current.deferring = False
-    current.flush(timeout)
+    current.drain(timeout)
+
+
+def _checked_send(layer, sends: list[tuple[str, dict]], timeout: float | None = None) -> None:
+    """Send to those of `sends`' groups that have a member, and wait."""
+    try:
+        sends = _sends_with_members(layer, sends)
+        if sends:
+            _get_broadcaster().send(layer, sends, timeout)
+    except Exception:
+        logger.warning(
+            "could not broadcast to %s; clients will backfill from the database",
+            ", ".join(group for group, _ in sends),
+            exc_info=True,
+        )
 
 
 def _group_send_many(sends: list[tuple[str, dict]]) -> None:
@@ -229,9 +281,11 @@ def _group_send_many(sends: list[tuple[str, dict]]) -> None:
         return
     try:
         if isinstance(layer, RedisChannelLayer):
-            sends = _sends_with_members(layer, sends)
-            if sends:
-                _get_broadcaster().send(layer, sends)
+            current = _broadcaster
+            if current is not None and current.pid == os.getpid() and current.deferring:
+                current.defer(layer, sends)
+            else:
+                _checked_send(layer, sends)
         else:  # e.g. the in-memory layer of some tests: it must run on the caller's loop
             for group, event in sends:
                 async_to_sync(layer.group_send)(group, event)

@@ -20,6 +20,7 @@ from audit.services import audit_record
 from bifrost.errors import ParameterValidationError
 from bifrost.params import coerce_parameters
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
+from bifrost_site.kept_queries import KeptInsert, KeptQuery
 from executions import transitions
 from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus, LogLevel, Trigger
 
@@ -34,6 +35,16 @@ CLEANUP_CANCELLING_AFTER = datetime.timedelta(minutes=3)
 CANCEL_SIGNAL = "SIGUSR1"
 # A sync wait also reads the row this often, so it ends even if the run's Celery result never arrives.
 AWAIT_ROW_CHECK_SECONDS = 2.0
+
+
+def _workflow_by_name(name: str):
+    from workflows.models import Workflow
+
+    return Workflow.objects.filter(name=name)
+
+
+WORKFLOW_BY_NAME = KeptQuery(_workflow_by_name, "kept-query-placeholder-name")
+EXECUTION_INSERT = KeptInsert(Execution)
 
 
 @dataclass
@@ -90,9 +101,7 @@ def execution_start(
     404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}),
     503 broker unreachable (the row is then Failed/BrokerUnavailable).
     """
-    from workflows.models import Workflow
-
-    workflow = next(iter(Workflow.objects.filter(name=workflow_name)), None)
+    workflow = WORKFLOW_BY_NAME.first(str(workflow_name))
     if workflow is None:
         raise NotFound(f"Workflow '{workflow_name}' does not exist.")
     if not workflow.is_available:
@@ -108,7 +117,7 @@ def execution_start(
     task_id = str(uuid.uuid4())
     # One INSERT (atomic by itself); the run task is published once it is committed: right away in
     # autocommit, or when the caller's own transaction commits.
-    execution = Execution.objects.create(
+    execution = Execution(
         workflow_name=workflow.name,
         organization=organization,
         form=form,
@@ -120,6 +129,7 @@ def execution_start(
         celery_task_id=task_id,
         rerun_of=rerun_of,
     )
+    EXECUTION_INSERT.insert(execution)
     mode = mode or effective_mode(workflow.execution_mode, trigger)
     transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds, awaited=mode == "sync"))
     return StartedExecution(execution=execution, mode=mode, timeout_seconds=workflow.timeout_seconds)

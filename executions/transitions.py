@@ -23,6 +23,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from bifrost_site.postgres_backend.base import bound_cursor
 from executions import events
 from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus
 
@@ -61,7 +62,7 @@ def _update_returning(
     if finished:
         params.append(values["completed_at"])
     params.extend([execution_id, *sorted(from_statuses)])
-    with connection.cursor() as cursor:
+    with bound_cursor(connection) as cursor:
         cursor.execute(_update_sql(from_statuses, names, finished, related), params)
         row = cursor.fetchone()
     if row is None:
@@ -191,7 +192,7 @@ def claim_pending(execution_id, *, task_id: str = "") -> Claim | None:
 def read_claim(execution_id) -> Claim | None:
     """The same as a claim, without changing anything (a claim whose answer was lost with its connection)."""
     connection = connections[router.db_for_read(Execution)]
-    with connection.cursor() as cursor:
+    with bound_cursor(connection) as cursor:
         cursor.execute(f'SELECT {_COLUMNS}, {_related_sql()} FROM "{_TABLE}" WHERE "id" = %s', [execution_id])  # noqa: S608
         row = cursor.fetchone()
     if row is None:

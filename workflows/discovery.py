@@ -2,8 +2,8 @@
 
 `scan()` imports every workflow file under WORKSPACE_PATH inside `bifrost.registry.capture()`
 and reports, per file, the workflows and data providers it defines or why it failed to import.
-`load_module()` is what the engine uses to run code: a module is imported fresh whenever its
-file's hash differs from what this process loaded last (cache keyed by path + hash).
+`load_module()` / `load_specs()` are what the engine uses to run code: a module is imported fresh
+whenever its file's content differs from what this process loaded last (see `_loaded_file`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ import importlib
 import importlib.util
 import logging
 import os
+import stat
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +31,22 @@ logger = logging.getLogger(__name__)
 PACKAGES_DIR = ".packages"
 SKIPPED_DIRS = {"__pycache__", "tests", "node_modules", "venv"}
 MAX_ERROR_CHARS = 4000
+RACY_SECONDS = 2
 
 _import_lock = threading.RLock()
-_module_cache: dict[str, tuple[str, ModuleType]] = {}  # absolute path -> (hash, module)
+
+
+@dataclass
+class _LoadedFile:
+    """A workspace file as this process last imported it."""
+
+    digest: str  # sha256 of the source
+    module: ModuleType
+    stat: tuple | None = None  # (inode, size, mtime_ns) when the digest was last confirmed
+    specs: tuple | None = None  # registry.collect(module), computed on first use
+
+
+_module_cache: dict[str, _LoadedFile] = {}  # absolute path -> what was imported from it
 
 
 def workspace_path() -> Path:
@@ -130,23 +145,54 @@ def import_file(relative: Path, workspace: Path | None = None) -> ModuleType:
         return module
 
 
-def load_module(relative_path: str) -> ModuleType:
-    """The module for a workspace file, re-imported when the file changed since this process loaded it."""
+def _loaded_file(relative_path: str) -> _LoadedFile:
+    """The import of a workspace file, redone when the file's content changed since this process loaded it.
+
+    Each run checks the file: an unchanged inode, size and modification time (nanoseconds) mean an
+    unchanged file, as for Python's own bytecode cache; otherwise the content hash decides. As in
+    git's "racily clean" rule, a signature is only trusted when the file was already older than
+    RACY_SECONDS when it was confirmed: file times tick in coarse steps, so a same-size rewrite in
+    the same step as the confirmation would otherwise go unseen.
+    """
     workspace = workspace_path()
     path = (workspace / relative_path).resolve()
     if not path.is_relative_to(workspace.resolve()):
         raise ImportError(f"{relative_path} is outside the workspace")
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
         raise FileNotFoundError(f"{relative_path} no longer exists in the workspace")
-    digest = file_hash(path)
+    signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+    trusted = signature if time.time_ns() - info.st_mtime_ns > RACY_SECONDS * 1_000_000_000 else None
+    key = str(path)
     with _import_lock:
-        cached = _module_cache.get(str(path))
-        if cached is not None and cached[0] == digest:
-            return cached[1]
+        cached = _module_cache.get(key)
+        if cached is not None and cached.stat == signature:
+            return cached
+        digest = file_hash(path)
+        if cached is not None and cached.digest == digest:
+            cached.stat = trusted
+            return cached
         with registry.capture():
             module = import_file(Path(relative_path), workspace)
-        _module_cache[str(path)] = (digest, module)
-        return module
+        loaded = _module_cache[key] = _LoadedFile(digest, module, trusted)
+        return loaded
+
+
+def load_module(relative_path: str) -> ModuleType:
+    """The module for a workspace file, re-imported when the file changed since this process loaded it."""
+    return _loaded_file(relative_path).module
+
+
+def load_specs(relative_path: str) -> tuple[dict, dict]:
+    """`registry.collect()` of the file's current module: (workflows, data providers) by name."""
+    loaded = _loaded_file(relative_path)
+    specs = loaded.specs
+    if specs is None:
+        specs = loaded.specs = registry.collect(loaded.module)
+    return specs
 
 
 @dataclass
@@ -176,7 +222,7 @@ def scan(workspace: Path | None = None) -> list[FileReport]:
                 module = import_file(relative, workspace)
             report.workflows = [s for s in cap.workflows.values() if s.module == name]
             report.data_providers = [s for s in cap.data_providers.values() if s.module == name]
-            _module_cache[str((workspace / relative).resolve())] = (report.hash, module)
+            _module_cache[str((workspace / relative).resolve())] = _LoadedFile(report.hash, module)
         except BaseException as exc:  # SystemExit in a module must not end the worker either
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -200,6 +246,5 @@ def scan(workspace: Path | None = None) -> list[FileReport]:
     # forget modules whose files vanished
     for cached_path in list(_module_cache):
         if not Path(cached_path).exists():
-            _, module = _module_cache.pop(cached_path)
-            registry.remove_module(module.__name__)
+            registry.remove_module(_module_cache.pop(cached_path).module.__name__)
     return reports

@@ -2,6 +2,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import UserType
 from accounts.tests.factories import DEFAULT_PASSWORD, PlatformAdminFactory, UserFactory
@@ -121,7 +122,72 @@ def test_logout_revokes_refresh_and_access_tokens():
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
     assert client.post("/auth/logout", {"refresh_token": tokens["refresh_token"]}).status_code == 204
     assert APIClient().post("/auth/refresh", {"refresh_token": tokens["refresh_token"]}).status_code == 401
+    me = client.get("/auth/me")
+    assert me.status_code == 401
+    assert "revoked" in me.json()["message"]
+
+
+def test_access_token_revocation_is_stored_in_the_database_and_survives_a_cache_flush():
+    from django.core.cache import cache
+
+    from accounts.models import RevokedAccessToken
+
+    user = UserFactory()
+    tokens = login(APIClient(), user.email).json()
+    other = login(APIClient(), user.email).json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert client.post("/auth/logout", {"refresh_token": tokens["refresh_token"]}).status_code == 204
+    revoked = RevokedAccessToken.objects.get()
+    assert revoked.jti == AccessToken(tokens["access_token"])["jti"]
+    assert revoked.expires_at.timestamp() == AccessToken(tokens["access_token"])["exp"]
+    cache.clear()
     assert client.get("/auth/me").status_code == 401
+    # only that token: the same user's other session still works
+    other_client = APIClient()
+    other_client.credentials(HTTP_AUTHORIZATION=f"Bearer {other['access_token']}")
+    assert other_client.get("/auth/me").status_code == 200
+
+
+def test_revoked_access_token_is_refused_by_the_websocket_authentication():
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from accounts.authentication import BifrostJWTAuthentication  # what bifrost_site.ws_auth uses
+
+    user = UserFactory()
+    tokens = login(APIClient(), user.email).json()
+    auth = BifrostJWTAuthentication()
+    assert auth.get_user(auth.get_validated_token(tokens["access_token"].encode())) == user
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    client.post("/auth/logout", {"refresh_token": tokens["refresh_token"]})
+    with pytest.raises(AuthenticationFailed, match="revoked"):
+        auth.get_user(auth.get_validated_token(tokens["access_token"].encode()))
+
+
+def test_prune_forgets_only_revocations_of_expired_tokens():
+    import datetime
+
+    from django.utils import timezone
+
+    from accounts.models import RevokedAccessToken
+    from accounts.services import revoked_access_tokens_prune
+
+    now = timezone.now()
+    RevokedAccessToken.objects.create(jti="expired", expires_at=now - datetime.timedelta(seconds=1))
+    RevokedAccessToken.objects.create(jti="live", expires_at=now + datetime.timedelta(minutes=5))
+    assert revoked_access_tokens_prune() == 1
+    assert list(RevokedAccessToken.objects.values_list("jti", flat=True)) == ["live"]
+
+
+def test_token_for_unknown_or_malformed_user_id_is_401():
+    for user_id in ("00000000-0000-0000-0000-000000000001", "not-a-uuid"):
+        token = AccessToken()
+        token["user_id"] = user_id
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        response = client.get("/auth/me")
+        assert response.status_code == 401, user_id
 
 
 def test_me_shape_for_org_user_with_roles():

@@ -10,7 +10,6 @@ from bifrost.decorators import normalize_options
 from bifrost.errors import UserError
 from bifrost.execution import GLOBAL_SCOPE, ExecutionContext, OrgInfo
 from bifrost.masking import SecretMasker
-from bifrost.registry import collect
 from bifrost.runtime import activate
 from executions.engine.runner import call_function
 from executions.engine.runtime import DjangoRuntime
@@ -19,7 +18,7 @@ from executions.engine.runtime import DjangoRuntime
 def run_data_provider(*, name: str, inputs: dict, organization_id: str | None) -> dict:
     """`{"options": [...]}` or `{"error": message}` (messages of non-UserErrors stay generic)."""
     from orgs.models import Organization
-    from workflows.discovery import error_summary, load_module
+    from workflows.discovery import error_summary, load_specs
     from workflows.models import DataProvider
 
     close_old_connections()
@@ -27,10 +26,9 @@ def run_data_provider(*, name: str, inputs: dict, organization_id: str | None) -
     if provider is None:
         return {"error": f"Data provider '{name}' is unavailable."}
     try:
-        module = load_module(provider.source_path)
+        _, providers = load_specs(provider.source_path)
     except Exception as exc:
         return {"error": f"{provider.source_path} failed to import: {error_summary(exc).splitlines()[-1]}"}
-    _, providers = collect(module)
     spec = providers.get(name)
     if spec is None:
         return {"error": f"Data provider '{name}' is no longer defined in {provider.source_path}."}

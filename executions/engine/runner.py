@@ -24,7 +24,6 @@ from django.db import close_old_connections, connection
 
 from bifrost.errors import UserError
 from bifrost.masking import SecretMasker
-from bifrost.registry import collect
 from bifrost.results import capture_locals, classify_result
 from bifrost.runtime import activate
 from executions import transitions
@@ -64,7 +63,7 @@ class WorkflowRow:
 
 def load_spec(workflow_name: str, row: dict | None):
     """(WorkflowRow, spec) for the claimed execution's workflow, loading its module fresh if the file changed."""
-    from workflows.discovery import error_summary, load_module
+    from workflows.discovery import error_summary, load_specs
 
     if row is None:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is not registered.")
@@ -72,12 +71,11 @@ def load_spec(workflow_name: str, row: dict | None):
     if not workflow.is_available:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is unavailable: {workflow.import_error}")
     try:
-        module = load_module(workflow.source_path)
+        found, _ = load_specs(workflow.source_path)
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SoftTimeLimitExceeded)):
             raise
         raise WorkflowUnavailable(f"{workflow.source_path} failed to import:\n{error_summary(exc)}") from None
-    found, _ = collect(module)
     spec = found.get(workflow_name)
     if spec is None:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is no longer defined in {workflow.source_path}.")

@@ -177,3 +177,57 @@ def test_broadcasts_reach_groups_with_members_and_skip_empty_ones(fresh_channel_
             await layer.group_discard(watched, channel)
 
     assert asyncio.run(scenario())["status"] == {"status": "Running"}
+
+
+def _receive_all(layer, channel, count: int, timeout: float = 10) -> list:
+    async def receive():
+        return [await asyncio.wait_for(layer.receive(channel), timeout=timeout) for _ in range(count)]
+
+    return asyncio.run(receive())
+
+
+@pytest.fixture
+def watched_group(fresh_channel_layer, monkeypatch):
+    monkeypatch.setattr(events, "_broadcaster", None)  # a broadcaster (and ticker) of this test's own
+    layer = fresh_channel_layer
+    group = f"execution.{uuid.uuid4()}"
+    channel = asyncio.run(layer.new_channel())
+    asyncio.run(layer.group_add(group, channel))
+    yield layer, group, channel
+    asyncio.run(layer.group_discard(group, channel))
+    events.flush_broadcasts()
+
+
+def _status(name: str) -> dict:
+    return {"type": "execution.status", "status": {"status": name}}
+
+
+def test_deferred_broadcasts_wait_for_the_flush_and_share_one_membership_check(watched_group, monkeypatch):
+    layer, group, channel = watched_group
+    checks = []
+    real_filter = events._sends_with_members
+    monkeypatch.setattr(
+        events, "_sends_with_members", lambda lay, sends: checks.append(len(sends)) or real_filter(lay, sends)
+    )
+    monkeypatch.setattr(events, "DEFER_TICK_SECONDS", 30)  # only the flush drains here
+    events.defer_broadcasts()
+    events._group_send_many([(group, _status("Running")), (f"execution.{uuid.uuid4()}", _status("Running"))])
+    events._group_send_many([(group, _status("Success"))])
+    assert checks == []  # the calling thread did not touch Redis
+    events.flush_broadcasts()
+    assert checks == [3]  # both calls, one pipelined check
+    received = _receive_all(layer, channel, 2)
+    assert [message["status"]["status"] for message in received] == ["Running", "Success"]
+    # after the flush, sends are immediate again
+    events._group_send_many([(group, _status("Cancelled"))])
+    assert checks == [3, 1]
+    assert _receive_all(layer, channel, 1)[0]["status"]["status"] == "Cancelled"
+
+
+def test_a_deferred_broadcast_goes_out_on_its_own_during_a_long_run(watched_group, monkeypatch):
+    layer, group, channel = watched_group
+    monkeypatch.setattr(events, "DEFER_TICK_SECONDS", 0.05)
+    events.defer_broadcasts()
+    events._group_send_many([(group, _status("Running"))])
+    # no flush: the ticker sends it while the "workflow" is still running
+    assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Running"

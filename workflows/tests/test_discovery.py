@@ -129,6 +129,47 @@ def test_module_is_reloaded_when_its_hash_changes(workspace):
     assert second.greet(None, "Ann") == "hello Ann"
 
 
+def test_an_unchanged_old_file_is_not_read_again_and_its_specs_are_collected_once(workspace, monkeypatch):
+    import os
+
+    from bifrost import registry
+    from workflows import discovery
+
+    path = workspace / "stable.py"
+    write(path, HELLO.format(name="stable", greeting="hi"))
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    hashed, collected = [], []
+    real_hash, real_collect = discovery.file_hash, registry.collect
+    monkeypatch.setattr(discovery, "file_hash", lambda p: hashed.append(p) or real_hash(p))
+    monkeypatch.setattr(registry, "collect", lambda module: collected.append(module) or real_collect(module))
+    workflows, providers = discovery.load_specs("stable.py")
+    assert list(workflows) == ["stable"] and list(providers) == ["stable_options"]
+    for _ in range(3):
+        assert discovery.load_specs("stable.py") == (workflows, providers)
+    assert len(hashed) == 1 and len(collected) == 1
+    # touched but not changed: hashed again, not re-imported
+    os.utime(path, (old + 1, old + 1))
+    module = discovery.load_module("stable.py")
+    assert discovery.load_specs("stable.py")[0]["stable"].func is module.stable
+    assert len(hashed) == 2 and len(collected) == 1
+
+
+def test_a_same_size_rewrite_right_after_a_load_is_seen(workspace):
+    import os
+
+    from workflows import discovery
+
+    path = workspace / "racy.py"
+    write(path, HELLO.format(name="racy", greeting="hi"))
+    first = discovery.load_module("racy.py")
+    tick = path.stat().st_mtime_ns
+    write(path, HELLO.format(name="racy", greeting="ho"))  # same size, same inode
+    os.utime(path, ns=(tick, tick))  # and in the same tick of the file clock
+    second = discovery.load_module("racy.py")
+    assert second is not first and second.racy(None, "Ann") == "ho Ann"
+
+
 def test_workspace_packages_dir_is_importable(workspace):
     write(workspace / ".packages" / "vendored_helper_xyz.py", "VALUE = 7\n")
     write(

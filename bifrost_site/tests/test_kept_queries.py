@@ -1,0 +1,61 @@
+"""KeptQuery answers exactly what its queryset answers, in one query, with the caller's values."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.db.models import Exists, OuterRef
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User, UserRole
+from accounts.tests.factories import PlatformAdminFactory, UserFactory, UserRoleFactory
+from bifrost_site.kept_queries import KeptQuery
+
+pytestmark = pytest.mark.django_db
+
+FIELDS = ("id", "email", "name", "user_type", "is_platform_admin", "organization_id", "is_active", "created_at")
+
+
+def _users_with_role_flag(user_id, role_name):
+    return (
+        User.objects.select_related("organization")
+        .filter(id=user_id)
+        .annotate(has_role=Exists(UserRole.objects.filter(user=OuterRef("pk"), role__name=role_name)))
+    )
+
+
+KEPT = KeptQuery(_users_with_role_flag, uuid.UUID(int=0), "placeholder-role")
+
+
+def test_kept_query_matches_the_queryset_for_each_call():
+    link = UserRoleFactory(role__name="Helpdesk")
+    platform = PlatformAdminFactory()
+    for user_id, role in ((link.user.id, "Helpdesk"), (link.user.id, "Other"), (platform.id, "Helpdesk")):
+        expected = _users_with_role_flag(user_id, role).get()
+        with CaptureQueriesContext(connection) as queries:
+            kept = KEPT.first(user_id, role)
+            organization = kept.organization  # filled by select_related, no query
+        assert len(queries) == 1
+        assert kept.has_role == expected.has_role
+        assert (organization.name if organization else None) == (
+            expected.organization.name if expected.organization else None
+        )
+        for name in FIELDS:
+            assert getattr(kept, name) == getattr(expected, name), name
+        assert not kept._state.adding and kept._state.db == "default"
+
+
+def test_kept_query_returns_none_for_no_row_and_keeps_converters():
+    assert KEPT.first(uuid.uuid4(), "Helpdesk") is None
+    user = UserFactory()
+    kept = KEPT.first(user.id, "x")
+    assert kept.created_at.tzinfo is not None and kept.created_at == user.created_at
+    assert kept.has_role is False
+
+
+def test_placeholders_must_appear_once():
+    bad = KeptQuery(lambda user_id: User.objects.filter(id=user_id) | User.objects.filter(id=user_id), uuid.UUID(int=0))
+    with pytest.raises(ValueError, match="appears 2 times"):
+        bad.first(uuid.uuid4())
+    with pytest.raises(TypeError):
+        KEPT.first(uuid.uuid4())
