@@ -198,6 +198,8 @@ WORKFLOW_IMPORT_GUARD = env.bool("WORKFLOW_IMPORT_GUARD", default=True)
 DISCOVER_ON_WORKER_START = env.bool("DISCOVER_ON_WORKER_START", default=True)
 # How long a sync execute request waits for the result before answering 202 (the web timeout).
 SYNC_WAIT_SECONDS = env.int("SYNC_WAIT_SECONDS", default=120)
+# A sync wait also reads the row this often, so it ends even if the run's answer never arrives.
+SYNC_ANSWER_POLL_SECONDS = env.float("SYNC_ANSWER_POLL_SECONDS", default=2.0)
 # How long the engine in a worker keeps retrying its writes while the database is unreachable.
 ENGINE_DB_RETRY_SECONDS = env.int("ENGINE_DB_RETRY_SECONDS", default=60)
 # How long a data provider call waits for the worker.

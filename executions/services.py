@@ -33,8 +33,6 @@ CLEANUP_CANCELLING_AFTER = datetime.timedelta(minutes=3)
 # revoke(terminate=True) with SIGUSR1 raises SoftTimeLimitExceeded inside the prefork child: it
 # interrupts time.sleep and pure-Python loops, and the engine turns it into Cancelled.
 CANCEL_SIGNAL = "SIGUSR1"
-# A sync wait also reads the row this often, so it ends even if the run's Celery result never arrives.
-AWAIT_ROW_CHECK_SECONDS = 2.0
 
 
 def _workflow_by_name(name: str):
@@ -155,9 +153,12 @@ def _apply_task_answer(execution: Execution, answer) -> bool:
 
 
 def execution_await(started: StartedExecution) -> Execution:
-    """Sync mode: wait for the result up to min(workflow timeout, SYNC_WAIT_SECONDS); return the row."""
-    from celery.exceptions import TimeoutError as CeleryTimeoutError
-    from celery.result import AsyncResult
+    """Sync mode: wait for the run's answer up to min(workflow timeout, SYNC_WAIT_SECONDS); return the row.
+
+    The answer comes through Redis (executions.answers); every SYNC_ANSWER_POLL_SECONDS the row is
+    read too, so a run that never answers (its worker lost, Redis restarted) still ends the wait.
+    """
+    from executions import answers
 
     execution = started.execution
     if started.mode != "sync":
@@ -169,13 +170,9 @@ def execution_await(started: StartedExecution) -> Execution:
         if remaining <= 0:
             break
         try:
-            answer = AsyncResult(task_id).get(
-                timeout=min(remaining, AWAIT_ROW_CHECK_SECONDS), propagate=False, disable_sync_subtasks=False
-            )
-        except CeleryTimeoutError:
-            answer = None  # not finished yet, or its result was never stored: the row says which
-        except Exception as exc:  # the result backend (Redis) is down: the database is the source of truth
-            logger.warning("result backend unavailable while awaiting %s (%s); polling the database", execution.id, exc)
+            answer = answers.wait_answer(task_id, timeout=min(remaining, settings.SYNC_ANSWER_POLL_SECONDS))
+        except Exception as exc:  # Redis is down: the database is the source of truth
+            logger.warning("Redis unavailable while awaiting %s (%s); polling the database", execution.id, exc)
             _poll_until_complete(execution, deadline)
             answer = None
         if _apply_task_answer(execution, answer):

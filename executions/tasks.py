@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from celery import shared_task
@@ -9,24 +10,27 @@ from celery.exceptions import Reject
 from celery.signals import task_postrun
 
 import executions.engine.poison  # noqa: F401  (connects the task_rejected handler in workers)
+from executions import answers
+
+logger = logging.getLogger(__name__)
 
 
 def publish_run(
     execution_id, *, task_id: str, timeout_seconds: int, countdown: float | None = None, awaited: bool = True
 ) -> None:
-    """Queue the run. `awaited=False` (an async execution nobody waits for) stores no Celery result:
-    the database row is the record, and the result backend write would be wasted."""
+    """Queue the run. An `awaited` run (a sync caller waits for it) leaves its answer in Redis
+    (executions.answers); no run stores a Celery result: the database row is the record."""
     from executions.engine.runner import time_limits
 
     soft, hard = time_limits(timeout_seconds)
     run_execution_task.apply_async(
         args=[str(execution_id)],
+        kwargs={"answer": True} if awaited else None,
         task_id=task_id,
         soft_time_limit=soft,
         time_limit=hard,
         countdown=countdown or None,
         retry=True,
-        ignore_result=not awaited,
     )
 
 
@@ -40,9 +44,9 @@ def _publish_retry(execution, countdown, task_id, timeout_seconds) -> None:
     acks_late=True,
     reject_on_worker_lost=True,
     max_retries=0,
-    ignore_result=False,
+    ignore_result=True,
 )
-def run_execution_task(self, execution_id: str) -> dict:
+def run_execution_task(self, execution_id: str, answer: bool = False) -> dict:
     try:
         execution_id = str(uuid.UUID(str(execution_id)))
     except (TypeError, ValueError):
@@ -51,9 +55,22 @@ def run_execution_task(self, execution_id: str) -> dict:
     from executions.engine.runner import execute
 
     # Status and log events of this run are queued without waiting; the task_postrun handler
-    # below waits for them after Celery has stored the result (the sync caller is not held up).
+    # below sends them after the answer went out (a sync caller is not held up by them).
     events.defer_broadcasts()
-    return execute(execution_id, task_id=self.request.id or "", publish_retry=_publish_retry)
+    outcome = {"status": None}  # what a caller gets if the engine itself fails: it reads the row
+    try:
+        outcome = execute(execution_id, task_id=self.request.id or "", publish_retry=_publish_retry)
+    finally:
+        if answer and self.request.id:
+            _push_answer(self.request.id, execution_id, outcome)
+    return outcome
+
+
+def _push_answer(task_id: str, execution_id: str, outcome: dict) -> None:
+    try:
+        answers.push_answer(task_id, outcome)
+    except Exception as exc:  # the caller reads the row instead (executions.services.execution_await)
+        logger.warning("could not leave the answer of %s in Redis: %s", execution_id, exc)
 
 
 @task_postrun.connect

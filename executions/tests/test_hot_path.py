@@ -116,7 +116,7 @@ def test_a_task_answer_carries_the_finished_fields_unless_the_result_is_large():
 
 
 @pytest.mark.parametrize(("mode", "awaited"), [("sync", True), ("async", False)])
-def test_only_an_awaited_run_asks_for_a_celery_result(monkeypatch, django_capture_on_commit_callbacks, mode, awaited):
+def test_only_an_awaited_run_asks_for_an_answer(monkeypatch, django_capture_on_commit_callbacks, mode, awaited):
     published = []
     monkeypatch.setattr("executions.tasks.publish_run", lambda execution_id, **kw: published.append(kw))
     WorkflowFactory(name="either", execution_mode=mode)
@@ -231,3 +231,62 @@ def test_a_deferred_broadcast_goes_out_on_its_own_during_a_long_run(watched_grou
     events._group_send_many([(group, _status("Running"))])
     # no flush: the ticker sends it while the "workflow" is still running
     assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Running"
+
+
+@pytest.mark.parametrize(("awaited", "kwargs"), [(True, {"answer": True}), (False, None)])
+def test_the_run_message_asks_for_an_answer_only_when_awaited(monkeypatch, awaited, kwargs):
+    from executions import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.run_execution_task, "apply_async", lambda **kw: sent.append(kw))
+    tasks.publish_run(uuid.uuid4(), task_id="t-1", timeout_seconds=30, awaited=awaited)
+    assert sent[0]["kwargs"] == kwargs and sent[0]["task_id"] == "t-1"
+    assert "ignore_result" not in sent[0] and tasks.run_execution_task.ignore_result  # no Celery result, ever
+
+
+def test_an_answer_waits_in_redis_for_its_caller_and_expires():
+    from executions import answers
+
+    task_id = f"t-{uuid.uuid4()}"
+    assert answers.wait_answer(task_id, timeout=0.05) is None
+    answers.push_answer(task_id, {"status": S.SUCCESS, "execution": {"status": S.SUCCESS, "result": [1, "a"]}})
+    ttl = answers._redis().ttl(answers.answer_key(task_id))
+    assert 0 < ttl <= answers.ANSWER_TTL_SECONDS
+    assert answers.wait_answer(task_id, timeout=1) == {
+        "status": S.SUCCESS,
+        "execution": {"status": S.SUCCESS, "result": [1, "a"]},
+    }
+    assert answers.wait_answer(task_id, timeout=0.05) is None  # popped: each answer is read once
+
+
+def test_the_run_task_answers_even_when_the_engine_fails(monkeypatch):
+    from executions import answers, tasks
+
+    def broken(execution_id, **kwargs):
+        raise RuntimeError("engine down")
+
+    monkeypatch.setattr("executions.engine.runner.execute", broken)
+    task_id = f"t-{uuid.uuid4()}"
+    result = tasks.run_execution_task.apply(args=[str(uuid.uuid4())], kwargs={"answer": True}, task_id=task_id)
+    assert isinstance(result.result, RuntimeError)
+    assert answers.wait_answer(task_id, timeout=1) == {"status": None}  # the caller then reads the row
+
+
+def test_a_sync_wait_returns_on_the_answer_and_falls_back_to_the_row(settings):
+    from executions import answers
+    from executions.services import StartedExecution, execution_await
+
+    settings.SYNC_ANSWER_POLL_SECONDS = 0.1
+    answered = _pending(celery_task_id=f"t-{uuid.uuid4()}")
+    answers.push_answer(
+        answered.celery_task_id,
+        {"status": S.SUCCESS, "execution": {"status": S.SUCCESS, "result": {"ok": 1}, "result_type": "json"}},
+    )
+    with CaptureQueriesContext(connection) as queries:
+        row = execution_await(StartedExecution(answered, "sync", timeout_seconds=5))
+    assert row.status == S.SUCCESS and row.result == {"ok": 1} and len(queries) == 0
+
+    silent = _pending(celery_task_id=f"t-{uuid.uuid4()}")  # its worker was lost: no answer ever comes
+    Execution.objects.filter(id=silent.id).update(status=S.FAILED, error_type="WorkerLost")
+    row = execution_await(StartedExecution(silent, "sync", timeout_seconds=5))
+    assert row.status == S.FAILED and row.error_type == "WorkerLost"

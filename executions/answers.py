@@ -1,0 +1,65 @@
+"""How a sync caller gets a run's answer: the run task pushes it to a Redis list, the caller pops it.
+
+DESIGN §9 has a sync execute wait on the Redis result. Celery's Redis result backend does that
+with a pub/sub subscription per wait: SUBSCRIBE, a GET for a result stored before the
+subscription, the message, UNSUBSCRIBE, and subscriber state that the threads of a process share
+under a lock. A list per awaited run needs one blocking BLPOP on the caller's side and one
+pipelined RPUSH + EXPIRE on the worker's side; an answer pushed before the caller starts to wait
+is still there when it does. Only awaited runs push (the run task's `answer` argument), and the
+run task stores no Celery result: the database row is the record (docs/executions.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+# An answer nobody popped (the caller gave up or went away) is dropped after this long.
+ANSWER_TTL_SECONDS = 600
+# A blocking pop must outlive its own timeout on the socket.
+SOCKET_MARGIN_SECONDS = 3
+
+_client = None
+_client_pid = None
+_lock = threading.Lock()
+
+
+def answer_key(task_id: str) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:answer:{task_id}"
+
+
+def _redis():
+    global _client, _client_pid
+    if _client is None or _client_pid != os.getpid():
+        import redis
+
+        with _lock:
+            if _client is None or _client_pid != os.getpid():
+                _client = redis.Redis.from_url(
+                    settings.REDIS_RESULTS_URL,
+                    socket_connect_timeout=2,
+                    socket_timeout=settings.SYNC_ANSWER_POLL_SECONDS + SOCKET_MARGIN_SECONDS,
+                )
+                _client_pid = os.getpid()
+    return _client
+
+
+def push_answer(task_id: str, answer: dict) -> None:
+    """Worker side: leave the run's answer for its caller. Raises when Redis is unreachable."""
+    key = answer_key(task_id)
+    pipe = _redis().pipeline(transaction=False)
+    pipe.rpush(key, json.dumps(answer, cls=DjangoJSONEncoder))
+    pipe.expire(key, ANSWER_TTL_SECONDS)
+    pipe.execute()
+
+
+def wait_answer(task_id: str, timeout: float) -> dict | None:
+    """Caller side: the run's answer, or None after `timeout` seconds. Raises when Redis is unreachable."""
+    popped = _redis().blpop([answer_key(task_id)], timeout=max(timeout, 0.001))
+    if popped is None:
+        return None
+    return json.loads(popped[1])
