@@ -10,7 +10,9 @@ from django.db.models import Exists
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import aware_utcnow
 
 from bifrost_site.kept_queries import KeptQuery
 
@@ -51,7 +53,29 @@ def check_user_may_sign_in(user) -> None:
         raise exceptions.PermissionDenied("This account's organization is inactive.")
 
 
+# Access tokens this process has verified (signature, audience, issuer, type), by their exact bytes.
+# The same bytes verify the same way again, so only the expiry is checked on a later request; the
+# revocation and the user's state are read from the database on every request (get_user).
+VERIFIED_TOKENS_MAX = 4096
+_verified_tokens: dict[bytes, object] = {}
+
+
 class BifrostJWTAuthentication(JWTAuthentication):
+    def get_validated_token(self, raw_token):
+        token = _verified_tokens.get(raw_token)
+        if token is not None:
+            try:
+                token.check_exp(current_time=aware_utcnow())
+            except TokenError as exc:
+                _verified_tokens.pop(raw_token, None)
+                raise InvalidToken({"detail": str(exc.args[0]), "messages": []}) from None
+            return token
+        token = super().get_validated_token(raw_token)
+        if len(_verified_tokens) >= VERIFIED_TOKENS_MAX:
+            _verified_tokens.clear()
+        _verified_tokens[raw_token] = token
+        return token
+
     def get_user(self, validated_token):
         try:
             user_id = uuid.UUID(str(validated_token[jwt_settings.USER_ID_CLAIM]))

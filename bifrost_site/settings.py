@@ -291,7 +291,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_TIME_LIMIT = 7200 + 120
 CELERY_TASK_SOFT_TIME_LIMIT = 7200 + 60
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Messages a worker process holds beyond the one it runs (docs/operations.md, Scaling): 1 keeps
+# long workflows from holding short ones back behind them on a busy worker while another is idle.
+CELERY_WORKER_PREFETCH_MULTIPLIER = env.int("WORKER_PREFETCH_MULTIPLIER", default=1)
+# Bifrost sets no Celery rate limits; without the check the worker skips a token bucket per task.
+CELERY_WORKER_DISABLE_RATE_LIMITS = True
 # Recycling of prefork children (docs/operations.md, Scaling). A child whose peak RSS went over the limit is
 # replaced by a fresh fork of the worker after its current task: Python seldom hands freed memory back, so
 # one large workflow would otherwise keep its child that large. An idle child is about 80 MB RSS, most of

@@ -202,7 +202,7 @@ class _GroupMembers:
         layer = self.layer
         floor = int(time.time()) - layer.group_expiry
         by_host: dict[int, list[str]] = {}
-        for group, _ in sends:
+        for group in dict.fromkeys(group for group, _ in sends):  # each group once, in order
             by_host.setdefault(layer.consistent_hash(group), []).append(group)
         keep: set[str] = set()
         for index, groups in by_host.items():

@@ -23,9 +23,14 @@ def publish_run(
     from executions.engine.runner import time_limits
 
     soft, hard = time_limits(timeout_seconds)
+    args = [str(execution_id)]
+    kwargs = {"answer": True} if awaited else None
     run_execution_task.apply_async(
-        args=[str(execution_id)],
-        kwargs={"answer": True} if awaited else None,
+        args=args,
+        kwargs=kwargs,
+        # what monitoring shows; given here, Celery skips its own safe repr of the arguments
+        argsrepr=repr(args),
+        kwargsrepr=repr(kwargs or {}),
         task_id=task_id,
         soft_time_limit=soft,
         time_limit=hard,

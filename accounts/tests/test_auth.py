@@ -263,3 +263,30 @@ def test_passwords_are_hashed_with_argon2_by_default():
         user = UserFactory()
         user.set_password("another-password")
         assert user.password.startswith("argon2")
+
+
+def test_a_verified_token_is_still_refused_once_it_expires():
+    import datetime
+    import time
+
+    user = UserFactory()
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=datetime.timedelta(seconds=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/auth/me").status_code == 200  # verified once, then remembered
+    assert client.get("/auth/me").status_code == 200
+    time.sleep(1.2)
+    assert client.get("/auth/me").status_code == 401
+
+
+def test_a_token_with_a_changed_signature_is_verified_again_and_refused():
+    user = UserFactory()
+    good = str(AccessToken.for_user(user))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {good}")
+    assert client.get("/auth/me").status_code == 200
+    header, payload, signature = good.split(".")
+    forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+    assert client.get("/auth/me").status_code == 401
