@@ -104,6 +104,8 @@ class _Broadcaster:
         self._queue_lock = threading.Lock()
         self._drain_lock = threading.Lock()
         self._ticker: threading.Thread | None = None
+        self._ticking = threading.Event()  # clear while the ticker waits for work
+        self._ticking.set()
 
     async def _run(self, layer, sends: list[tuple[str, dict]]) -> None:
         if self._order is None:
@@ -129,6 +131,8 @@ class _Broadcaster:
             self._queue.append((time.monotonic(), layer, sends))
         if self._ticker is None:
             self._start_ticker()
+        elif not self._ticking.is_set():
+            self._ticking.set()  # wake the ticker from its idle wait
 
     def _start_ticker(self) -> None:
         with self._queue_lock:
@@ -138,12 +142,24 @@ class _Broadcaster:
         self._ticker.start()
 
     def _tick(self) -> None:
+        # Every tick wakes the process (a few hundred microseconds of CPU on a small VM), so after
+        # TICKER_IDLE_TICKS ticks with nothing deferred the ticker waits for the next deferral instead.
+        empty_ticks = 0
         while True:
+            if empty_ticks >= TICKER_IDLE_TICKS:
+                self._ticking.clear()
+                with self._queue_lock:
+                    pending = bool(self._queue)
+                if not pending:
+                    self._ticking.wait()
+                empty_ticks = 0
             time.sleep(DEFER_TICK_SECONDS)
             with self._queue_lock:
-                due = bool(self._queue) and time.monotonic() - self._queue[0][0] >= DEFER_TICK_SECONDS
+                pending = bool(self._queue)
+                due = pending and time.monotonic() - self._queue[0][0] >= DEFER_TICK_SECONDS
             if due:
                 self.drain(SEND_TIMEOUT_SECONDS)
+            empty_ticks = 0 if pending else empty_ticks + 1
 
     def drain(self, timeout: float) -> None:
         """Send everything deferred so far, in order."""
@@ -232,6 +248,7 @@ _broadcaster: _Broadcaster | None = None
 _broadcaster_lock = threading.Lock()
 SEND_TIMEOUT_SECONDS = 5.0
 DEFER_TICK_SECONDS = 0.05
+TICKER_IDLE_TICKS = 20  # about a second without deferred broadcasts
 
 
 def _get_broadcaster() -> _Broadcaster:

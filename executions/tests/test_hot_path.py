@@ -3,6 +3,7 @@ task answers for sync waits, ignored results for async runs, and broadcasts that
 
 import asyncio
 import datetime
+import time
 import uuid
 
 import pytest
@@ -290,3 +291,19 @@ def test_a_sync_wait_returns_on_the_answer_and_falls_back_to_the_row(settings):
     Execution.objects.filter(id=silent.id).update(status=S.FAILED, error_type="WorkerLost")
     row = execution_await(StartedExecution(silent, "sync", timeout_seconds=5))
     assert row.status == S.FAILED and row.error_type == "WorkerLost"
+
+
+def test_an_idle_ticker_sleeps_until_the_next_deferred_broadcast(watched_group, monkeypatch):
+    layer, group, channel = watched_group
+    monkeypatch.setattr(events, "DEFER_TICK_SECONDS", 0.02)
+    monkeypatch.setattr(events, "TICKER_IDLE_TICKS", 2)
+    events.defer_broadcasts()
+    events._group_send_many([(group, _status("Running"))])
+    assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Running"
+    broadcaster = events._broadcaster
+    deadline = time.monotonic() + 5
+    while broadcaster._ticking.is_set():  # nothing more deferred: it stops waking up
+        assert time.monotonic() < deadline, "the ticker never went idle"
+        time.sleep(0.01)
+    events._group_send_many([(group, _status("Success"))])  # wakes it
+    assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Success"
