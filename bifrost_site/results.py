@@ -8,12 +8,12 @@ Two changes to `celery.backends.redis.RedisBackend`, both measured (docs/perform
   Celery 5.7's Redis ResultConsumer serializes its pub/sub use (one thread reads the socket, the
   others wait for it), which is what makes sharing it safe.
 - `on_task_call` does nothing. Celery subscribes to a task's result channel when the task is
-  *sent*, in case someone waits; an async execution is never waited on, so every submit cost a
-  SUBSCRIBE and left a subscription behind. Waiting (`AsyncResult.get`) subscribes by itself and
-  then reads the stored result once (`on_wait_for_pending`), so a result published before the
+  *sent*, in case someone waits. Execution runs store no Celery result at all (a sync caller pops
+  the run's answer from a Redis list instead, executions/answers.py); for the other tasks whose
+  result is awaited (data providers), waiting (`AsyncResult.get`) subscribes by itself and then
+  reads the stored result once (`on_wait_for_pending`), so a result published before the
   subscription is not missed. It also means publishing never waits on Redis: with Redis down an
-  execute still publishes, and a sync caller waits on the database instead
-  (`executions.services.execution_await`; found by the fault scenarios, docs/faults.md).
+  execute still publishes (found by the fault scenarios, docs/faults.md).
 """
 
 from celery.backends.redis import RedisBackend
