@@ -1,6 +1,7 @@
 # Bifrost image: one image runs every process (web, worker, beat); the command picks which.
-#   web:  docker/start-web.sh   (migrate, periodic tasks, then daphne)  -- also the default CMD is daphne alone
-#   jobs: docker/start-jobs.sh  (celery worker + celery beat via honcho; "worker" or "beat" for one of them)
+#   web:  docker/start-web.sh   (migrate, periodic tasks, then daphne; WEB_SERVER=split: gunicorn on 8000 for HTTP
+#                                and daphne on 8001 for WebSockets)  -- also the default CMD is daphne alone
+#   jobs: docker/start-jobs.sh  (celery worker + celery beat side by side; "worker" or "beat" for one of them)
 # See docs/deployment.md.
 
 # ---------------------------------------------------------------------------
@@ -67,7 +68,7 @@ RUN SECRET_KEY="build-only-collectstatic-key-not-a-secret-0123456789" \
 
 USER 10001:10001
 
-EXPOSE 8000
+EXPOSE 8000 8001
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4); sys.exit(0 if r.status == 200 else 1)"]

@@ -1,11 +1,33 @@
 #!/bin/sh
 # Web process (compose service "api"): apply migrations, register periodic tasks and the workflow registry,
-# then replace this shell with daphne (HTTP + WebSocket on :8000).
+# then start the web server(s) that WEB_SERVER names:
+#
+#   WEB_SERVER=daphne   (the default) replace this shell with daphne: HTTP + WebSocket on :8000
+#   WEB_SERVER=split    gunicorn (WSGI) serves HTTP on WEB_PORT (default 8000) and daphne serves the WebSockets on
+#                       WS_PORT (default 8001). Needs a reverse proxy in front that sends /ws/ to daphne and
+#                       everything else to gunicorn (docs/deployment.md; docs/performance.md, "gunicorn or daphne
+#                       for HTTP").
+#
+# Split mode: WEB_WORKERS (default 2) gunicorn workers with WEB_THREADS (default 8) threads each; gunicorn honours
+# X-Forwarded-Proto only from FORWARDED_ALLOW_IPS (default 127.0.0.1: set it to the proxy's address). Both servers
+# are children of this script, supervised like worker + beat in start-jobs.sh: SIGTERM/SIGINT are forwarded to both
+# (as SIGTERM) and the script waits for both; if either dies on its own, the other is stopped and the script exits
+# with the dead one's status (1 if that was 0), so the container's restart policy brings both back.
 #
 # RUN_MIGRATIONS=0 skips the migrate step (when several web containers start at once, let one of them migrate).
 set -eu
 
 cd "$(dirname "$0")/.."
+
+server="${WEB_SERVER:-daphne}"
+
+case "$server" in
+    daphne | split) ;;
+    *)
+        echo "start-web: unknown WEB_SERVER '$server' (expected: daphne, or split for gunicorn + daphne)" >&2
+        exit 2
+        ;;
+esac
 
 if [ "${RUN_MIGRATIONS:-1}" != "0" ]; then
     python manage.py migrate --noinput
@@ -19,4 +41,57 @@ fi
 # A broken workflow file in the workspace must not keep the API down: discovery records import errors itself.
 python manage.py discover_workflows || echo "start-web: discover_workflows failed; the API starts anyway" >&2
 
-exec daphne -b 0.0.0.0 -p 8000 --proxy-headers bifrost_site.asgi:application
+if [ "$server" = "daphne" ]; then
+    exec daphne -b 0.0.0.0 -p 8000 --proxy-headers bifrost_site.asgi:application
+fi
+
+# A signal that arrives before both process ids are known is remembered and acted on just below.
+stopping=0
+trap 'stopping=1' TERM INT
+
+gunicorn bifrost_site.wsgi:application -b "0.0.0.0:${WEB_PORT:-8000}" -w "${WEB_WORKERS:-2}" -k gthread \
+    --threads "${WEB_THREADS:-8}" --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" &
+gunicorn_pid=$!
+daphne -b 0.0.0.0 -p "${WS_PORT:-8001}" --proxy-headers bifrost_site.asgi:application &
+daphne_pid=$!
+
+# shellcheck disable=SC2317,SC2329  # invoked by the trap below
+stop_children() {
+    stopping=1
+    kill -TERM "$gunicorn_pid" "$daphne_pid" 2>/dev/null || true
+}
+trap stop_children TERM INT
+if [ "$stopping" = "1" ]; then
+    stop_children
+fi
+
+# Poll (a signal interrupts the short wait, so the trap runs at once) until either process has gone.
+while kill -0 "$gunicorn_pid" 2>/dev/null && kill -0 "$daphne_pid" 2>/dev/null; do
+    sleep 1 &
+    wait "$!" || true
+done
+
+status=0
+if [ "$stopping" = "0" ]; then
+    if kill -0 "$gunicorn_pid" 2>/dev/null; then
+        dead=daphne
+        dead_pid=$daphne_pid
+    else
+        dead=gunicorn
+        dead_pid=$gunicorn_pid
+    fi
+    # The shell has reaped it already and keeps its status for this wait.
+    wait "$dead_pid" || status=$?
+    echo "start-web: $dead exited unexpectedly (status $status); stopping the other one" >&2
+    if [ "$status" = "0" ]; then
+        status=1
+    fi
+fi
+kill -TERM "$gunicorn_pid" "$daphne_pid" 2>/dev/null || true
+for pid in "$gunicorn_pid" "$daphne_pid"; do
+    while kill -0 "$pid" 2>/dev/null; do
+        wait "$pid" || true
+    done
+done
+
+exit "$status"

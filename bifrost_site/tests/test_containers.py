@@ -15,6 +15,7 @@ Plain Python only: no database, no Django settings.
 # Assert-based tests that run the local shell scripts and tools:
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.resources
 import io
@@ -73,6 +74,8 @@ SETTINGS_VARIABLES = frozenset(
         "STATIC_ROOT",
     }
 )
+# Variables a service's start script reads (docker/start-web.sh), beyond the settings'.
+START_SCRIPT_VARIABLES = {"api": frozenset({"WEB_SERVER"})}
 REQUIRED_APP_VARIABLES = ("ENVIRONMENT", "DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
 # Variables the official images document (postgres, rabbitmq, redis).
 IMAGE_VARIABLES = {
@@ -292,11 +295,13 @@ def volume_problems(document: dict) -> list[str]:
 
 
 def environment_problems(document: dict) -> list[str]:
-    """Names: app services need §3's core variables and use only §3 names; image variables are documented ones."""
+    """Names: app services need §3's core variables and use only §3 names (plus what their start script reads);
+    image variables are documented ones."""
     problems = []
     for name, service in (document.get("services") or {}).items():
         names = set(environment_of(service))
         known = SETTINGS_VARIABLES if name in APP_SERVICES else IMAGE_VARIABLES.get(name, frozenset())
+        known |= START_SCRIPT_VARIABLES.get(name, frozenset())
         for unknown in sorted(names - known):
             problems.append(
                 f"{name} sets {unknown}, which the {'settings' if name in APP_SERVICES else 'image'} do not read"
@@ -389,6 +394,12 @@ def test_compose_interpolation_lets_production_override(compose):
         assert {key: env[key] for key in overrides} == overrides
 
 
+def test_compose_api_web_server_defaults_to_daphne_and_can_be_split(compose):
+    assert environment_of(resolved(compose)["services"]["api"])["WEB_SERVER"] == "daphne"
+    assert environment_of(resolved(compose, {"WEB_SERVER": "split"})["services"]["api"])["WEB_SERVER"] == "split"
+    assert "WEB_SERVER" not in environment_of(resolved(compose)["services"]["jobs"])
+
+
 def test_compose_dev_encryption_key_is_a_fernet_key(compose):
     cryptography = pytest.importorskip("cryptography.fernet")
     env = environment_of(resolved(compose)["services"]["api"])
@@ -442,6 +453,7 @@ NEGATIVE_COMPOSE_CASES = [
     ("volumes", _set(("services", "api", "volumes"), ["media:/app/media"]), "workspace volume"),
     ("environment", _set(("services", "api", "environment", "DATABSE_URL"), "x"), "DATABSE_URL"),
     ("environment", _drop(("services", "jobs", "environment", "ENCRYPTION_KEYS")), "does not set ENCRYPTION_KEYS"),
+    ("environment", _set(("services", "jobs", "environment", "WEB_SERVER"), "split"), "jobs sets WEB_SERVER"),
     (
         "environment",
         _set(("services", "api", "environment", "SECRET_KEY"), "hard-coded-secret"),
@@ -789,16 +801,19 @@ def test_entrypoint_wait_can_be_skipped(stubs):
 LOGGING_STUB = 'echo "$(basename "$0") $*" >> "$CALL_LOG"\n'
 
 
+@pytest.mark.parametrize("web_server", [None, "daphne"])
 @pytest.mark.parametrize(
     ("environment", "dev_user"),
     [("development", True), ("production", False)],
 )
-def test_start_web_migrates_then_execs_daphne(stubs, environment, dev_user):
+def test_start_web_migrates_then_execs_daphne(stubs, environment, dev_user, web_server):
     bin_dir, log, env = stubs
     (bin_dir / "python").unlink()
     write_stub(bin_dir, "python", LOGGING_STUB)
     write_stub(bin_dir, "daphne", LOGGING_STUB)
-    result = run_script("start-web.sh", env | {"ENVIRONMENT": environment})
+    write_stub(bin_dir, "gunicorn", LOGGING_STUB)
+    env |= {"ENVIRONMENT": environment} | ({"WEB_SERVER": web_server} if web_server else {})
+    result = run_script("start-web.sh", env)
     assert result.returncode == 0, result.stderr
     expected = ["python manage.py migrate --noinput", "python manage.py setup_periodic_tasks"]
     expected += ["python manage.py ensure_dev_user"] if dev_user else []
@@ -809,14 +824,136 @@ def test_start_web_migrates_then_execs_daphne(stubs, environment, dev_user):
     assert calls(log) == expected
 
 
-def test_start_web_stops_when_migrate_fails(stubs):
+def test_start_web_default_mode_execs_daphne_in_place(stubs):
+    """daphne replaces the shell (same process id), so signals reach it directly as before."""
+    bin_dir, log, env = stubs
+    (bin_dir / "python").unlink()
+    write_stub(bin_dir, "python", "exit 0\n")
+    write_stub(bin_dir, "daphne", 'echo "daphne pid $$" >> "$CALL_LOG"\n')
+    process = subprocess.Popen(["sh", str(DOCKER_DIR / "start-web.sh")], env=env, stdout=subprocess.PIPE, text=True)
+    process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert calls(log) == [f"daphne pid {process.pid}"]
+
+
+@pytest.mark.parametrize("web_server", ["daphne", "split"])
+def test_start_web_stops_when_migrate_fails(stubs, web_server):
     bin_dir, log, env = stubs
     (bin_dir / "python").unlink()
     write_stub(bin_dir, "python", LOGGING_STUB + 'case "$*" in *migrate*) exit 1;; esac\n')
     write_stub(bin_dir, "daphne", LOGGING_STUB)
-    result = run_script("start-web.sh", env)
+    write_stub(bin_dir, "gunicorn", LOGGING_STUB)
+    result = run_script("start-web.sh", env | {"WEB_SERVER": web_server})
     assert result.returncode != 0
-    assert not any(call.startswith("daphne") for call in calls(log))
+    assert not any(call.startswith(("daphne", "gunicorn")) for call in calls(log))
+
+
+def test_start_web_rejects_an_unknown_web_server(stubs):
+    bin_dir, log, env = stubs
+    (bin_dir / "python").unlink()
+    for name in ("python", "daphne", "gunicorn"):
+        write_stub(bin_dir, name, LOGGING_STUB)
+    result = run_script("start-web.sh", env | {"WEB_SERVER": "uvicorn"})
+    assert result.returncode == 2
+    assert "unknown WEB_SERVER 'uvicorn'" in result.stderr
+    assert calls(log) == []
+
+
+# gunicorn/daphne stub for WEB_SERVER=split: logs its command line and TERM; FAKE_EXIT_SERVER (its name) makes it
+# exit on its own with FAKE_EXIT_STATUS.
+SERVER_STUB = (
+    'name=$(basename "$0")\n'
+    'echo "$name $*" >> "$CALL_LOG"\n'
+    'trap \'echo "term $name" >> "$CALL_LOG"; exit 0\' TERM\n'
+    'if [ "${FAKE_EXIT_SERVER:-}" = "$name" ]; then sleep 0.5; exit "$FAKE_EXIT_STATUS"; fi\n'
+    "while :; do sleep 0.1; done\n"
+)
+MANAGE_CALLS = [
+    "python manage.py migrate --noinput",
+    "python manage.py setup_periodic_tasks",
+    "python manage.py ensure_dev_user",
+    "python manage.py discover_workflows",
+]
+
+
+@pytest.fixture
+def split_stubs(stubs):
+    bin_dir, log, env = stubs
+    (bin_dir / "python").unlink()
+    write_stub(bin_dir, "python", LOGGING_STUB)
+    write_stub(bin_dir, "gunicorn", SERVER_STUB)
+    write_stub(bin_dir, "daphne", SERVER_STUB)
+    return bin_dir, log, env | {"WEB_SERVER": "split"}
+
+
+@contextlib.contextmanager
+def started_web(env: dict):
+    """start-web.sh in its own session; whatever a failing run leaves behind (its stub children) is killed after."""
+    process = subprocess.Popen(
+        ["sh", str(DOCKER_DIR / "start-web.sh")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "gunicorn_args", "daphne_args"),
+    [
+        (
+            {},
+            "-b 0.0.0.0:8000 -w 2 -k gthread --threads 8 --forwarded-allow-ips 127.0.0.1",
+            "-b 0.0.0.0 -p 8001 --proxy-headers",
+        ),
+        (
+            {
+                "WEB_PORT": "9000",
+                "WS_PORT": "9001",
+                "WEB_WORKERS": "4",
+                "WEB_THREADS": "2",
+                "FORWARDED_ALLOW_IPS": "10.0.0.2,10.0.0.3",
+            },
+            "-b 0.0.0.0:9000 -w 4 -k gthread --threads 2 --forwarded-allow-ips 10.0.0.2,10.0.0.3",
+            "-b 0.0.0.0 -p 9001 --proxy-headers",
+        ),
+    ],
+)
+@pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
+def test_start_web_split_runs_gunicorn_and_daphne_and_forwards_signals(
+    split_stubs, overrides, gunicorn_args, daphne_args, sent
+):
+    _, log, env = split_stubs
+    gunicorn = f"gunicorn bifrost_site.wsgi:application {gunicorn_args}"
+    daphne = f"daphne {daphne_args} bifrost_site.asgi:application"
+    with started_web(env | overrides) as process:
+        assert wait_for(lambda: {gunicorn, daphne} <= set(calls(log))), calls(log)
+        process.send_signal(sent)
+        _, stderr = process.communicate(timeout=15)
+    assert process.returncode == 0, stderr
+    assert "exited unexpectedly" not in stderr
+    logged = calls(log)
+    assert logged[: len(MANAGE_CALLS)] == MANAGE_CALLS
+    assert sorted(logged[len(MANAGE_CALLS) :]) == sorted([gunicorn, daphne, "term gunicorn", "term daphne"])
+
+
+@pytest.mark.parametrize(("dead", "survivor"), [("daphne", "gunicorn"), ("gunicorn", "daphne")])
+@pytest.mark.parametrize(("status", "expected"), [("3", 3), ("0", 1)])
+def test_start_web_split_stops_the_other_when_one_dies(split_stubs, dead, survivor, status, expected):
+    _, log, env = split_stubs
+    with started_web(env | {"FAKE_EXIT_SERVER": dead, "FAKE_EXIT_STATUS": status}) as process:
+        _, stderr = process.communicate(timeout=20)
+    assert process.returncode == expected, stderr
+    assert f"{dead} exited unexpectedly (status {status})" in stderr
+    assert f"term {survivor}" in calls(log)
+    assert f"term {dead}" not in calls(log)
 
 
 # python stub for start-jobs: `migrate --check` fails PENDING_CHECKS times, then passes.
