@@ -1,11 +1,25 @@
 import re
 
+from rest_framework.settings import api_settings
+
 from bifrost_site import request_context
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def client_ip(request) -> str | None:
+    """The client's address for audit entries and the login lock-out.
+
+    Behind `NUM_PROXIES` reverse proxies it is the address the outermost of them saw: the entry that
+    many places from the right of `X-Forwarded-For` (entries further left are whatever the client
+    sent). This is the rule of DRF's throttles (the same setting), so a lock-out, an audit entry and a
+    rate limit count the same client. Without proxies, or without the header, it is REMOTE_ADDR.
+    """
+    proxies = api_settings.NUM_PROXIES or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "") if proxies > 0 else ""
+    addresses = [address.strip() for address in forwarded.split(",") if address.strip()]
+    if addresses:
+        return addresses[-min(proxies, len(addresses))]
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -290,3 +290,33 @@ def test_a_token_with_a_changed_signature_is_verified_again_and_refused():
     forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
     assert client.get("/auth/me").status_code == 401
+
+
+def _behind_one_proxy():
+    return override_settings(REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1})
+
+
+def test_the_client_address_comes_from_the_proxy_only_when_num_proxies_is_set():
+    from django.test import RequestFactory
+
+    from bifrost_site.middleware import client_ip
+
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
+    assert client_ip(request) == "10.0.0.2"  # no proxy configured: the header is the client's own claim
+    with _behind_one_proxy():
+        assert client_ip(request) == "203.0.113.7"  # what our proxy saw; the spoofed left entry is ignored
+        assert client_ip(RequestFactory().get("/", REMOTE_ADDR="10.0.0.2")) == "10.0.0.2"
+
+
+@override_settings(LOGIN_FAILURE_LIMIT=3)
+def test_behind_a_proxy_the_lock_out_and_the_audit_count_each_client():
+    user = UserFactory()
+    with _behind_one_proxy():
+        mallory = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")
+        alice = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.4")
+        for _ in range(3):
+            assert login(mallory, user.email, "nope").status_code == 401
+        assert login(mallory, user.email).status_code == 429
+        assert login(alice, user.email).status_code == 200  # same proxy, another client: not locked out
+    entry = AuditLog.objects.filter(action="auth.login").latest("created_at")
+    assert entry.ip_address == "198.51.100.4"
