@@ -4,7 +4,8 @@
     python bench/run.py                        # full mode (a few minutes)
     python bench/run.py --quick                # smoke mode, under a minute
     python bench/run.py --web daphne,gunicorn  # HTTP scenarios on each server (WebSocket stays on daphne)
-    python bench/run.py --only floor,raw,sync,async,async1,logs,executions,workflows,memory
+    python bench/run.py --only floor,http,raw,sync,async,async1,logs,executions,workflows,memory
+    BENCH_GUNICORN_ARGS="-w 1 -k gthread --threads 8" python bench/run.py --web gunicorn  # other gunicorn options
     python bench/run.py --profile /tmp/prof    # py-spy collapsed stacks of the web server and worker
 
 Everything runs on this machine's PostgreSQL, RabbitMQ and Redis, on a database of its own
@@ -857,7 +858,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke mode: small counts, under a minute")
     parser.add_argument("--only", default=ALL_SCENARIOS, help=f"comma-separated subset of {ALL_SCENARIOS}")
-    parser.add_argument("--web", default="daphne", help="daphne, gunicorn or both: daphne,gunicorn")
+    parser.add_argument("--web", default="daphne,gunicorn", help="daphne, gunicorn or both: daphne,gunicorn (default)")
     parser.add_argument("--profile", type=Path, help="record py-spy collapsed stacks of every server into DIR")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
