@@ -584,7 +584,7 @@ def _async_run(bench: Bench, base: str, n: int, label: str, budget: bool) -> Non
 def scenario_async_throughput(bench: Bench, web: str) -> None:
     bench.ensure_worker()
     base, _, _, _ = bench.server(web)
-    n = 320 if bench.quick else 2000
+    n = 320 if bench.quick else int(os.environ.get("BENCH_ASYNC_N", "2000"))
     _async_run(bench, base, n, f"async no-op executions, submit → Success, 2 procs ({web})", budget=True)
 
 
