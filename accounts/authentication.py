@@ -1,7 +1,5 @@
 """Authentication: JWT bearer tokens, session cookies (with CSRF), and the development bypass."""
 
-import datetime
-import logging
 import uuid
 
 from django.conf import settings
@@ -15,8 +13,6 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import aware_utcnow
 
 from bifrost_site.kept_queries import KeptQuery
-
-logger = logging.getLogger(__name__)
 
 DEV_BYPASS = "dev-bypass"
 # A token without a jti claim matches no revocation (simplejwt always sets one).
@@ -37,12 +33,6 @@ def _user_for_token_query(user_id, jti):
 # One round trip per authenticated request: the user, their organization and whether this access
 # token was revoked, compiled once per process (bifrost_site.kept_queries).
 USER_FOR_TOKEN = KeptQuery(_user_for_token_query, uuid.UUID(int=0), "kept-query-placeholder-jti")
-
-
-def revoke_access_token(jti: str, expires_at: datetime.datetime) -> None:
-    from accounts.models import RevokedAccessToken
-
-    RevokedAccessToken.objects.update_or_create(jti=jti, defaults={"expires_at": expires_at})
 
 
 def check_user_may_sign_in(user) -> None:

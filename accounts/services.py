@@ -17,8 +17,8 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 import audit
-from accounts.authentication import check_user_may_sign_in, revoke_access_token
-from accounts.models import UserType
+from accounts.authentication import check_user_may_sign_in
+from accounts.models import RevokedAccessToken, UserType
 
 User = get_user_model()
 
@@ -147,8 +147,10 @@ def auth_logout(*, refresh_token: str, access_token: str | None = None) -> None:
     if access_token:
         try:
             access = AccessToken(access_token)
-            expires_at = datetime.datetime.fromtimestamp(access["exp"], tz=datetime.UTC)
-            revoke_access_token(access[jwt_settings.JTI_CLAIM], expires_at)
+            RevokedAccessToken.objects.update_or_create(
+                jti=access[jwt_settings.JTI_CLAIM],
+                defaults={"expires_at": datetime.datetime.fromtimestamp(access["exp"], tz=datetime.UTC)},
+            )
         except TokenError:
             pass
     audit.record(action="auth.logout", resource_type="user", resource_id=refresh.get(jwt_settings.USER_ID_CLAIM, ""))
@@ -493,7 +495,5 @@ def role_form_remove(*, role, form) -> None:
 
 def revoked_access_tokens_prune() -> int:
     """Delete revocations of access tokens past their expiry: such a token fails the expiry check anyway."""
-    from accounts.models import RevokedAccessToken
-
     deleted, _ = RevokedAccessToken.objects.filter(expires_at__lt=timezone.now()).delete()
     return deleted

@@ -11,9 +11,8 @@ run task stores no Celery result: the database row is the record (docs/execution
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import threading
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -23,29 +22,21 @@ ANSWER_TTL_SECONDS = 600
 # A blocking pop must outlive its own timeout on the socket.
 SOCKET_MARGIN_SECONDS = 3
 
-_client = None
-_client_pid = None
-_lock = threading.Lock()
-
 
 def answer_key(task_id: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:answer:{task_id}"
 
 
 def _redis():
-    global _client, _client_pid
-    if _client is None or _client_pid != os.getpid():
-        import redis
+    return _client(settings.REDIS_RESULTS_URL, settings.SYNC_ANSWER_POLL_SECONDS + SOCKET_MARGIN_SECONDS)
 
-        with _lock:
-            if _client is None or _client_pid != os.getpid():
-                _client = redis.Redis.from_url(
-                    settings.REDIS_RESULTS_URL,
-                    socket_connect_timeout=2,
-                    socket_timeout=settings.SYNC_ANSWER_POLL_SECONDS + SOCKET_MARGIN_SECONDS,
-                )
-                _client_pid = os.getpid()
-    return _client
+
+@functools.cache
+def _client(url: str, socket_timeout: float):
+    import redis
+
+    # One client per process and URL: redis-py's pool is thread-safe and starts afresh after a fork.
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=socket_timeout)
 
 
 def push_answer(task_id: str, answer: dict) -> None:

@@ -85,8 +85,8 @@ class _Broadcaster:
     By default the caller checks which groups have members and waits until its sends are done.
     While a worker runs an execution, broadcasts are *deferred* (`defer()`): the thread running the
     workflow only appends them to a queue and never waits on Redis. The queue is drained by
-    `flush()` (the task_postrun handler in executions.tasks, i.e. after Celery stored the result, so
-    a sync caller is not held up), or by a ticker thread when an event has waited DEFER_TICK_SECONDS
+    `flush_broadcasts()` (the task_postrun handler in executions.tasks, after the run's answer went
+    out, so a sync caller is not held up), or by a ticker thread when an event has waited DEFER_TICK_SECONDS
     (a long run's `Running`). A drain checks all its groups for members with one pipelined ZCOUNT,
     so a short run's `Running` and `Success` share one round trip. Drains are serialized: the
     order of events is kept. Either way an event is only queued after its row or lines were
@@ -180,12 +180,8 @@ class _Broadcaster:
 SYNC_CLIENT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 
 
-def _without(mapping: dict, key: str) -> dict:
-    return {k: v for k, v in mapping.items() if k != key}
-
-
 class _GroupMembers:
-    """Which channel-layer groups have a member, asked synchronously from the sending thread.
+    """Which channel-layer groups have a member, asked synchronously (by the sending or draining thread).
 
     Most groups have nobody listening (no one watches that execution or the history page), yet
     channels-redis's `group_send` spends two round trips on a group before it knows it is empty,
@@ -202,12 +198,7 @@ class _GroupMembers:
         self.layer = layer
         self.clients = [
             redis.Redis.from_url(
-                host["address"],
-                **{
-                    "socket_timeout": 2,
-                    "socket_connect_timeout": 2,
-                    **{k: v for k, v in host.items() if k != "address"},
-                },
+                host["address"], **{**SYNC_CLIENT_OPTIONS, **{k: v for k, v in host.items() if k != "address"}}
             )
             if "address" in host
             else None

@@ -64,7 +64,7 @@ def run_execution_task(self, execution_id: str, answer: bool = False) -> dict:
     events.defer_broadcasts()
     outcome = {"status": None}  # what a caller gets if the engine itself fails: it reads the row
     try:
-        outcome = execute(execution_id, task_id=self.request.id or "", publish_retry=_publish_retry)
+        outcome = execute(execution_id, task_id=self.request.id or "", publish_retry=_publish_retry, answer=answer)
     finally:
         if answer and self.request.id:
             _push_answer(self.request.id, execution_id, outcome)

@@ -14,9 +14,7 @@ could die just after a `SELECT 1`: the query then fails as it would have anyway.
 import select
 
 from django.db.backends.postgresql import base
-from django.db.backends.postgresql.psycopg_any import register_tzloader
 from psycopg import pq
-from psycopg.pq import Format
 
 
 def socket_is_quiet(fileno: int) -> bool:
@@ -38,6 +36,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 return False
         return super().is_usable()
 
+    _bind_on_server = False
+
     def bound_cursor(self):
         """A cursor whose parameters are bound by the server, for the few statements of the hot path.
 
@@ -46,16 +46,23 @@ class DatabaseWrapper(base.DatabaseWrapper):
         prepares it on the server after `prepare_threshold` uses (parse and plan once per
         connection). Only for statements written for it (Django does not promise that every ORM
         query can be prepared, ticket #20516): the kept queries and the execution transitions.
-        Same wrapper as `cursor()`: query logging, error translation and the health check.
+        Otherwise it is Django's `cursor()`: health check, query logging, error translation, time zone.
         """
-        self.close_if_health_check_failed()
-        self.ensure_connection()
-        with self.wrap_database_errors:
-            cursor = base.ServerBindingCursor(self.connection)
-            tzloader = self.connection.adapters.get_loader(base.TIMESTAMPTZ_OID, Format.TEXT)
-            if self.timezone != tzloader.timezone:
-                register_tzloader(self.timezone, cursor)
-            return self._prepare_cursor(cursor)
+        self._bind_on_server = True
+        try:
+            return self.cursor()
+        finally:
+            self._bind_on_server = False
+
+    def create_cursor(self, name=None):
+        if name is None and self._bind_on_server:
+            # This wrapper and its connection belong to one thread: the factory swap is not shared.
+            factory, self.connection.cursor_factory = self.connection.cursor_factory, base.ServerBindingCursor
+            try:
+                return super().create_cursor()
+            finally:
+                self.connection.cursor_factory = factory
+        return super().create_cursor(name)
 
 
 def bound_cursor(connection):

@@ -59,3 +59,35 @@ def test_placeholders_must_appear_once():
         bad.first(uuid.uuid4())
     with pytest.raises(TypeError):
         KEPT.first(uuid.uuid4())
+
+
+def test_kept_insert_stores_what_save_would_and_marks_the_instance_saved():
+    from django.db.models.signals import post_save
+
+    from bifrost_site.kept_queries import KeptInsert
+    from executions.models import Execution
+
+    kept = KeptInsert(Execution)
+    execution = Execution(workflow_name="w", trigger="manual", parameters={"n": [1, "a"]}, celery_task_id="t")
+    with CaptureQueriesContext(connection) as queries:
+        kept.insert(execution)
+    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")
+    assert not execution._state.adding and execution._state.db == "default"
+    assert execution.created_at is not None and execution.updated_at is not None  # auto_now(_add) applied
+    stored = Execution.objects.get(id=execution.id)
+    for name in ("workflow_name", "trigger", "parameters", "status", "attempt", "created_at", "result"):
+        assert getattr(stored, name) == getattr(execution, name), name
+
+    seen = []
+
+    def receiver(sender, instance, created, **kwargs):
+        seen.append((instance.id, created))
+
+    post_save.connect(receiver, sender=Execution)
+    try:
+        other = kept.insert(Execution(workflow_name="w", trigger="manual"))
+    finally:
+        post_save.disconnect(receiver, sender=Execution)
+    assert seen == [(other.id, True)]  # with a receiver connected it saves through Django, signals included
+    with pytest.raises(TypeError):
+        kept.insert(User())

@@ -120,8 +120,11 @@ def _fail_unstarted(execution_id, status: str, error_type: str, message: str, fr
     return execution
 
 
-def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
-    """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry."""
+def execute(execution_id, *, task_id: str = "", publish_retry=None, answer: bool = True) -> dict:
+    """Run execution `execution_id` once. `publish_retry(execution, countdown)` re-queues a retry.
+
+    Returns `{"status": ...}`; with `answer`, a finished run's fields too (task_answer), for a sync caller.
+    """
     close_old_connections()
     # No `SELECT 1` health check before the claim (a round trip per execution): the claim is retried
     # on a fresh connection by retry_db when the kept one turns out dead (PostgreSQL restarted).
@@ -145,7 +148,7 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None) -> dict:
         return _not_claimed(execution_id)
     claimed = claim.execution
     try:
-        return _execute_claimed(claim, publish_retry)
+        return _execute_claimed(claim, publish_retry, answer)
     except SoftTimeLimitExceeded:
         # The cancel signal (or the soft time limit) landed outside the workflow function: while
         # loading, logging or finishing. The row must still end, or it would wait for the cleanup.
@@ -201,7 +204,7 @@ def reset_db_connection() -> None:
         connection.close()
 
 
-def _execute_claimed(claim: transitions.Claim, publish_retry) -> dict:
+def _execute_claimed(claim: transitions.Claim, publish_retry, answer: bool = True) -> dict:
     execution = claim.execution
     execution_id = execution.id
     masker = SecretMasker()
@@ -277,11 +280,11 @@ def _execute_claimed(claim: transitions.Claim, publish_retry) -> dict:
         finished.status if finished else "?",
         (time.monotonic() - started) * 1000,
     )
-    return task_answer(finished)
+    return task_answer(finished) if answer else {"status": finished.status if finished else None}
 
 
-# A sync caller waiting on the task's result answers from it without reading the row again, when
-# the finished row's fields fit in a small result message.
+# A sync caller answers from the run's answer (executions.answers) without reading the row again,
+# when the finished row's fields fit in a small message.
 ANSWER_MAX_RESULT_CHARS = 64 * 1024
 ANSWER_FIELDS = ("status", "result", "result_type", "duration_ms", "error_type", "error_message")
 
