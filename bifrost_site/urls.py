@@ -12,6 +12,7 @@ from bifrost_site.metrics import prometheus_metrics
 admin.autodiscover()
 
 urlpatterns = [
+    path("api/", include("bifrost_site.api.urls")),  # first: the busiest prefix (see api/urls.py)
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.auth_urls")),
     path("health", HealthView.as_view(), name="health"),
@@ -20,7 +21,6 @@ urlpatterns = [
     path("api/schema", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from /docs?script= instead of inline (CSP: script-src 'self').
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
-    path("api/", include("bifrost_site.api.urls")),
     path("oauth/", include("oauth_app.urls")),
     path("executions/", include("executions.urls")),
     path("", include("accounts.urls")),
