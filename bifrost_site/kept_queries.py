@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Model, QuerySet, signals
 from django.db.models.query import get_related_populators
 
@@ -127,36 +127,57 @@ class KeptInsert:
     UUIDs): `pre_save` per field (auto_now, auto_now_add) and the fields' own database preparation
     (JSON, UUID). When `pre_save`/`post_save` receivers are connected for the model, it takes
     `save()` instead, so no signal is ever skipped.
+
+    `only_if=(condition_sql, params)` inserts the row only while the SQL condition holds, checked in
+    the same statement (`INSERT … SELECT … WHERE condition`), and answers whether it did.
     """
 
     def __init__(self, model: type[Model]):
         self._model = model
-        self._sql: str | None = None
         self._fields: tuple = ()
+        self._columns: str | None = None
+        self._statements: dict[str | None, str] = {}
 
-    def insert(self, obj: Model, *, using: str = "default") -> Model:
+    def insert(self, obj: Model, *, using: str = "default", only_if: tuple[str, list] | None = None) -> bool:
         if not isinstance(obj, self._model):
             raise TypeError(f"expected a {self._model.__name__}, got {type(obj).__name__}")
-        if signals.pre_save.has_listeners(self._model) or signals.post_save.has_listeners(self._model):
-            obj.save(force_insert=True, using=using)
-            return obj
-        if self._sql is None:
-            self._compile(using)
         connection = connections[using]
+        if signals.pre_save.has_listeners(self._model) or signals.post_save.has_listeners(self._model):
+            with transaction.atomic(using=using):
+                if only_if is not None and not self._holds(connection, *only_if):
+                    return False
+                obj.save(force_insert=True, using=using)
+            return True
+        condition, condition_params = only_if if only_if is not None else (None, [])
+        sql = self._statements.get(condition) or self._compile(connection, condition)
         params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in self._fields]
         with bound_cursor(connection) as cursor:
-            cursor.execute(self._sql, params)
+            cursor.execute(sql, [*params, *condition_params])
+            if cursor.rowcount == 0:
+                return False
         obj._state.adding = False
         obj._state.db = using
-        return obj
+        return True
 
-    def _compile(self, using: str) -> None:
-        meta = self._model._meta
-        if meta.pk.db_returning or not meta.pk.has_default():
-            raise TypeError(f"{self._model.__name__} needs a client-side primary key for KeptInsert")
-        fields = tuple(field for field in meta.concrete_fields if not field.generated)
-        quote = connections[using].ops.quote_name
-        columns = ", ".join(quote(field.column) for field in fields)
-        placeholders = ", ".join(["%s"] * len(fields))
-        self._fields = fields
-        self._sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608 (names from the model)
+    @staticmethod
+    def _holds(connection, condition: str, params: list) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {condition}", params)
+            return bool(cursor.fetchone()[0])
+
+    def _compile(self, connection, condition: str | None) -> str:
+        if self._columns is None:
+            meta = self._model._meta
+            if meta.pk.db_returning or not meta.pk.has_default():
+                raise TypeError(f"{self._model.__name__} needs a client-side primary key for KeptInsert")
+            self._fields = tuple(field for field in meta.concrete_fields if not field.generated)
+            quote = connection.ops.quote_name
+            self._columns = f"{quote(meta.db_table)} ({', '.join(quote(field.column) for field in self._fields)})"
+        placeholders = ", ".join(["%s"] * len(self._fields))
+        if condition is None:
+            sql = f"INSERT INTO {self._columns} VALUES ({placeholders})"  # noqa: S608 (names from the model)
+        else:
+            # PostgreSQL types the SELECT's parameters from the target columns, as it does for VALUES.
+            sql = f"INSERT INTO {self._columns} SELECT {placeholders} WHERE {condition}"
+        self._statements[condition] = sql
+        return sql

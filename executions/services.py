@@ -6,6 +6,7 @@ Every status change goes through `executions.transitions` (conditional updates).
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import time
 import uuid
@@ -18,7 +19,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from audit.services import audit_record
 from bifrost.errors import ParameterValidationError
-from bifrost.params import coerce_parameters
+from bifrost.params import ParamSpec, coerce_parameters
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
 from bifrost_site.kept_queries import KeptInsert, KeptQuery
 from executions import transitions
@@ -43,6 +44,60 @@ def _workflow_by_name(name: str):
 
 WORKFLOW_BY_NAME = KeptQuery(_workflow_by_name, "kept-query-placeholder-name")
 EXECUTION_INSERT = KeptInsert(Execution)
+
+
+@dataclass(frozen=True)
+class RunnableWorkflow:
+    """What starting a run reads from an available workflow's row, kept per process.
+
+    Each start inserts its execution only if the row still holds these values (`unchanged`, checked in
+    the INSERT itself); if discovery changed the row meanwhile, nothing is inserted and the start reads
+    the row again. A busy workflow thus costs one statement per start instead of two, and a start never
+    uses a definition the database no longer has.
+    """
+
+    name: str
+    param_specs: tuple[ParamSpec, ...]
+    execution_mode: str | None
+    timeout_seconds: int
+    parameters_json: str
+
+    @classmethod
+    def of(cls, workflow) -> RunnableWorkflow:
+        return cls(
+            name=workflow.name,
+            param_specs=tuple(ParamSpec.from_dict(spec) for spec in workflow.parameters),
+            execution_mode=workflow.execution_mode,
+            timeout_seconds=workflow.timeout_seconds,
+            parameters_json=json.dumps(workflow.parameters),
+        )
+
+    def unchanged(self) -> tuple[str, list]:
+        return WORKFLOW_UNCHANGED, [self.name, self.parameters_json, self.execution_mode, self.timeout_seconds]
+
+
+WORKFLOW_UNCHANGED = (
+    "EXISTS (SELECT 1 FROM workflows_workflow WHERE name = %s AND is_available AND parameters = %s::jsonb"
+    " AND execution_mode IS NOT DISTINCT FROM %s AND timeout_seconds = %s)"
+)
+RUNNABLE_WORKFLOWS_KEPT = 1024
+_runnable_workflows: dict[str, RunnableWorkflow] = {}
+
+
+def _runnable_workflow(name: str) -> RunnableWorkflow:
+    """Read the row: 404 unknown, 409 unavailable."""
+    workflow = WORKFLOW_BY_NAME.first(name)
+    if workflow is None:
+        raise NotFound(f"Workflow '{name}' does not exist.")
+    if not workflow.is_available:
+        raise ConflictError(f"Workflow '{name}' is unavailable.", details={"import_error": workflow.import_error})
+    return RunnableWorkflow.of(workflow)
+
+
+def _keep_runnable_workflow(runnable: RunnableWorkflow) -> None:
+    if len(_runnable_workflows) >= RUNNABLE_WORKFLOWS_KEPT:
+        _runnable_workflows.clear()
+    _runnable_workflows[runnable.name] = runnable
 
 
 @dataclass
@@ -99,17 +154,15 @@ def execution_start(
     404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}),
     503 broker unreachable (the row is then Failed/BrokerUnavailable).
     """
-    workflow = WORKFLOW_BY_NAME.first(str(workflow_name))
-    if workflow is None:
-        raise NotFound(f"Workflow '{workflow_name}' does not exist.")
-    if not workflow.is_available:
-        raise ConflictError(
-            f"Workflow '{workflow_name}' is unavailable.", details={"import_error": workflow.import_error}
-        )
+    workflow_name = str(workflow_name)
+    kept = _runnable_workflows.get(workflow_name)
+    workflow = kept or _runnable_workflow(workflow_name)
     try:
-        coerced = coerce_parameters(workflow.parameters, parameters)
+        coerced = coerce_parameters(workflow.param_specs, parameters)
     except ParameterValidationError as exc:
-        raise ValidationError(exc.errors) from None
+        if kept is None:
+            raise ValidationError(exc.errors) from None
+        coerced = None  # judged by a kept definition: insert nothing, and judge again by the row
     if executed_by_name is None:
         executed_by_name = getattr(user, "email", "") if user is not None else "system"
     task_id = str(uuid.uuid4())
@@ -127,7 +180,22 @@ def execution_start(
         celery_task_id=task_id,
         rerun_of=rerun_of,
     )
-    EXECUTION_INSERT.insert(execution)
+    if kept is None:
+        EXECUTION_INSERT.insert(execution)
+        _keep_runnable_workflow(workflow)
+    elif coerced is None or not EXECUTION_INSERT.insert(execution, only_if=workflow.unchanged()):
+        _runnable_workflows.pop(workflow_name, None)
+        return execution_start(
+            workflow_name=workflow_name,
+            parameters=parameters,
+            trigger=trigger,
+            organization=organization,
+            user=user,
+            executed_by_name=executed_by_name,
+            form=form,
+            rerun_of=rerun_of,
+            mode=mode,
+        )
     mode = mode or effective_mode(workflow.execution_mode, trigger)
     transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds, awaited=mode == "sync"))
     return StartedExecution(execution=execution, mode=mode, timeout_seconds=workflow.timeout_seconds)

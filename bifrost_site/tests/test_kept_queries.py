@@ -85,9 +85,54 @@ def test_kept_insert_stores_what_save_would_and_marks_the_instance_saved():
 
     post_save.connect(receiver, sender=Execution)
     try:
-        other = kept.insert(Execution(workflow_name="w", trigger="manual"))
+        other = Execution(workflow_name="w", trigger="manual")
+        assert kept.insert(other) is True
     finally:
         post_save.disconnect(receiver, sender=Execution)
     assert seen == [(other.id, True)]  # with a receiver connected it saves through Django, signals included
     with pytest.raises(TypeError):
         kept.insert(User())
+
+
+@pytest.mark.parametrize("with_receiver", [False, True])
+def test_kept_insert_only_if_checks_its_condition_in_the_same_statement(with_receiver):
+    from django.db.models.signals import post_save
+
+    from bifrost_site.kept_queries import KeptInsert
+    from executions.models import Execution
+    from orgs.tests.factories import OrganizationFactory
+
+    kept = KeptInsert(Execution)
+    user = UserFactory()
+    condition = "EXISTS (SELECT 1 FROM accounts_user WHERE id = %s AND is_active)"
+    if with_receiver:
+        post_save.connect(_ignore, sender=Execution)
+    try:
+        execution = Execution(
+            workflow_name="w",
+            trigger="manual",
+            organization=OrganizationFactory(),
+            executed_by=user,
+            executed_by_name=user.email,
+            parameters={"n": [1, "a"], "none": None},
+            celery_task_id="t",
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert kept.insert(execution, only_if=(condition, [user.id])) is True
+        if not with_receiver:  # the receiver's path checks first, then saves, in a savepoint
+            assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")
+        assert not execution._state.adding
+        stored = Execution.objects.get(id=execution.id)
+        for name in ("workflow_name", "organization_id", "executed_by_id", "parameters", "status", "created_at"):
+            assert getattr(stored, name) == getattr(execution, name), name
+
+        User.objects.filter(id=user.id).update(is_active=False)
+        refused = Execution(workflow_name="w", trigger="manual", executed_by=user)
+        assert kept.insert(refused, only_if=(condition, [user.id])) is False
+        assert refused._state.adding and not Execution.objects.filter(id=refused.id).exists()
+    finally:
+        post_save.disconnect(_ignore, sender=Execution)
+
+
+def _ignore(**kwargs):
+    pass

@@ -307,3 +307,51 @@ def test_an_idle_ticker_sleeps_until_the_next_deferred_broadcast(watched_group, 
         time.sleep(0.01)
     events._group_send_many([(group, _status("Success"))])  # wakes it
     assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Success"
+
+
+# --- starting a run: the workflow's definition is kept per process, checked by the INSERT itself ---
+
+
+def _start(name, parameters=None):
+    return execution_start(workflow_name=name, parameters=parameters or {}, trigger="manual")
+
+
+def test_a_second_start_is_one_statement():
+    WorkflowFactory(name="kept_one", parameters=[{"name": "n", "type": "int", "required": True}])
+    _start("kept_one", {"n": "1"})
+    with CaptureQueriesContext(connection) as queries:
+        started = _start("kept_one", {"n": "2"})
+    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")
+    assert Execution.objects.get(id=started.execution.id).parameters == {"n": 2}
+
+
+def test_a_changed_definition_is_read_again_before_anything_is_inserted():
+    from rest_framework.exceptions import NotFound, ValidationError
+
+    from bifrost_site.api.errors import ConflictError
+    from workflows.models import Workflow
+
+    WorkflowFactory(name="kept_two", parameters=[{"name": "n", "type": "int"}], timeout_seconds=60)
+    _start("kept_two", {"n": "1"})
+    before = Execution.objects.count()
+
+    Workflow.objects.filter(name="kept_two").update(parameters=[{"name": "m", "type": "string", "required": True}])
+    with pytest.raises(ValidationError) as error:
+        _start("kept_two", {"n": "1"})
+    assert set(error.value.detail) == {"n", "m"}  # judged by the row: n is unknown now, m is required
+    started = _start("kept_two", {"m": "x"})  # accepted by the row, though the kept definition rejected it
+    assert Execution.objects.get(id=started.execution.id).parameters == {"m": "x"}
+
+    Workflow.objects.filter(name="kept_two").update(timeout_seconds=90, execution_mode="sync")
+    started = _start("kept_two", {"m": "x"})
+    assert (started.timeout_seconds, started.mode) == (90, "sync")
+
+    Workflow.objects.filter(name="kept_two").update(is_available=False, import_error="SyntaxError")
+    with pytest.raises(ConflictError):
+        _start("kept_two", {"m": "x"})
+    Workflow.objects.filter(name="kept_two").update(is_available=True)
+    _start("kept_two", {"m": "x"})
+    Workflow.objects.filter(name="kept_two").delete()
+    with pytest.raises(NotFound):
+        _start("kept_two", {"m": "x"})
+    assert Execution.objects.count() == before + 3
