@@ -100,6 +100,20 @@ def _keep_runnable_workflow(runnable: RunnableWorkflow) -> None:
     _runnable_workflows[runnable.name] = runnable
 
 
+def _insert_pending(workflow: RunnableWorkflow, parameters, *, guarded: bool, **fields) -> Execution | None:
+    """Coerce the parameters (ParameterValidationError) and INSERT the Pending row; None if `guarded` and the
+    workflow's row no longer matches `workflow`. One INSERT, atomic by itself: the caller publishes on commit."""
+    execution = Execution(
+        workflow_name=workflow.name,
+        status=S.PENDING,
+        parameters=coerce_parameters(workflow.param_specs, parameters),
+        celery_task_id=str(uuid.uuid4()),
+        **fields,
+    )
+    inserted = EXECUTION_INSERT.insert(execution, only_if=workflow.unchanged() if guarded else None)
+    return execution if inserted else None
+
+
 @dataclass
 class StartedExecution:
     execution: Execution
@@ -154,48 +168,34 @@ def execution_start(
     404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}),
     503 broker unreachable (the row is then Failed/BrokerUnavailable).
     """
-    workflow_name = str(workflow_name)
-    kept = _runnable_workflows.get(workflow_name)
-    workflow = kept or _runnable_workflow(workflow_name)
-    try:
-        coerced = coerce_parameters(workflow.param_specs, parameters)
-    except ParameterValidationError as exc:
-        if kept is None:
-            raise ValidationError(exc.errors) from None
-        coerced = None  # judged by a kept definition: insert nothing, and judge again by the row
     if executed_by_name is None:
         executed_by_name = getattr(user, "email", "") if user is not None else "system"
-    task_id = str(uuid.uuid4())
-    # One INSERT (atomic by itself); the run task is published once it is committed: right away in
-    # autocommit, or when the caller's own transaction commits.
-    execution = Execution(
-        workflow_name=workflow.name,
-        organization=organization,
-        form=form,
-        trigger=trigger,
-        executed_by=user if getattr(user, "is_authenticated", False) else None,
-        executed_by_name=executed_by_name,
-        status=S.PENDING,
-        parameters=coerced,
-        celery_task_id=task_id,
-        rerun_of=rerun_of,
-    )
-    if kept is None:
-        EXECUTION_INSERT.insert(execution)
+    fields = {
+        "organization": organization,
+        "form": form,
+        "trigger": trigger,
+        "executed_by": user if getattr(user, "is_authenticated", False) else None,
+        "executed_by_name": executed_by_name,
+        "rerun_of": rerun_of,
+    }
+    workflow_name = str(workflow_name)
+    workflow = _runnable_workflows.get(workflow_name)
+    execution = None
+    if workflow is not None:
+        try:
+            execution = _insert_pending(workflow, parameters, guarded=True, **fields)
+        except ParameterValidationError:
+            pass  # judged by a kept definition: judge again by the row
+        if execution is None:
+            _runnable_workflows.pop(workflow_name, None)
+    if execution is None:
+        workflow = _runnable_workflow(workflow_name)
+        try:
+            execution = _insert_pending(workflow, parameters, guarded=False, **fields)
+        except ParameterValidationError as exc:
+            raise ValidationError(exc.errors) from None
         _keep_runnable_workflow(workflow)
-    elif coerced is None or not EXECUTION_INSERT.insert(execution, only_if=workflow.unchanged()):
-        _runnable_workflows.pop(workflow_name, None)
-        return execution_start(
-            workflow_name=workflow_name,
-            parameters=parameters,
-            trigger=trigger,
-            organization=organization,
-            user=user,
-            executed_by_name=executed_by_name,
-            form=form,
-            rerun_of=rerun_of,
-            mode=mode,
-        )
+    task_id = execution.celery_task_id
     mode = mode or effective_mode(workflow.execution_mode, trigger)
     transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds, awaited=mode == "sync"))
     return StartedExecution(execution=execution, mode=mode, timeout_seconds=workflow.timeout_seconds)
