@@ -10,6 +10,7 @@ from celery.exceptions import Reject
 from celery.signals import task_postrun
 
 import executions.engine.poison  # noqa: F401  (connects the task_rejected handler in workers)
+from bifrost_site.task_publisher import TaskPublisher
 from executions import answers
 
 logger = logging.getLogger(__name__)
@@ -23,14 +24,9 @@ def publish_run(
     from executions.engine.runner import time_limits
 
     soft, hard = time_limits(timeout_seconds)
-    args = [str(execution_id)]
-    kwargs = {"answer": True} if awaited else None
-    run_execution_task.apply_async(
-        args=args,
-        kwargs=kwargs,
-        # what monitoring shows; given here, Celery skips its own safe repr of the arguments
-        argsrepr=repr(args),
-        kwargsrepr=repr(kwargs or {}),
+    run_publisher.publish(
+        [str(execution_id)],
+        {"answer": True} if awaited else None,
         task_id=task_id,
         soft_time_limit=soft,
         time_limit=hard,
@@ -51,7 +47,10 @@ def _publish_retry(execution, countdown, task_id, timeout_seconds) -> None:
     max_retries=0,
     ignore_result=True,
 )
-def run_execution_task(self, execution_id: str, answer: bool = False) -> dict:
+def run_execution_task(self, execution_id: str, answer: bool = False) -> None:
+    """Returns nothing: the row is the record and a sync caller's answer goes through Redis. Celery's
+    worker would otherwise repr the return value on every run, and its INFO log line would carry the
+    workflow's result."""
     try:
         execution_id = str(uuid.UUID(str(execution_id)))
     except (TypeError, ValueError):
@@ -68,7 +67,9 @@ def run_execution_task(self, execution_id: str, answer: bool = False) -> dict:
     finally:
         if answer and self.request.id:
             _push_answer(self.request.id, execution_id, outcome)
-    return outcome
+
+
+run_publisher = TaskPublisher(run_execution_task)
 
 
 def _push_answer(task_id: str, execution_id: str, outcome: dict) -> None:

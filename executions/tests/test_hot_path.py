@@ -234,17 +234,6 @@ def test_a_deferred_broadcast_goes_out_on_its_own_during_a_long_run(watched_grou
     assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Running"
 
 
-@pytest.mark.parametrize(("awaited", "kwargs"), [(True, {"answer": True}), (False, None)])
-def test_the_run_message_asks_for_an_answer_only_when_awaited(monkeypatch, awaited, kwargs):
-    from executions import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.run_execution_task, "apply_async", lambda **kw: sent.append(kw))
-    tasks.publish_run(uuid.uuid4(), task_id="t-1", timeout_seconds=30, awaited=awaited)
-    assert sent[0]["kwargs"] == kwargs and sent[0]["task_id"] == "t-1"
-    assert "ignore_result" not in sent[0] and tasks.run_execution_task.ignore_result  # no Celery result, ever
-
-
 def test_an_answer_waits_in_redis_for_its_caller_and_expires():
     from executions import answers
 
