@@ -47,6 +47,8 @@ class _LoadedFile:
 
 
 _module_cache: dict[str, _LoadedFile] = {}  # absolute path -> what was imported from it
+# the workspace path as a run names it -> (trusted signature, _module_cache key) it was last confirmed with
+_confirmed_paths: dict[str, tuple[tuple, str]] = {}
 
 
 def workspace_path() -> Path:
@@ -153,7 +155,18 @@ def _loaded_file(relative_path: str) -> _LoadedFile:
     git's "racily clean" rule, a signature is only trusted when the file was already older than
     RACY_SECONDS when it was confirmed: file times tick in coarse steps, so a same-size rewrite in
     the same step as the confirmation would otherwise go unseen.
+
+    A path confirmed that way costs the next run one stat() of the path as named: the full check
+    (resolve the path, refuse one outside the workspace) runs again whenever that stat differs, so a
+    changed, replaced or re-pointed file, or a symlink swapped under the name, is seen on the next run.
     """
+    named = os.path.join(settings.WORKSPACE_PATH, relative_path)
+    confirmed = _confirmed_paths.get(named)
+    if confirmed is not None:
+        # the common case, one stat(): the file (symlinks followed) is the one confirmed last time
+        cached = _module_cache.get(confirmed[1])
+        if cached is not None and cached.stat == confirmed[0] == _signature(named):
+            return cached
     workspace = workspace_path()
     path = (workspace / relative_path).resolve()
     if not path.is_relative_to(workspace.resolve()):
@@ -169,16 +182,25 @@ def _loaded_file(relative_path: str) -> _LoadedFile:
     key = str(path)
     with _import_lock:
         cached = _module_cache.get(key)
-        if cached is not None and cached.stat == signature:
-            return cached
-        digest = file_hash(path)
-        if cached is not None and cached.digest == digest:
-            cached.stat = trusted
-            return cached
-        with registry.capture():
-            module = import_file(Path(relative_path), workspace)
-        loaded = _module_cache[key] = _LoadedFile(digest, module, trusted)
-        return loaded
+        if cached is None or cached.stat != signature:
+            digest = file_hash(path)
+            if cached is not None and cached.digest == digest:
+                cached.stat = trusted
+            else:
+                with registry.capture():
+                    module = import_file(Path(relative_path), workspace)
+                cached = _module_cache[key] = _LoadedFile(digest, module, trusted)
+        if cached.stat is not None:
+            _confirmed_paths[named] = (cached.stat, key)
+        return cached
+
+
+def _signature(path: str) -> tuple | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def load_module(relative_path: str) -> ModuleType:

@@ -170,6 +170,52 @@ def test_a_same_size_rewrite_right_after_a_load_is_seen(workspace):
     assert second is not first and second.racy(None, "Ann") == "ho Ann"
 
 
+def _aged(path, seconds=3600):
+    import os
+
+    old = time.time() - seconds
+    os.utime(path, (old, old))
+
+
+def test_a_confirmed_file_costs_one_stat_and_a_repointed_symlink_is_seen(workspace, monkeypatch):
+    from pathlib import Path
+
+    from workflows import discovery
+
+    first_target, second_target = workspace / "v1" / "impl.py", workspace / "v2" / "impl.py"
+    write(first_target, HELLO.format(name="linked", greeting="hi"))
+    write(second_target, HELLO.format(name="linked", greeting="hello there"))
+    _aged(first_target), _aged(second_target)
+    link = workspace / "linked.py"
+    link.symlink_to(first_target)
+    first = discovery.load_module("linked.py")
+    resolved = []
+    real_resolve = Path.resolve
+    monkeypatch.setattr(Path, "resolve", lambda self, *a, **k: resolved.append(self) or real_resolve(self, *a, **k))
+    assert discovery.load_module("linked.py") is first and resolved == []  # confirmed: one stat, no path walk
+    link.unlink()
+    link.symlink_to(second_target)  # same name, other file
+    second = discovery.load_module("linked.py")
+    assert second is not first and second.linked(None, "Ann") == "hello there Ann"
+    assert resolved  # a changed signature takes the full check again
+    second_target.unlink()
+    link.unlink()
+    with pytest.raises(FileNotFoundError):
+        discovery.load_module("linked.py")
+
+
+def test_a_file_reached_through_a_symlink_out_of_the_workspace_is_refused_every_time(workspace, tmp_path_factory):
+    from workflows import discovery
+
+    outside = tmp_path_factory.mktemp("elsewhere") / "escape.py"
+    write(outside, HELLO.format(name="escape", greeting="hi"))
+    _aged(outside)
+    (workspace / "escape.py").symlink_to(outside)
+    for _ in range(2):
+        with pytest.raises(ImportError, match="outside the workspace"):
+            discovery.load_module("escape.py")
+
+
 def test_workspace_packages_dir_is_importable(workspace):
     write(workspace / ".packages" / "vendored_helper_xyz.py", "VALUE = 7\n")
     write(
