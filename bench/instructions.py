@@ -1,13 +1,16 @@
-"""Instructions per execute request in the web process, counted by valgrind (docs/performance.md §9).
+"""Instructions per execute request in the web process, counted by valgrind (docs/performance.md §9, §10).
 
     python bench/instructions.py            # async no-op execute, the figure of §9
     python bench/instructions.py --path /api/executions --method GET
+    python bench/instructions.py --worker   # one run of the no-op workflow in a worker process (§10)
 
 Wall time and /proc CPU on a shared VM move with the host's load; the number of instructions a request
 executes does not. This runs Django's WSGI handler in-process (real user, PostgreSQL and RabbitMQ, the
 benchmark's database and its own queue prefix) under cachegrind twice, with FEW and MANY requests after the
 same warm-up, and prints (Ir(MANY) - Ir(FEW)) / (MANY - FEW): start-up and warm-up cancel out. Repeated runs
 agree within about 1%. It counts user-space instructions only: not the kernel, not PostgreSQL or RabbitMQ.
+`--worker` counts what a prefork child runs per message instead: the run task's Celery tracer on a Pending
+row (claim, load the module, run, finish, broadcast check), with every row inserted before the count starts.
 Needs `valgrind` (Debian package) and the benchmark database (`make bench` prepares it).
 """
 
@@ -20,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,6 +90,46 @@ def serve(method: str, path: str, body: bytes, warm: int, count: int) -> None:
         raise SystemExit(f"{method} {path} answered {statuses[-1]}")
 
 
+RUN_ROWS = 250  # inserted by every --worker child, whatever its count, so the inserts cancel out
+
+
+def serve_runs(warm: int, count: int) -> None:
+    """The --worker child: insert RUN_ROWS Pending executions, then run warm + count of them through the
+    run task's tracer, as a prefork child does with each message."""
+    os.environ.update(ENV)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from celery.app.trace import build_tracer
+
+    from bifrost_site.celery import app
+    from executions.models import Execution, ExecutionStatus, Trigger
+    from executions.tasks import run_execution_task
+
+    if warm + count > RUN_ROWS:
+        raise SystemExit(f"--warm + count must be at most {RUN_ROWS}")
+    task = run_execution_task._get_current_object()
+    trace = build_tracer(task.name, task, app=app)
+    rows = Execution.objects.bulk_create(
+        Execution(
+            workflow_name="bench_noop_async",
+            status=ExecutionStatus.PENDING,
+            parameters={},
+            celery_task_id=str(uuid.uuid4()),
+            trigger=Trigger.MANUAL,
+            executed_by_name="bench",
+        )
+        for _ in range(RUN_ROWS)
+    )
+    for row in rows[: warm + count]:
+        request = {"id": row.celery_task_id, "delivery_info": {}, "is_eager": False, "called_directly": False}
+        trace(row.celery_task_id, [str(row.id)], {}, request)
+    done = Execution.objects.filter(id__in=[row.id for row in rows[: warm + count]], status=ExecutionStatus.SUCCESS)
+    if done.count() != warm + count:
+        raise SystemExit("not every run ended Success: is the bench workspace discovered? (make bench prepares it)")
+
+
 def instructions(argv: list[str], count: int) -> int:
     command = [
         "valgrind",
@@ -113,15 +157,23 @@ def main() -> int:
     parser.add_argument("--warm", type=int, default=30)
     parser.add_argument("--few", type=int, default=15)
     parser.add_argument("--many", type=int, default=195)
+    parser.add_argument("--worker", action="store_true", help="count one workflow run in a worker process")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        serve(args.method, args.path, args.body.encode(), args.warm, args.serve)
+        if args.worker:
+            serve_runs(args.warm, args.serve)
+        else:
+            serve(args.method, args.path, args.body.encode(), args.warm, args.serve)
         return 0
     passed = ["--method", args.method, "--path", args.path, "--body", args.body, "--warm", str(args.warm)]
+    passed += ["--worker"] if args.worker else []
     few, many = instructions(passed, args.few), instructions(passed, args.many)
-    per_request = (many - few) / (args.many - args.few)
-    print(f"{args.method} {args.path}: {per_request / 1e6:.3f} M instructions per request (web process, user space)")
+    per_item = (many - few) / (args.many - args.few)
+    if args.worker:
+        print(f"run of bench_noop_async: {per_item / 1e6:.3f} M instructions per run (worker process, user space)")
+    else:
+        print(f"{args.method} {args.path}: {per_item / 1e6:.3f} M instructions per request (web process, user space)")
     return 0
 
 
