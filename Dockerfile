@@ -1,5 +1,5 @@
 # Bifrost image: one image runs every process (web, worker, beat); the command picks which.
-#   web:  docker/start-web.sh   (migrate, periodic tasks, then daphne; WEB_SERVER=split: gunicorn on 8000 for HTTP
+#   web:  docker/start-web.sh   (migrate, periodic tasks, then daphne; WEB_SERVER=split: granian on 8000 for HTTP
 #                                and daphne on 8001 for WebSockets)  -- also the default CMD is daphne alone
 #   jobs: docker/start-jobs.sh  (celery worker + celery beat side by side; "worker" or "beat" for one of them)
 # See docs/deployment.md.

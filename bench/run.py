@@ -3,14 +3,15 @@
 
     python bench/run.py                        # full mode (a few minutes)
     python bench/run.py --quick                # smoke mode, under a minute
-    python bench/run.py --web daphne,gunicorn  # HTTP scenarios on each server (WebSocket stays on daphne)
+    python bench/run.py --web daphne,granian   # HTTP scenarios on each server (WebSocket stays on daphne)
+    python bench/run.py --web granian,gunicorn # the split deployment's WSGI server against gunicorn
     python bench/run.py --only floor,http,raw,sync,async,async1,logs,executions,workflows,memory
-    BENCH_GUNICORN_ARGS="-w 1 -k gthread --threads 8" python bench/run.py --web gunicorn  # other gunicorn options
+    BENCH_GRANIAN_ARGS="--workers 1 --blocking-threads 8" python bench/run.py --web granian  # other options
     python bench/run.py --profile /tmp/prof    # py-spy collapsed stacks of the web server and worker
 
 Everything runs on this machine's PostgreSQL, RabbitMQ and Redis, on a database of its own
 (BENCH_DATABASE_URL, default `bifrost_bench`), its own queue names and Redis prefix, with a real web
-server (daphne, or gunicorn for HTTP) and real Celery prefork workers started as subprocesses.
+server (daphne, or granian or gunicorn for HTTP) and real Celery prefork workers started as subprocesses.
 
 Two baselines are measured in the same run: the *floor* (a bare Celery app with Celery's defaults,
 bench/floor_app.py) and *raw* (Bifrost's own Celery app and settings, `bifrost_site.ping` on the
@@ -244,12 +245,22 @@ def floor_worker():
         proc.stop()
 
 
+WEB_SERVERS = ("daphne", "granian", "gunicorn")
+
+
 def web_argv(kind: str, port: int) -> list[str]:
+    # granian as docker/start-web.sh runs it in split mode; gunicorn as the split mode ran it before (for comparison).
+    # A sync execute holds its thread while it waits for the worker: 2 processes × 8 threads in both.
     if kind == "gunicorn":
-        # gthread: a sync execute holds its thread while it waits for the worker; 2 processes × 8 threads.
         return [
             PY, "-m", "gunicorn", "bifrost_site.wsgi:application", "-b", f"127.0.0.1:{port}",
             *os.environ.get("BENCH_GUNICORN_ARGS", "-w 2 -k gthread --threads 8").split(), "--log-level", "warning",
+        ]  # fmt: skip
+    if kind == "granian":
+        return [
+            str(Path(PY).with_name("granian")), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            *os.environ.get("BENCH_GRANIAN_ARGS", "--workers 2 --blocking-threads 8").split(), "--log-level", "error",
+            "bifrost_site.wsgi:application",
         ]  # fmt: skip
     return [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bifrost_site.asgi:application"]
 
@@ -481,6 +492,7 @@ CPU_GROUPS = (
     ("client", None),  # this process
     ("web", "gunicorn"),
     ("web", "daphne"),
+    ("web", "granian"),
     ("worker", "celery"),
     ("postgres", "postgres"),
     ("rabbitmq", "beam.smp"),
@@ -858,14 +870,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke mode: small counts, under a minute")
     parser.add_argument("--only", default=ALL_SCENARIOS, help=f"comma-separated subset of {ALL_SCENARIOS}")
-    parser.add_argument("--web", default="daphne,gunicorn", help="daphne, gunicorn or both: daphne,gunicorn (default)")
+    parser.add_argument(
+        "--web",
+        default="daphne,granian",
+        help="comma-separated servers: daphne, granian, gunicorn (default: daphne,granian)",
+    )
     parser.add_argument("--profile", type=Path, help="record py-spy collapsed stacks of every server into DIR")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
     wanted = [key for key in ALL_SCENARIOS.split(",") if key in set(args.only.split(","))]
     webs = [w.strip() for w in args.web.split(",") if w.strip()]
-    if any(w not in ("daphne", "gunicorn") for w in webs):
-        parser.error("--web takes daphne, gunicorn or daphne,gunicorn")
+    if not webs or any(w not in WEB_SERVERS for w in webs):
+        parser.error(f"--web takes a comma-separated list of {', '.join(WEB_SERVERS)}")
     PROFILE_DIR = args.profile
 
     began = time.perf_counter()

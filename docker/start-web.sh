@@ -3,16 +3,17 @@
 # then start the web server(s) that WEB_SERVER names:
 #
 #   WEB_SERVER=daphne   (the default) replace this shell with daphne: HTTP + WebSocket on :8000
-#   WEB_SERVER=split    gunicorn (WSGI) serves HTTP on WEB_PORT (default 8000) and daphne serves the WebSockets on
+#   WEB_SERVER=split    granian (WSGI) serves HTTP on WEB_PORT (default 8000) and daphne serves the WebSockets on
 #                       WS_PORT (default 8001). Needs a reverse proxy in front that sends /ws/ to daphne and
-#                       everything else to gunicorn (docs/deployment.md; docs/performance.md, "gunicorn or daphne
-#                       for HTTP").
+#                       everything else to granian (docs/deployment.md; docs/performance.md, "Which server for
+#                       HTTP").
 #
-# Split mode: WEB_WORKERS (default 2) gunicorn workers with WEB_THREADS (default 8) threads each; gunicorn honours
-# X-Forwarded-Proto only from FORWARDED_ALLOW_IPS (default 127.0.0.1: set it to the proxy's address). Both servers
-# are children of this script, supervised like worker + beat in start-jobs.sh: SIGTERM/SIGINT are forwarded to both
-# (as SIGTERM) and the script waits for both; if either dies on its own, the other is stopped and the script exits
-# with the dead one's status (1 if that was 0), so the container's restart policy brings both back.
+# Split mode: WEB_WORKERS (default 2) granian worker processes with WEB_THREADS (default 8) threads each; a worker
+# that dies is started again. With ENVIRONMENT=production Django takes the scheme from the proxy's X-Forwarded-Proto
+# (SECURE_PROXY_SSL_HEADER). Both servers are children of this script, supervised like worker + beat in
+# start-jobs.sh: SIGTERM/SIGINT are forwarded to both (as SIGTERM) and the script waits for both; if either dies on
+# its own, the other is stopped and the script exits with the dead one's status (1 if that was 0), so the
+# container's restart policy brings both back.
 #
 # RUN_MIGRATIONS=0 skips the migrate step (when several web containers start at once, let one of them migrate).
 set -eu
@@ -24,7 +25,7 @@ server="${WEB_SERVER:-daphne}"
 case "$server" in
     daphne | split) ;;
     *)
-        echo "start-web: unknown WEB_SERVER '$server' (expected: daphne, or split for gunicorn + daphne)" >&2
+        echo "start-web: unknown WEB_SERVER '$server' (expected: daphne, or split for granian + daphne)" >&2
         exit 2
         ;;
 esac
@@ -49,16 +50,16 @@ fi
 stopping=0
 trap 'stopping=1' TERM INT
 
-gunicorn bifrost_site.wsgi:application -b "0.0.0.0:${WEB_PORT:-8000}" -w "${WEB_WORKERS:-2}" -k gthread \
-    --threads "${WEB_THREADS:-8}" --forwarded-allow-ips "${FORWARDED_ALLOW_IPS:-127.0.0.1}" &
-gunicorn_pid=$!
+granian --interface wsgi --host 0.0.0.0 --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
+    --blocking-threads "${WEB_THREADS:-8}" --respawn-failed-workers bifrost_site.wsgi:application &
+http_pid=$!
 daphne -b 0.0.0.0 -p "${WS_PORT:-8001}" --proxy-headers bifrost_site.asgi:application &
 daphne_pid=$!
 
 # shellcheck disable=SC2317,SC2329  # invoked by the trap below
 stop_children() {
     stopping=1
-    kill -TERM "$gunicorn_pid" "$daphne_pid" 2>/dev/null || true
+    kill -TERM "$http_pid" "$daphne_pid" 2>/dev/null || true
 }
 trap stop_children TERM INT
 if [ "$stopping" = "1" ]; then
@@ -66,19 +67,19 @@ if [ "$stopping" = "1" ]; then
 fi
 
 # Poll (a signal interrupts the short wait, so the trap runs at once) until either process has gone.
-while kill -0 "$gunicorn_pid" 2>/dev/null && kill -0 "$daphne_pid" 2>/dev/null; do
+while kill -0 "$http_pid" 2>/dev/null && kill -0 "$daphne_pid" 2>/dev/null; do
     sleep 1 &
     wait "$!" || true
 done
 
 status=0
 if [ "$stopping" = "0" ]; then
-    if kill -0 "$gunicorn_pid" 2>/dev/null; then
+    if kill -0 "$http_pid" 2>/dev/null; then
         dead=daphne
         dead_pid=$daphne_pid
     else
-        dead=gunicorn
-        dead_pid=$gunicorn_pid
+        dead=granian
+        dead_pid=$http_pid
     fi
     # The shell has reaped it already and keeps its status for this wait.
     wait "$dead_pid" || status=$?
@@ -87,8 +88,8 @@ if [ "$stopping" = "0" ]; then
         status=1
     fi
 fi
-kill -TERM "$gunicorn_pid" "$daphne_pid" 2>/dev/null || true
-for pid in "$gunicorn_pid" "$daphne_pid"; do
+kill -TERM "$http_pid" "$daphne_pid" 2>/dev/null || true
+for pid in "$http_pid" "$daphne_pid"; do
     while kill -0 "$pid" 2>/dev/null; do
         wait "$pid" || true
     done

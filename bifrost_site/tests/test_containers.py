@@ -811,7 +811,7 @@ def test_start_web_migrates_then_execs_daphne(stubs, environment, dev_user, web_
     (bin_dir / "python").unlink()
     write_stub(bin_dir, "python", LOGGING_STUB)
     write_stub(bin_dir, "daphne", LOGGING_STUB)
-    write_stub(bin_dir, "gunicorn", LOGGING_STUB)
+    write_stub(bin_dir, "granian", LOGGING_STUB)
     env |= {"ENVIRONMENT": environment} | ({"WEB_SERVER": web_server} if web_server else {})
     result = run_script("start-web.sh", env)
     assert result.returncode == 0, result.stderr
@@ -842,16 +842,16 @@ def test_start_web_stops_when_migrate_fails(stubs, web_server):
     (bin_dir / "python").unlink()
     write_stub(bin_dir, "python", LOGGING_STUB + 'case "$*" in *migrate*) exit 1;; esac\n')
     write_stub(bin_dir, "daphne", LOGGING_STUB)
-    write_stub(bin_dir, "gunicorn", LOGGING_STUB)
+    write_stub(bin_dir, "granian", LOGGING_STUB)
     result = run_script("start-web.sh", env | {"WEB_SERVER": web_server})
     assert result.returncode != 0
-    assert not any(call.startswith(("daphne", "gunicorn")) for call in calls(log))
+    assert not any(call.startswith(("daphne", "granian")) for call in calls(log))
 
 
 def test_start_web_rejects_an_unknown_web_server(stubs):
     bin_dir, log, env = stubs
     (bin_dir / "python").unlink()
-    for name in ("python", "daphne", "gunicorn"):
+    for name in ("python", "daphne", "granian"):
         write_stub(bin_dir, name, LOGGING_STUB)
     result = run_script("start-web.sh", env | {"WEB_SERVER": "uvicorn"})
     assert result.returncode == 2
@@ -859,7 +859,7 @@ def test_start_web_rejects_an_unknown_web_server(stubs):
     assert calls(log) == []
 
 
-# gunicorn/daphne stub for WEB_SERVER=split: logs its command line and TERM; FAKE_EXIT_SERVER (its name) makes it
+# granian/daphne stub for WEB_SERVER=split: logs its command line and TERM; FAKE_EXIT_SERVER (its name) makes it
 # exit on its own with FAKE_EXIT_STATUS.
 SERVER_STUB = (
     'name=$(basename "$0")\n'
@@ -881,7 +881,7 @@ def split_stubs(stubs):
     bin_dir, log, env = stubs
     (bin_dir / "python").unlink()
     write_stub(bin_dir, "python", LOGGING_STUB)
-    write_stub(bin_dir, "gunicorn", SERVER_STUB)
+    write_stub(bin_dir, "granian", SERVER_STUB)
     write_stub(bin_dir, "daphne", SERVER_STUB)
     return bin_dir, log, env | {"WEB_SERVER": "split"}
 
@@ -906,45 +906,39 @@ def started_web(env: dict):
 
 
 @pytest.mark.parametrize(
-    ("overrides", "gunicorn_args", "daphne_args"),
+    ("overrides", "granian_args", "daphne_args"),
     [
         (
             {},
-            "-b 0.0.0.0:8000 -w 2 -k gthread --threads 8 --forwarded-allow-ips 127.0.0.1",
+            "--interface wsgi --host 0.0.0.0 --port 8000 --workers 2 --blocking-threads 8 --respawn-failed-workers",
             "-b 0.0.0.0 -p 8001 --proxy-headers",
         ),
         (
-            {
-                "WEB_PORT": "9000",
-                "WS_PORT": "9001",
-                "WEB_WORKERS": "4",
-                "WEB_THREADS": "2",
-                "FORWARDED_ALLOW_IPS": "10.0.0.2,10.0.0.3",
-            },
-            "-b 0.0.0.0:9000 -w 4 -k gthread --threads 2 --forwarded-allow-ips 10.0.0.2,10.0.0.3",
+            {"WEB_PORT": "9000", "WS_PORT": "9001", "WEB_WORKERS": "4", "WEB_THREADS": "2"},
+            "--interface wsgi --host 0.0.0.0 --port 9000 --workers 4 --blocking-threads 2 --respawn-failed-workers",
             "-b 0.0.0.0 -p 9001 --proxy-headers",
         ),
     ],
 )
 @pytest.mark.parametrize("sent", [signal.SIGTERM, signal.SIGINT])
-def test_start_web_split_runs_gunicorn_and_daphne_and_forwards_signals(
-    split_stubs, overrides, gunicorn_args, daphne_args, sent
+def test_start_web_split_runs_granian_and_daphne_and_forwards_signals(
+    split_stubs, overrides, granian_args, daphne_args, sent
 ):
     _, log, env = split_stubs
-    gunicorn = f"gunicorn bifrost_site.wsgi:application {gunicorn_args}"
+    granian = f"granian {granian_args} bifrost_site.wsgi:application"
     daphne = f"daphne {daphne_args} bifrost_site.asgi:application"
     with started_web(env | overrides) as process:
-        assert wait_for(lambda: {gunicorn, daphne} <= set(calls(log))), calls(log)
+        assert wait_for(lambda: {granian, daphne} <= set(calls(log))), calls(log)
         process.send_signal(sent)
         _, stderr = process.communicate(timeout=15)
     assert process.returncode == 0, stderr
     assert "exited unexpectedly" not in stderr
     logged = calls(log)
     assert logged[: len(MANAGE_CALLS)] == MANAGE_CALLS
-    assert sorted(logged[len(MANAGE_CALLS) :]) == sorted([gunicorn, daphne, "term gunicorn", "term daphne"])
+    assert sorted(logged[len(MANAGE_CALLS) :]) == sorted([granian, daphne, "term granian", "term daphne"])
 
 
-@pytest.mark.parametrize(("dead", "survivor"), [("daphne", "gunicorn"), ("gunicorn", "daphne")])
+@pytest.mark.parametrize(("dead", "survivor"), [("daphne", "granian"), ("granian", "daphne")])
 @pytest.mark.parametrize(("status", "expected"), [("3", 3), ("0", 1)])
 def test_start_web_split_stops_the_other_when_one_dies(split_stubs, dead, survivor, status, expected):
     _, log, env = split_stubs
