@@ -189,6 +189,12 @@ class _GroupMembers:
     host here answers for all the groups of a call, and a call whose groups are all empty stops.
     A group that gains its member just after this misses nothing: consumers read the stored
     backlog and the current status after joining (DESIGN §10).
+
+    The ZCOUNTs go over one connection per host that this object keeps for itself, written and read
+    directly (`send_packed_command`/`read_response`): redis-py's client and pipeline around the same
+    round trip (pool checkout, retry wrapper, response callbacks) cost twice the CPU, and this check
+    runs once per workflow run (docs/performance.md section 10). A broken connection, as after a Redis
+    restart, is dropped and the round trip tried once more on a new one.
     """
 
     def __init__(self, layer) -> None:
@@ -196,10 +202,11 @@ class _GroupMembers:
 
         self.pid = os.getpid()
         self.layer = layer
-        self.clients = [
+        self.lock = threading.Lock()  # one connection, callers on more than one thread
+        self.connections = [
             redis.Redis.from_url(
                 host["address"], **{**SYNC_CLIENT_OPTIONS, **{k: v for k, v in host.items() if k != "address"}}
-            )
+            ).connection_pool.make_connection()
             if "address" in host
             else None
             for host in layer.hosts
@@ -213,15 +220,32 @@ class _GroupMembers:
             by_host.setdefault(layer.consistent_hash(group), []).append(group)
         keep: set[str] = set()
         for index, groups in by_host.items():
-            client = self.clients[index]
-            if client is None:  # a sentinel or other host kind: no pre-check, send to all
+            connection = self.connections[index]
+            if connection is None:  # a sentinel or other host kind: no pre-check, send to all
                 keep.update(groups)
                 continue
-            pipe = client.pipeline(transaction=False)
-            for group in groups:
-                pipe.zcount(layer._group_key(group), floor, "+inf")
-            keep.update(group for group, count in zip(groups, pipe.execute(), strict=True) if count)
+            counts = self._round_trip(connection, [("ZCOUNT", layer._group_key(g), floor, "+inf") for g in groups])
+            keep.update(group for group, count in zip(groups, counts, strict=True) if count)
         return [(group, event) for group, event in sends if group in keep]
+
+    def _round_trip(self, connection, commands: list[tuple]) -> list:
+        import redis
+
+        with self.lock:
+            try:
+                return _pipelined(connection, commands)
+            except (redis.ConnectionError, redis.TimeoutError, OSError):
+                pass  # e.g. Redis restarted since the last call: once more, on a new connection
+            return _pipelined(connection, commands)
+
+
+def _pipelined(connection, commands: list[tuple]) -> list:
+    try:
+        connection.send_packed_command(connection.pack_commands(commands))
+        return [connection.read_response() for _ in commands]
+    except BaseException:
+        connection.disconnect()  # no unread replies left behind; the next call connects again
+        raise
 
 
 _members: _GroupMembers | None = None
