@@ -9,9 +9,11 @@ on a producer from the app's pool. The message is the one `apply_async` would se
 two call for call, so a Celery upgrade that changes either side fails there first.
 
 What it does not do: routes that depend on the arguments (this project routes by task name only),
-links, chords, groups, and a result (the task must have `ignore_result=True`). The task's options, its
-route and the two settings it reads (`task_always_eager`, `task_send_sent_event`) are taken at the first
-publish, as Celery itself takes most of its publishing settings once. With `task_always_eager` it calls
+links, chords, groups, a result (the task must have `ignore_result=True`), `task_inherit_parent_priority`,
+and the native delayed delivery `send_task` uses for a countdown on quorum queues (these queues are
+classic). The task's options, its route and the two settings it reads (`task_always_eager`,
+`task_send_sent_event`) are taken at the first publish, as Celery itself takes most of its publishing
+settings once. With `task_always_eager` it calls
 `apply_async`, which runs the task in place.
 """
 
