@@ -43,13 +43,17 @@ ENV = {
 }
 
 
-def serve(method: str, path: str, body: bytes, warm: int, count: int) -> None:
-    """The child: warm up, then send `count` requests to Django's handler and remove the queued tasks."""
+def _setup_django() -> None:
     os.environ.update(ENV)
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
+
+
+def serve(method: str, path: str, body: bytes, warm: int, count: int) -> None:
+    """The child: warm up, then send `count` requests to Django's handler and remove the queued tasks."""
+    _setup_django()
     from django.contrib.auth import get_user_model
     from django.core.wsgi import get_wsgi_application
 
@@ -96,11 +100,7 @@ RUN_ROWS = 250  # inserted by every --worker child, whatever its count, so the i
 def serve_runs(warm: int, count: int) -> None:
     """The --worker child: insert RUN_ROWS Pending executions, then run warm + count of them through the
     run task's tracer, as a prefork child does with each message."""
-    os.environ.update(ENV)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    _setup_django()
     from celery.app.trace import build_tracer
 
     from bifrost_site.celery import app

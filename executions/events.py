@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterable
 
+import redis
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
 
@@ -198,8 +199,6 @@ class _GroupMembers:
     """
 
     def __init__(self, layer) -> None:
-        import redis
-
         self.pid = os.getpid()
         self.layer = layer
         self.lock = threading.Lock()  # one connection, callers on more than one thread
@@ -229,8 +228,6 @@ class _GroupMembers:
         return [(group, event) for group, event in sends if group in keep]
 
     def _round_trip(self, connection, commands: list[tuple]) -> list:
-        import redis
-
         with self.lock:
             try:
                 return _pipelined(connection, commands)

@@ -177,7 +177,7 @@ def _loaded_file(relative_path: str) -> _LoadedFile:
         info = None
     if info is None or not stat.S_ISREG(info.st_mode):
         raise FileNotFoundError(f"{relative_path} no longer exists in the workspace")
-    signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+    signature = _signature_of(info)
     trusted = signature if time.time_ns() - info.st_mtime_ns > RACY_SECONDS * 1_000_000_000 else None
     key = str(path)
     with _import_lock:
@@ -197,9 +197,12 @@ def _loaded_file(relative_path: str) -> _LoadedFile:
 
 def _signature(path: str) -> tuple | None:
     try:
-        info = os.stat(path)
+        return _signature_of(os.stat(path))
     except OSError:
         return None
+
+
+def _signature_of(info: os.stat_result) -> tuple:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 

@@ -18,7 +18,9 @@ import urllib3
 
 from bifrost_site.testing.engine import REPO_ROOT, process_env, wait_for
 
-GRANIAN = Path(sys.executable).with_name("granian")
+# the virtualenv's granian (requirements.txt), else one on PATH
+_VENV_GRANIAN = Path(sys.executable).with_name("granian")
+GRANIAN = str(_VENV_GRANIAN) if _VENV_GRANIAN.exists() else shutil.which("granian")
 
 
 def _free_port() -> int:
@@ -29,11 +31,11 @@ def _free_port() -> int:
 
 @pytest.fixture
 def granian(engine_workspace, django_db_blocker, tmp_path):
-    if not GRANIAN.exists() and shutil.which("granian") is None:
+    if GRANIAN is None:
         pytest.fail("granian is not installed: it is in requirements.txt (make venv-dev)")
     port = _free_port()
     log_path = tmp_path / "granian.log"
-    argv = [str(GRANIAN if GRANIAN.exists() else shutil.which("granian")), "--interface", "wsgi"]
+    argv = [GRANIAN, "--interface", "wsgi"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "4"]
     argv += ["--respawn-failed-workers", "bifrost_site.wsgi:application"]
     with open(log_path, "w") as log:
