@@ -17,6 +17,8 @@ import json
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from bifrost_site.redis_direct import PerThread
+
 # An answer nobody popped (the caller gave up or went away) is dropped after this long.
 ANSWER_TTL_SECONDS = 600
 # A blocking pop must outlive its own timeout on the socket.
@@ -27,30 +29,27 @@ def answer_key(task_id: str) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:answer:{task_id}"
 
 
-def _redis():
-    return _client(settings.REDIS_RESULTS_URL, settings.SYNC_ANSWER_POLL_SECONDS + SOCKET_MARGIN_SECONDS)
+def _connection():
+    url, socket_timeout = settings.REDIS_RESULTS_URL, settings.SYNC_ANSWER_POLL_SECONDS + SOCKET_MARGIN_SECONDS
+    return _connections(url, socket_timeout).get()
 
 
 @functools.cache
-def _client(url: str, socket_timeout: float):
-    import redis
-
-    # One client per process and URL: redis-py's pool is thread-safe and starts afresh after a fork.
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=socket_timeout)
+def _connections(url: str, socket_timeout: float) -> PerThread:
+    # A connection per thread: a caller's blocking pop holds its connection until the answer comes.
+    return PerThread(url, socket_connect_timeout=2, socket_timeout=socket_timeout)
 
 
 def push_answer(task_id: str, answer: dict) -> None:
     """Worker side: leave the run's answer for its caller. Raises when Redis is unreachable."""
     key = answer_key(task_id)
-    pipe = _redis().pipeline(transaction=False)
-    pipe.rpush(key, json.dumps(answer, cls=DjangoJSONEncoder))
-    pipe.expire(key, ANSWER_TTL_SECONDS)
-    pipe.execute()
+    payload = json.dumps(answer, cls=DjangoJSONEncoder)
+    _connection().round_trip([("RPUSH", key, payload), ("EXPIRE", key, ANSWER_TTL_SECONDS)])
 
 
 def wait_answer(task_id: str, timeout: float) -> dict | None:
     """Caller side: the run's answer, or None after `timeout` seconds. Raises when Redis is unreachable."""
-    popped = _redis().blpop([answer_key(task_id)], timeout=max(timeout, 0.001))
+    (popped,) = _connection().round_trip([("BLPOP", answer_key(task_id), max(timeout, 0.001))])
     if popped is None:
         return None
     return json.loads(popped[1])

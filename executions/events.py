@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Iterable
 
-import redis
 from asgiref.sync import async_to_sync
 from channels_redis.core import RedisChannelLayer
+
+from bifrost_site.redis_direct import DirectConnection
 
 logger = logging.getLogger(__name__)
 
@@ -192,20 +193,17 @@ class _GroupMembers:
     backlog and the current status after joining (DESIGN §10).
 
     The ZCOUNTs go over one connection per host that this object keeps for itself, written and read
-    directly (`send_packed_command`/`read_response`): redis-py's client and pipeline around the same
-    round trip (pool checkout, retry wrapper, response callbacks) cost twice the CPU, and this check
-    runs once per workflow run (docs/performance.md section 10). A broken connection, as after a Redis
-    restart, is dropped and the round trip tried once more on a new one.
+    directly (bifrost_site.redis_direct): redis-py's client and pipeline around the same round trip
+    cost twice the CPU, and this check runs once per workflow run (docs/performance.md section 10).
     """
 
     def __init__(self, layer) -> None:
         self.pid = os.getpid()
         self.layer = layer
-        self.lock = threading.Lock()  # one connection, callers on more than one thread
         self.connections = [
-            redis.Redis.from_url(
+            DirectConnection(
                 host["address"], **{**SYNC_CLIENT_OPTIONS, **{k: v for k, v in host.items() if k != "address"}}
-            ).connection_pool.make_connection()
+            )
             if "address" in host
             else None
             for host in layer.hosts
@@ -223,26 +221,9 @@ class _GroupMembers:
             if connection is None:  # a sentinel or other host kind: no pre-check, send to all
                 keep.update(groups)
                 continue
-            counts = self._round_trip(connection, [("ZCOUNT", layer._group_key(g), floor, "+inf") for g in groups])
+            counts = connection.round_trip([("ZCOUNT", layer._group_key(g), floor, "+inf") for g in groups])
             keep.update(group for group, count in zip(groups, counts, strict=True) if count)
         return [(group, event) for group, event in sends if group in keep]
-
-    def _round_trip(self, connection, commands: list[tuple]) -> list:
-        with self.lock:
-            try:
-                return _pipelined(connection, commands)
-            except (redis.ConnectionError, redis.TimeoutError, OSError):
-                pass  # e.g. Redis restarted since the last call: once more, on a new connection
-            return _pipelined(connection, commands)
-
-
-def _pipelined(connection, commands: list[tuple]) -> list:
-    try:
-        connection.send_packed_command(connection.pack_commands(commands))
-        return [connection.read_response() for _ in commands]
-    except BaseException:
-        connection.disconnect()  # no unread replies left behind; the next call connects again
-        raise
 
 
 _members: _GroupMembers | None = None
