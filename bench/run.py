@@ -839,6 +839,57 @@ def cleanup() -> None:
         print(f"  (could not delete bench Redis keys: {exc})")
 
 
+# The timed scenarios, whose figures move with the host's speed from one minute to the next (a shared
+# VM): they run `--repeat` times in rounds (raw, sync, async, raw, sync, async, ...), so each sync and
+# async figure still has the raw baseline measured just before it, and the table shows the median run.
+REPEATED = ("raw", "sync", "async")
+# What orders a scenario's runs, worst first: the median run is the middle one (of an even number,
+# the worse of the two middle ones).
+MEDIAN_OF = {"per_s": (False, "{:.0f}/s"), "p50_ms": (True, "p50 {:.2f} ms")}  # value: (larger is worse, format)
+
+
+def schedule(wanted: list[str], repeat: int) -> list[str]:
+    """`wanted` in order, with the timed scenarios run `repeat` times in rounds where the first of them was."""
+    timed = [key for key in wanted if key in REPEATED]
+    order: list[str] = []
+    for key in wanted:
+        if key not in REPEATED:
+            order.append(key)
+        elif key == timed[0]:
+            order += timed * repeat
+    return order
+
+
+def condensed(rows: list[Row]) -> list[Row]:
+    """One row per scenario: a scenario measured more than once becomes its median run, with the range of
+    all its runs added to the figure and each run's values kept under `values["runs"]`."""
+    runs: dict[str, list[Row]] = {}
+    for row in rows:
+        runs.setdefault(row.scenario, []).append(row)
+    result = []
+    for scenario, measured in runs.items():
+        metric = next((name for name in MEDIAN_OF if all(name in row.values for row in measured)), None)
+        if len(measured) == 1 or metric is None:
+            result += measured
+            continue
+        larger_is_worse, form = MEDIAN_OF[metric]
+        ordered = sorted(measured, key=lambda row: row.values[metric], reverse=larger_is_worse)
+        median = ordered[(len(ordered) - 1) // 2]
+        spread = ", ".join(form.format(row.values[metric]) for row in measured)
+        result.append(
+            Row(
+                scenario,
+                f"{median.figure} [median of {len(measured)} runs: {spread}]",
+                budget=median.budget,
+                baseline=median.baseline,
+                ratio=median.ratio,
+                ok=median.ok,
+                values={**median.values, "runs": [row.values for row in measured]},
+            )
+        )
+    return result
+
+
 def verdict(row: Row) -> str:
     return "" if row.ok is None else ("PASS" if row.ok else "MISS")
 
@@ -875,6 +926,13 @@ def main() -> int:
         default="daphne,granian",
         help="comma-separated servers: daphne, granian, gunicorn (default: daphne,granian)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        choices=range(1, 11),
+        metavar="N",
+        help=f"run {', '.join(REPEATED)} N times, interleaved, and report the median run (default 3; 1 with --quick)",
+    )
     parser.add_argument("--profile", type=Path, help="record py-spy collapsed stacks of every server into DIR")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args()
@@ -889,11 +947,12 @@ def main() -> int:
     setup_django()
     print(f"Preparing {BENCH_DB} (run {RUN_ID}; {info['nproc']} CPUs, load {info['load_before']}) …", flush=True)
     prepare_database()
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
     with ExitStack() as stack:
         bench = Bench(quick=args.quick, webs=webs, stack=stack)
         per_web = {"http": scenario_http_floor, "sync": scenario_sync_execute, "async": scenario_async_throughput}
         try:
-            for key in wanted:
+            for key in schedule(wanted, repeat):
                 print(f"… {key}", flush=True)
                 try:
                     if key == "floor":
@@ -917,6 +976,7 @@ def main() -> int:
         finally:
             stack.close()
             cleanup()
+    ROWS[:] = condensed(ROWS)
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
     info["seconds"] = round(time.perf_counter() - began, 1)
     print()
