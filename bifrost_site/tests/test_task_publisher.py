@@ -2,8 +2,9 @@
 
 Both paths are run with kombu's Producer.publish recorded instead of sent, and their calls compared
 argument for argument: body, headers, properties, exchange, routing key, declared queues, serializer,
-delivery mode and retry policy. A real broker round trip of the published run task is covered by the
-engine's end-to-end tests (executions/tests/test_worker_e2e.py and the faults suite)."""
+delivery mode and retry policy. The declaration of the queue, which kombu makes once per connection, is
+checked on the real broker. A real broker round trip of the published run task is covered by the engine's
+end-to-end tests (executions/tests/test_pipeline.py and the faults suite)."""
 
 import uuid
 
@@ -11,6 +12,7 @@ import pytest
 from celery._state import _task_stack
 from kombu.messaging import Producer
 
+from bifrost_site import task_publisher
 from bifrost_site.celery import app
 from bifrost_site.task_publisher import TaskPublisher
 from bifrost_site.tasks import ping_task
@@ -26,6 +28,9 @@ NOT_ON_THE_WIRE = ("argsrepr", "kwargsrepr")
 @pytest.fixture
 def recorded(monkeypatch):
     calls = []
+    # Both sides hand kombu the queue to declare, whatever this process's connections declared before:
+    # skipping what kombu already declared is checked on the real broker below.
+    monkeypatch.setattr(task_publisher, "_declare", lambda producer, queue: None)
 
     def record(producer, body, **kwargs):
         calls.append((body, kwargs))
@@ -120,3 +125,50 @@ def _iso(value):
     import datetime
 
     return datetime.datetime.fromisoformat(value)
+
+
+@pytest.fixture
+def probe_task(settings):
+    """A task on a queue of its own on the real broker, declared by nobody but its publishers."""
+    name = f"{settings.QUEUE_PREFIX}publisher-probe-{uuid.uuid4().hex[:8]}"
+
+    def probe():
+        pass
+
+    task = app.task(name=f"tests.{name}", ignore_result=True, queue=name, shared=False)(probe)
+    yield task, name
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        channel.queue_delete(name)
+        channel.exchange_delete(name)
+
+
+def _waiting(name: str) -> int | None:
+    """Messages in queue `name` on the broker, or None when there is no such queue."""
+    from amqp.exceptions import NotFound
+
+    with app.connection_for_write() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=name, passive=True).message_count
+        except NotFound:
+            return None
+
+
+def test_a_queue_is_declared_once_per_connection_and_again_on_a_new_one(probe_task, monkeypatch):
+    task, name = probe_task
+    declared = []
+    real = Producer.maybe_declare
+    monkeypatch.setattr(
+        Producer, "maybe_declare", lambda self, entity, **kw: declared.append(entity.name) or real(self, entity, **kw)
+    )
+    publisher = TaskPublisher(task)
+    publisher.publish([], None, task_id="first")
+    assert declared == [name] and _waiting(name) == 1  # the first publish on the connection declares it
+    publisher.publish([], None, task_id="second")
+    assert declared == [name] and _waiting(name) == 2  # kombu remembers it for the connection: no declaring
+    with app.connection_for_write() as connection:
+        connection.default_channel.queue_delete(name)  # as kombu would, the kept connection does not notice
+    with app.producer_pool.acquire(block=True) as producer:  # the pool hands the same producer back
+        producer.connection.declared_entities.clear()  # what kombu does whenever it connects anew
+    publisher.publish([], None, task_id="third")
+    assert declared == [name, name] and _waiting(name) == 1  # declared anew on it, and the message is there
