@@ -861,8 +861,8 @@ def schedule(wanted: list[str], repeat: int) -> list[str]:
 
 
 def condensed(rows: list[Row]) -> list[Row]:
-    """One row per scenario: a scenario measured more than once becomes its median run, with the range of
-    all its runs added to the figure and each run's values kept under `values["runs"]`."""
+    """One row per scenario: a scenario measured more than once becomes its median run, with every run's
+    figure added in brackets and each run's values kept under `values["runs"]`."""
     runs: dict[str, list[Row]] = {}
     for row in rows:
         runs.setdefault(row.scenario, []).append(row)

@@ -5,9 +5,9 @@ router, looks up the current worker task and wraps the result in an `AsyncResult
 10% of the CPU of an execute request (docs/performance.md §10). `TaskPublisher` resolves the options and
 the route once, then, per message, lets Celery build the message (`app.amqp.create_task_message`) and
 send it (`app.amqp.send_task_message`: publish signals, retry policy, delivery mode, queue declaration)
-on a producer from the app's pool; a queue kombu has declared on that connection already is not
-handed to kombu to be declared again (`_declare`). The message is the one `apply_async` would send; a test compares the
-two call for call, so a Celery upgrade that changes either side fails there first.
+on a producer from the app's pool; a queue kombu has declared on that connection already is not handed
+to kombu to be declared again (`_declare`). The message is the one `apply_async` would send; a test
+compares the two call for call, so a Celery upgrade that changes either side fails there first.
 
 What it does not do: routes that depend on the arguments (this project routes by task name only),
 links, chords, groups, a result (the task must have `ignore_result=True`), `task_inherit_parent_priority`,
