@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection
+
+from bifrost_site.testing.ports import free_port
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -32,12 +33,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] or "postgres"
@@ -49,7 +44,7 @@ def _database_url() -> str:
 @contextmanager
 def live_daphne(*, startup_timeout: float = 30.0):
     """Run daphne on 127.0.0.1:<free port> against the test database; yields the base URL."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "bifrost_site.test_settings",

@@ -13,18 +13,14 @@ import subprocess
 import time
 from contextlib import contextmanager
 
+from bifrost_site.testing.ports import free_port
+
 AVAILABLE = shutil.which("redis-server") is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ThrowawayRedis:
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     def url(self, db: int = 0) -> str:

@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from bifrost_site.testing.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -746,12 +748,6 @@ def stubs(tmp_path):
 
 def calls(log: Path) -> list[str]:
     return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_script(script: str, env: dict, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ JSON shape, and SIGTERM stops it cleanly."""
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,23 +16,18 @@ import pytest
 import urllib3
 
 from bifrost_site.testing.engine import REPO_ROOT, process_env, wait_for
+from bifrost_site.testing.ports import free_port
 
 # the virtualenv's granian (requirements.txt), else one on PATH
 _VENV_GRANIAN = Path(sys.executable).with_name("granian")
 GRANIAN = str(_VENV_GRANIAN) if _VENV_GRANIAN.exists() else shutil.which("granian")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def granian(engine_workspace, django_db_blocker, tmp_path):
     if GRANIAN is None:
         pytest.fail("granian is not installed: it is in requirements.txt (make venv-dev)")
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path / "granian.log"
     argv = [GRANIAN, "--interface", "wsgi"]
     argv += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "4"]
