@@ -212,10 +212,10 @@ class ExecutionLogHandler(logging.Handler):
         if collector is None or record.name.startswith(IGNORED_LOGGERS):
             return
         try:
-            message = record.getMessage()
+            collector.add(level_for(record.levelno), record.getMessage())
             if record.exc_info:
-                message = f"{message}\n{''.join(traceback.format_exception(*record.exc_info)).rstrip()}"
-            collector.add(level_for(record.levelno), message)
+                # The author chose the message's words; the exception's text and traceback are admin-only.
+                collector.add(LogLevel.TRACEBACK, "".join(traceback.format_exception(*record.exc_info)).rstrip())
         except Exception:
             self.handleError(record)
 

@@ -333,7 +333,8 @@ def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outc
             raise
         message = str(exc) or type(exc).__name__
         outcome = Outcome(S.FAILED, error_type=type(exc).__name__, error_message=masker.mask(message), retryable=True)
-        collector.add(LogLevel.ERROR, f"{type(exc).__name__}: {message}")
+        # Users see the generic sentence; the exception's type, text and traceback are admin-only (DESIGN §7).
+        collector.add(LogLevel.ERROR, GENERIC_ERROR)
         collector.add(
             LogLevel.TRACEBACK, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
         )

@@ -101,6 +101,12 @@ def test_user_error_visible_to_all_other_errors_only_to_admins(prefork_worker, d
     assert execution.variables == {"note": "before the crash"}
     traceback_line = ExecutionLog.objects.get(execution=execution, level="traceback")
     assert "ValueError: internal detail 42" in traceback_line.message and "wf_basic.py" in traceback_line.message
+    # Every line a customer user may see (not DEBUG/traceback) keeps the exception's text out.
+    from executions.selectors import ADMIN_ONLY_LEVELS
+
+    user_visible = [line.message for line in _logs(execution.id) if line.level not in ADMIN_ONLY_LEVELS]
+    assert "An error occurred during execution" in user_visible
+    assert not any("internal detail" in message or "ValueError" in message for message in user_visible)
 
     from executions.presenters import execution_run_payload
 
