@@ -77,6 +77,9 @@ class Row:
     ratio: str = ""
     ok: bool | None = None
     values: dict = field(default_factory=dict)
+    # DESIGN §13: the absolute budget judged again with it scaled by this round's machine factor
+    factor: float | None = None
+    ok_at_factor: bool | None = None
 
 
 ROWS: list[Row] = []
@@ -305,6 +308,18 @@ def api_session(base: str):
 # --- context shared by the scenarios ---------------------------------------------------------------
 
 
+# DESIGN §13: the absolute budgets hold on a day when raw Celery runs at this many tasks/s or more.
+REFERENCE_RAW_TASKS_PER_S = 830.0
+
+
+def machine_factor(raw_tasks_per_s: float) -> float | None:
+    """830 ÷ this round's raw Celery tasks/s, never below 1: a slow round scales every absolute budget by it
+    (times multiplied, rates divided); a fast round judges by the absolute budget. None without a baseline."""
+    if not raw_tasks_per_s or raw_tasks_per_s != raw_tasks_per_s or raw_tasks_per_s <= 0:  # unset (NaN) or zero
+        return None
+    return max(1.0, REFERENCE_RAW_TASKS_PER_S / raw_tasks_per_s)
+
+
 @dataclass
 class Baseline:
     floor_p50: float = float("nan")
@@ -325,6 +340,10 @@ class Bench:
     executions_run: int = 0
     baseline: Baseline = field(default_factory=Baseline)
     http_floor: dict = field(default_factory=dict)  # web kind -> /health/live p50 (s)
+
+    @property
+    def factor(self) -> float | None:
+        return machine_factor(self.baseline.throughput)
 
     def ensure_worker(self) -> Process:
         if self.worker is None:
@@ -465,8 +484,15 @@ def scenario_sync_execute(bench: Bench, web: str) -> None:
             ratio=ratio(p50, b.roundtrip_p50 + (floor or 0.0)),
             ok=p50 <= 0.008 and p99 <= 0.025,
             values={"p50_ms": p50 * 1000, "p90_ms": p90 * 1000, "p99_ms": p99 * 1000, "cpu_ms_per_execution": cpu_ms},
+            **at_factor(bench, lambda f: p50 <= 0.008 * f and p99 <= 0.025 * f),
         )
     )
+
+
+def at_factor(bench: Bench, holds) -> dict:
+    """The Row fields for an absolute budget judged at this round's machine factor (`holds(factor)`)."""
+    factor = bench.factor
+    return {} if factor is None else {"factor": factor, "ok_at_factor": holds(factor)}
 
 
 def _wait_all_finished(ids: list[str], timeout: float) -> float:
@@ -594,6 +620,7 @@ def _async_run(bench: Bench, base: str, n: int, label: str, budget: bool) -> Non
             ratio=ratio(rate, b.throughput),
             ok=(rate >= 250 if budget else True) and succeeded == len(ids),
             values={"per_s": rate, "submits_per_s": submit_rate, "cpu_ms_per_execution": cpu_ms},
+            **(at_factor(bench, lambda f: rate >= 250 / f and succeeded == len(ids)) if budget else {}),
         )
     )
 
@@ -667,6 +694,7 @@ def scenario_log_lines(bench: Bench) -> None:
             budget="≤ 2 s, none lost",
             ok=total <= 2.0 and lost == 0 and stored == lines,
             values={"seconds": total, "lost": lost, "stored": stored, "p99_ms": percentile(latencies, 99) * 1000},
+            **at_factor(bench, lambda f: total <= 2.0 * f and lost == 0 and stored == lines),
         )
     )
 
@@ -777,6 +805,9 @@ def scenario_lists(bench: Bench, web: str, which: str) -> None:
             budget=budget,
             ok=p50 <= 0.015 and (len(query_counts) == 1 if which == "executions" else True),
             values={"p50_ms": p50 * 1000, "p99_ms": p99 * 1000, "queries": query_counts},
+            **at_factor(
+                bench, lambda f: p50 <= 0.015 * f and (len(query_counts) == 1 if which == "executions" else True)
+            ),
         )
     )
 
@@ -899,13 +930,21 @@ def condensed(rows: list[Row]) -> list[Row]:
                 ratio=median.ratio,
                 ok=median.ok,
                 values={**median.values, "runs": [row.values for row in measured]},
+                factor=median.factor,
+                ok_at_factor=median.ok_at_factor,
             )
         )
     return result
 
 
 def verdict(row: Row) -> str:
-    return "" if row.ok is None else ("PASS" if row.ok else "MISS")
+    """The absolute verdict, and beside it the verdict at the round's machine factor (DESIGN §13)."""
+    if row.ok is None:
+        return ""
+    absolute = "PASS" if row.ok else "MISS"
+    if row.factor is None or row.ok_at_factor is None:
+        return absolute
+    return f"{absolute}; at ×{row.factor:.2f}: {'PASS' if row.ok_at_factor else 'MISS'}"
 
 
 def print_table() -> None:

@@ -50,3 +50,24 @@ def test_of_an_even_number_of_runs_the_worse_middle_one_counts():
 def test_a_failed_run_is_kept_as_it_is():
     failed = Row("sync", "error: the worker did not start", ok=False)
     assert condensed([failed, _sync(7.0)]) == [failed, _sync(7.0)]
+
+
+def test_the_machine_factor_scales_only_slow_rounds():
+    from bench.run import machine_factor
+
+    assert machine_factor(830) == 1.0
+    assert machine_factor(1660) == 1.0  # a fast round is judged by the absolute budget
+    assert machine_factor(415) == 2.0
+    assert machine_factor(float("nan")) is None and machine_factor(0) is None
+
+
+def test_the_verdict_shows_the_absolute_and_the_factor_verdict_side_by_side():
+    from bench.run import verdict
+
+    slow_round = Row("sync", "p50 12 ms", ok=False, values={"p50_ms": 12}, factor=2.0, ok_at_factor=True)
+    assert verdict(slow_round) == "MISS; at ×2.00: PASS"
+    regression = Row("sync", "p50 20 ms", ok=False, values={"p50_ms": 20}, factor=2.0, ok_at_factor=False)
+    assert verdict(regression) == "MISS; at ×2.00: MISS"
+    assert verdict(Row("memory", "90 MB", ok=True)) == "PASS"
+    (row,) = condensed([slow_round, regression, slow_round])
+    assert (row.values["p50_ms"], row.factor, row.ok_at_factor) == (12, 2.0, True)
