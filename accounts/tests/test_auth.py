@@ -82,7 +82,7 @@ def test_user_of_inactive_organization_cannot_log_in_or_refresh():
 
 
 @override_settings(LOGIN_FAILURE_LIMIT=3)
-def test_repeated_failures_are_throttled_with_429():
+def test_repeated_failures_are_throttled_with_429(lockout_store):
     user = UserFactory()
     client = APIClient()
     for _ in range(3):
@@ -128,9 +128,8 @@ def test_logout_revokes_refresh_and_access_tokens():
 
 
 def test_access_token_revocation_is_stored_in_the_database_and_survives_a_cache_flush():
-    from django.core.cache import cache
-
     from accounts.models import RevokedAccessToken
+    from bifrost_site.testing.services import cleanup_cache_keys
 
     user = UserFactory()
     tokens = login(APIClient(), user.email).json()
@@ -141,7 +140,7 @@ def test_access_token_revocation_is_stored_in_the_database_and_survives_a_cache_
     revoked = RevokedAccessToken.objects.get()
     assert revoked.jti == AccessToken(tokens["access_token"])["jti"]
     assert revoked.expires_at.timestamp() == AccessToken(tokens["access_token"])["exp"]
-    cache.clear()
+    cleanup_cache_keys()  # this run's keys only: FLUSHDB would wipe any other Bifrost on this Redis
     assert client.get("/auth/me").status_code == 401
     # only that token: the same user's other session still works
     other_client = APIClient()
@@ -309,7 +308,7 @@ def test_the_client_address_comes_from_the_proxy_only_when_num_proxies_is_set():
 
 
 @override_settings(LOGIN_FAILURE_LIMIT=3)
-def test_behind_a_proxy_the_lock_out_and_the_audit_count_each_client():
+def test_behind_a_proxy_the_lock_out_and_the_audit_count_each_client(lockout_store):
     user = UserFactory()
     with _behind_one_proxy():
         mallory = APIClient(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.9")

@@ -53,8 +53,8 @@ def test_users_of_an_inactive_organization_cannot_sign_in(member, org):
     assert b"organization is inactive" in response.content
 
 
-def test_repeated_failures_are_throttled(member, settings):
-    settings.LOGIN_FAILURE_LIMIT = 2
+def test_repeated_failures_are_throttled(member, lockout_store):
+    lockout_store.LOGIN_FAILURE_LIMIT = 2
     client = Client()
     for _ in range(2):
         sign_in(client, member.email, password="wrong")
