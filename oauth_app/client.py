@@ -4,6 +4,12 @@ Every token request times out after 10 s and is retried up to 3 times (small exp
 backoff) on a 5xx answer or a network error, never on a 4xx answer. Retries are done by
 urllib3's Retry on the session's HTTP adapter, so Authlib still builds and parses every request.
 
+A token request follows no redirect: a 3xx answer is a failure, so the client secret, the code and
+the refresh token are only ever sent to the configured token URL. Of a provider's error answer only
+the RFC 6749 `error` and `error_description` fields are kept (truncated, control characters removed):
+the message lands in the connection's `status_message`, the API's error and the audit log, and a
+provider's full error body (stack traces, echoed request data) has no place in any of them.
+
 Authlib is imported by the functions that talk to a provider, not with this module: every web process
 imports this module with the URLconf (a worker with a workflow's first OAuth call), and most of them
 never request a token (docs/performance.md, Memory).
@@ -25,6 +31,8 @@ TOKEN_TIMEOUT_SECONDS = 10
 TOKEN_RETRIES = 3
 RETRY_BACKOFF_FACTOR = 0.2
 AUTH_METHOD = "client_secret_post"
+ERROR_CODE_MAX_CHARS = 100  # RFC 6749 `error`: a short ASCII code
+ERROR_DESCRIPTION_MAX_CHARS = 200
 
 
 class OAuthProviderError(Exception):
@@ -61,6 +69,44 @@ def _retry() -> Retry:
     )
 
 
+def _one_line(text, limit: int) -> str:
+    """`text` as one printable line of at most `limit` characters (an ellipsis marks a cut)."""
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def provider_error_message(error, description=None) -> str:
+    """The RFC 6749 error fields of a provider's answer, as one short line: `error: description`."""
+    code = _one_line(error or "", ERROR_CODE_MAX_CHARS) or "error"
+    text = _one_line(description or "", ERROR_DESCRIPTION_MAX_CHARS)
+    return f"{code}: {text}" if text else code
+
+
+def _error_fields(response) -> str:
+    """`error: description` from a JSON error body, or "" when the body has no RFC 6749 error."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ""
+    description = body.get("error_description")
+    return provider_error_message(body["error"], description if isinstance(description, str) else None)
+
+
+def _refuse_redirects(response, *args, **kwargs):
+    """A response hook: a token request never follows a redirect (it would re-send the client secret
+    and the grant to wherever the provider, or whoever answers for it, points)."""
+    if 300 <= response.status_code < 400:
+        raise OAuthProviderError(
+            f"The token endpoint answered HTTP {response.status_code} (a redirect). Token requests do not follow "
+            "redirects, so the credentials were not sent on; set the connection's token URL to the provider's "
+            "final token endpoint.",
+            status_code=response.status_code,
+        )
+    return response
+
+
 def session_for(config: ClientConfig, *, redirect_uri: str | None = None) -> OAuth2Session:
     from authlib.integrations.requests_client import OAuth2Session
 
@@ -75,6 +121,8 @@ def session_for(config: ClientConfig, *, redirect_uri: str | None = None) -> OAu
     adapter = HTTPAdapter(max_retries=_retry())
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    session.max_redirects = 0
+    session.hooks["response"].append(_refuse_redirects)
     return session
 
 
@@ -98,14 +146,13 @@ def _call(fn, *args, **kwargs) -> dict:
     try:
         token = fn(*args, timeout=TOKEN_TIMEOUT_SECONDS, **kwargs)
     except OAuthError as exc:
-        description = exc.description or ""
-        message = f"{exc.error}: {description}" if description else str(exc.error)
-        raise OAuthProviderError(message, error=str(exc.error)) from exc
+        message = provider_error_message(exc.error, exc.description)
+        raise OAuthProviderError(message, error=_one_line(exc.error or "", ERROR_CODE_MAX_CHARS)) from exc
     except requests.HTTPError as exc:
         response = exc.response
         code = response.status_code if response is not None else None
-        body = (response.text or "")[:300].strip() if response is not None else ""
-        message = f"The token endpoint answered HTTP {code}" + (f": {body}" if body else "")
+        fields = _error_fields(response) if response is not None else ""
+        message = f"The token endpoint answered HTTP {code}" + (f": {fields}" if fields else "")
         if code is not None and code >= 500:
             message += f" (after {TOKEN_RETRIES} retries)"
         raise OAuthProviderError(message, status_code=code) from exc
@@ -118,7 +165,7 @@ def _call(fn, *args, **kwargs) -> dict:
             f"Could not reach the token endpoint (after {TOKEN_RETRIES} retries): {type(exc).__name__}"
         ) from exc
     except ValueError as exc:  # a 2xx/4xx answer that is not a JSON object
-        raise OAuthProviderError(f"The token endpoint gave an invalid answer: {exc}") from exc
+        raise OAuthProviderError(f"The token endpoint gave an invalid answer: {_one_line(exc, 200)}") from exc
     if not token.get("access_token"):
         raise OAuthProviderError("The token endpoint answered without an access_token.")
     return dict(token)

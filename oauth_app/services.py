@@ -320,7 +320,7 @@ def oauth_callback_complete(*, state: str, code: str | None, error: str | None, 
     connection = row.connection
     actor = row.requested_by
     if error:
-        message = f"{error}: {error_description}" if error_description else error
+        message = client.provider_error_message(error, error_description)
         _set_status(connection, ConnectionStatus.FAILED, f"The provider refused the authorization: {message}")
         _audit("callback_failed", connection, {"error": message}, actor=actor)
         raise CallbackRefused(f"The provider refused the authorization: {message}", connection=connection)

@@ -7,7 +7,8 @@ It implements what Bifrost's flows need and checks what a strict provider checks
   code_verifier verified), refresh_token (optionally rotates the refresh token),
   client_credentials. Client authentication by client_secret_post or HTTP Basic.
 
-It can be told to answer 4xx errors, 5xx N times in a row, and to issue short-lived tokens, and
+It can be told to answer 4xx errors, 5xx N times in a row, a redirect from /token (any other path
+POSTed to answers like /token, recorded under its own path), and to issue short-lived tokens, and
 it records every token request (form fields and headers) so tests can assert what was sent and
 how many attempts were made.
 """
@@ -45,6 +46,7 @@ class ProviderState:
     fail_5xx_status: int = 503
     fail_4xx: tuple[int, dict] | None = None
     consent_error: str | None = None
+    redirect_token_to: tuple[int, str] | None = None  # /token answers (status, Location) instead
 
 
 def _s256(verifier: str) -> str:
@@ -102,7 +104,7 @@ class OAuthProvider:
             return [
                 r
                 for r in self.state.requests
-                if r.path == "/token" and (grant_type is None or r.form.get("grant_type") == grant_type)
+                if r.path.startswith("/token") and (grant_type is None or r.form.get("grant_type") == grant_type)
             ]
 
     def authorize(self, authorization_url: str) -> dict:
@@ -192,7 +194,10 @@ class OAuthProvider:
         path = urlsplit(handler.path).path
         with self.lock:
             self.state.requests.append(RecordedRequest(path, "POST", form, dict(handler.headers)))
-            if path != "/token":
+            if path == "/token" and self.state.redirect_token_to is not None:
+                status, location = self.state.redirect_token_to
+                return self._send(handler, status, {"moved": location}, {"Location": location})
+            if not path.startswith("/token"):
                 return self._send(handler, 404, {"error": "not_found"})
             if self.state.fail_5xx_times > 0:
                 self.state.fail_5xx_times -= 1

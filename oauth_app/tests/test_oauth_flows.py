@@ -477,3 +477,92 @@ def test_backoff_is_small(provider, closed_port_url, monkeypatch):
     with pytest.raises(ProviderRequestFailed):
         connection_refresh(connection=conn)
     assert time.monotonic() - started < 8  # 3 retries with sub-second backoff, not minutes
+
+
+# --- what a token request sends and keeps (issue 18 item 12) -----------------------------------
+
+
+@pytest.fixture
+def elsewhere():
+    """A second provider, standing for wherever a redirect points; it would accept the same client."""
+    from oauth_app.tests.provider import OAuthProvider
+
+    server = OAuthProvider().start()
+    server.register_client("bifrost-client", CLIENT_SECRET)
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("status", [307, 308, 302, 301])
+def test_a_token_request_follows_no_redirect_and_sends_the_secret_nowhere_else(provider, elsewhere, status):
+    provider.state.redirect_token_to = (status, elsewhere.token_url)
+    conn = make_connection(provider, flow=FlowType.CLIENT_CREDENTIALS)
+    with pytest.raises(ProviderRequestFailed, match=f"HTTP {status} \\(a redirect\\)"):
+        connection_refresh(connection=conn)
+    assert elsewhere.state.requests == []  # nothing, the client secret least of all, went to the new location
+    assert len(provider.token_requests("client_credentials")) == 1  # a 3xx is not retried either
+    conn.refresh_from_db()
+    assert conn.status == ConnectionStatus.FAILED
+    assert "do not follow redirects" in conn.status_message
+    assert not OAuthToken.objects.filter(connection=conn).exists()
+
+
+def test_a_redirected_code_exchange_fails_without_sending_the_code_on(provider, elsewhere, admin_user, org):
+    client = client_for(admin_user, org)
+    make_connection(provider, organization=org)
+    answer = provider.authorize(start(client))
+    provider.state.redirect_token_to = (307, elsewhere.token_url)
+    response = callback(client, {"code": answer["code"], "state": answer["state"]})
+    assert response.status_code == 502
+    assert elsewhere.state.requests == []
+    assert OAuthConnection.objects.get().status == ConnectionStatus.FAILED
+
+
+VERBOSE_DESCRIPTION = "The refresh token was revoked. " + "detail " * 400
+LEAKED = "Traceback (most recent call last): File /srv/idp/handlers.py db_password=hunter2"
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [
+        (400, {"error": "invalid_grant", "error_description": VERBOSE_DESCRIPTION, "debug": LEAKED}),
+        (401, {"error": "invalid_client\n" + "x" * 500, "trace": LEAKED}),
+        (400, f"<html><body><pre>{LEAKED}</pre></body></html>"),
+        (503, {"error": "temporarily_unavailable", "error_description": "Try later", "stack": LEAKED}),
+        (500, f"<html><pre>{LEAKED}</pre></html>"),
+    ],
+)
+def test_only_the_rfc_6749_error_fields_are_kept_truncated(provider, admin_user, org, status, body):
+    """A verbose error body (a stack trace, echoed request data) reaches neither status_message,
+    the API's error nor the audit log: only `error` and `error_description`, cut short."""
+    client = client_for(admin_user, org)
+    conn = make_connection(provider, organization=org)
+    connect(provider, client)
+    provider.state.fail_4xx = (status, body)
+    response = client.post("/api/oauth/connections/graph/refresh")
+    assert response.status_code == 502
+    conn.refresh_from_db()
+    failures = list(AuditLog.objects.filter(action="oauth_connection.refresh_failed"))
+    assert len(failures) == 1
+    for text in (response.json()["message"], conn.status_message, failures[0].changes["error"]):
+        assert "hunter2" not in text and "Traceback" not in text and "<html>" not in text
+        assert "\n" not in text
+        assert len(text) < 500
+    if isinstance(body, dict) and body["error"] == "invalid_grant":
+        assert conn.status_message.startswith("invalid_grant: The refresh token was revoked. detail")
+        assert conn.status_message.endswith("…")
+        assert len(conn.status_message) <= len("invalid_grant: ") + oauth_client.ERROR_DESCRIPTION_MAX_CHARS
+    if status == 503:
+        assert "temporarily_unavailable: Try later" in conn.status_message
+
+
+def test_a_provider_error_on_the_callback_url_is_kept_short(provider, admin_user, org):
+    client = client_for(admin_user, org)
+    make_connection(provider, organization=org)
+    answer = provider.authorize(start(client))
+    response = callback(
+        client, {"state": answer["state"], "error": "access_denied", "error_description": "no " * 1000 + LEAKED}
+    )
+    assert response.status_code == 400
+    message = OAuthConnection.objects.get().status_message
+    assert "hunter2" not in message and len(message) < 400
