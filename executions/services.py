@@ -6,7 +6,6 @@ Every status change goes through `executions.transitions` (conditional updates).
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import time
 import uuid
@@ -19,9 +18,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from audit.services import audit_record
 from bifrost.errors import ParameterValidationError
-from bifrost.params import ParamSpec, coerce_parameters
+from bifrost.params import coerce_parameters
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
-from bifrost_site.kept_queries import KeptInsert, KeptQuery
 from executions import transitions
 from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus, LogLevel, Trigger
 
@@ -34,84 +32,20 @@ CLEANUP_CANCELLING_AFTER = datetime.timedelta(minutes=3)
 # revoke(terminate=True) with SIGUSR1 raises SoftTimeLimitExceeded inside the prefork child: it
 # interrupts time.sleep and pure-Python loops, and the engine turns it into Cancelled.
 CANCEL_SIGNAL = "SIGUSR1"
+# How often a sync caller reads the row while Redis is unreachable.
+ROW_POLL_SECONDS = 0.1
 
 
-def _workflow_by_name(name: str):
+def _runnable_workflow(name: str):
+    """The workflow's registry row: 404 unknown, 409 unavailable."""
     from workflows.models import Workflow
 
-    return Workflow.objects.filter(name=name)
-
-
-WORKFLOW_BY_NAME = KeptQuery(_workflow_by_name, "kept-query-placeholder-name")
-EXECUTION_INSERT = KeptInsert(Execution)
-
-
-@dataclass(frozen=True)
-class RunnableWorkflow:
-    """What starting a run reads from an available workflow's row, kept per process.
-
-    Each start inserts its execution only if the row still holds these values (`unchanged`, checked in
-    the INSERT itself); if discovery changed the row meanwhile, nothing is inserted and the start reads
-    the row again. A busy workflow thus costs one statement per start instead of two, and a start never
-    uses a definition the database no longer has.
-    """
-
-    name: str
-    param_specs: tuple[ParamSpec, ...]
-    execution_mode: str | None
-    timeout_seconds: int
-    parameters_json: str
-
-    @classmethod
-    def of(cls, workflow) -> RunnableWorkflow:
-        return cls(
-            name=workflow.name,
-            param_specs=tuple(ParamSpec.from_dict(spec) for spec in workflow.parameters),
-            execution_mode=workflow.execution_mode,
-            timeout_seconds=workflow.timeout_seconds,
-            parameters_json=json.dumps(workflow.parameters),
-        )
-
-    def unchanged(self) -> tuple[str, list]:
-        return WORKFLOW_UNCHANGED, [self.name, self.parameters_json, self.execution_mode, self.timeout_seconds]
-
-
-WORKFLOW_UNCHANGED = (
-    "EXISTS (SELECT 1 FROM workflows_workflow WHERE name = %s AND is_available AND parameters = %s::jsonb"
-    " AND execution_mode IS NOT DISTINCT FROM %s AND timeout_seconds = %s)"
-)
-RUNNABLE_WORKFLOWS_KEPT = 1024
-_runnable_workflows: dict[str, RunnableWorkflow] = {}
-
-
-def _runnable_workflow(name: str) -> RunnableWorkflow:
-    """Read the row: 404 unknown, 409 unavailable."""
-    workflow = WORKFLOW_BY_NAME.first(name)
+    workflow = Workflow.objects.filter(name=name).first()
     if workflow is None:
         raise NotFound(f"Workflow '{name}' does not exist.")
     if not workflow.is_available:
         raise ConflictError(f"Workflow '{name}' is unavailable.", details={"import_error": workflow.import_error})
-    return RunnableWorkflow.of(workflow)
-
-
-def _keep_runnable_workflow(runnable: RunnableWorkflow) -> None:
-    if len(_runnable_workflows) >= RUNNABLE_WORKFLOWS_KEPT:
-        _runnable_workflows.clear()
-    _runnable_workflows[runnable.name] = runnable
-
-
-def _insert_pending(workflow: RunnableWorkflow, parameters, *, guarded: bool, **fields) -> Execution | None:
-    """Coerce the parameters (ParameterValidationError) and INSERT the Pending row; None if `guarded` and the
-    workflow's row no longer matches `workflow`. One INSERT, atomic by itself: the caller publishes on commit."""
-    execution = Execution(
-        workflow_name=workflow.name,
-        status=S.PENDING,
-        parameters=coerce_parameters(workflow.param_specs, parameters),
-        celery_task_id=str(uuid.uuid4()),
-        **fields,
-    )
-    inserted = EXECUTION_INSERT.insert(execution, only_if=workflow.unchanged() if guarded else None)
-    return execution if inserted else None
+    return workflow
 
 
 @dataclass
@@ -127,9 +61,26 @@ def effective_mode(execution_mode: str | None, trigger: str) -> str:
     return "sync" if trigger == Trigger.ENDPOINT else "async"
 
 
-def _publish(execution_id, task_id: str, timeout_seconds: int, *, awaited: bool) -> None:
-    from executions.tasks import publish_run
+def publish_run(
+    execution_id, *, task_id: str, timeout_seconds: int, countdown: float | None = None, awaited: bool = True
+) -> None:
+    """Queue the run task (its queue, acks and retry options are set once on the task and in the Celery
+    settings). An `awaited` run leaves its answer for the caller in Redis (executions.answers)."""
+    from executions.engine.runner import time_limits
+    from executions.tasks import run_execution_task
 
+    soft, hard = time_limits(timeout_seconds)
+    run_execution_task.apply_async(
+        args=[str(execution_id)],
+        kwargs={"answer": True} if awaited else None,
+        task_id=task_id,
+        soft_time_limit=soft,
+        time_limit=hard,
+        countdown=countdown or None,
+    )
+
+
+def _publish(execution_id, task_id: str, timeout_seconds: int, *, awaited: bool) -> None:
     try:
         publish_run(execution_id, task_id=task_id, timeout_seconds=timeout_seconds, awaited=awaited)
     except Exception as exc:
@@ -161,53 +112,38 @@ def execution_start(
     rerun_of=None,
     mode: str | None = None,
 ) -> StartedExecution:
-    """Validate, create the Pending row and publish the run task after commit.
+    """The one way to start a run (execute, form submit, webhook, schedule, rerun, `run_workflow`).
 
-    `mode` ("sync"/"async") overrides the workflow's own execution mode (`run_workflow --sync`).
+    Validate, create the Pending row and publish the run task after commit. `mode` ("sync"/"async")
+    overrides the workflow's own execution mode (`run_workflow --sync`).
 
     404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}),
     503 broker unreachable (the row is then Failed/BrokerUnavailable).
     """
     if executed_by_name is None:
         executed_by_name = getattr(user, "email", "") if user is not None else "system"
-    fields = {
-        "organization": organization,
-        "form": form,
-        "trigger": trigger,
-        "executed_by": user if getattr(user, "is_authenticated", False) else None,
-        "executed_by_name": executed_by_name,
-        "rerun_of": rerun_of,
-    }
-    workflow_name = str(workflow_name)
-    workflow = _runnable_workflows.get(workflow_name)
-    execution = None
-    if workflow is not None:
-        try:
-            execution = _insert_pending(workflow, parameters, guarded=True, **fields)
-        except ParameterValidationError:
-            pass  # judged by a kept definition: judge again by the row
-        if execution is None:
-            _runnable_workflows.pop(workflow_name, None)
-    if execution is None:
-        workflow = _runnable_workflow(workflow_name)
-        try:
-            execution = _insert_pending(workflow, parameters, guarded=False, **fields)
-        except ParameterValidationError as exc:
-            raise ValidationError(exc.errors) from None
-        _keep_runnable_workflow(workflow)
+    workflow = _runnable_workflow(str(workflow_name))
+    try:
+        coerced = coerce_parameters(workflow.parameters, parameters)
+    except ParameterValidationError as exc:
+        raise ValidationError(exc.errors) from None
+    execution = Execution.objects.create(
+        workflow_name=workflow.name,
+        status=S.PENDING,
+        parameters=coerced,
+        celery_task_id=str(uuid.uuid4()),
+        organization=organization,
+        form=form,
+        trigger=trigger,
+        executed_by=user if getattr(user, "is_authenticated", False) else None,
+        executed_by_name=executed_by_name,
+        rerun_of=rerun_of,
+    )
     task_id = execution.celery_task_id
     mode = mode or effective_mode(workflow.execution_mode, trigger)
-    transaction.on_commit(lambda: _publish(execution.id, task_id, workflow.timeout_seconds, awaited=mode == "sync"))
-    return StartedExecution(execution=execution, mode=mode, timeout_seconds=workflow.timeout_seconds)
-
-
-def _poll_until_complete(execution: Execution, deadline: float, interval: float = 0.1) -> None:
-    while time.monotonic() < deadline:
-        execution.refresh_from_db(fields=["status"])
-        if execution.is_complete:
-            return
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        interval = min(interval * 1.5, 1.0)
+    timeout_seconds = workflow.timeout_seconds
+    transaction.on_commit(lambda: _publish(execution.id, task_id, timeout_seconds, awaited=mode == "sync"))
+    return StartedExecution(execution=execution, mode=mode, timeout_seconds=timeout_seconds)
 
 
 def _apply_task_answer(execution: Execution, answer) -> bool:
@@ -221,10 +157,11 @@ def _apply_task_answer(execution: Execution, answer) -> bool:
 
 
 def execution_await(started: StartedExecution) -> Execution:
-    """Sync mode: wait for the run's answer up to min(workflow timeout, SYNC_WAIT_SECONDS); return the row.
+    """Sync mode: wait for the run's outcome up to min(workflow timeout, SYNC_WAIT_SECONDS); return the row.
 
-    The answer comes through Redis (executions.answers); every SYNC_ANSWER_POLL_SECONDS the row is
-    read too, so a run that never answers (its worker lost, Redis restarted) still ends the wait.
+    The outcome comes the one way a worker tells the web process (executions.answers): a Redis list the
+    run task pushes to. The row is read after every SYNC_ANSWER_POLL_SECONDS without an answer, so a run
+    that never answers (its worker lost, Redis down or restarted) still ends the wait.
     """
     from executions import answers
 
@@ -237,11 +174,12 @@ def execution_await(started: StartedExecution) -> Execution:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
+        wait = min(remaining, settings.SYNC_ANSWER_POLL_SECONDS)
         try:
-            answer = answers.wait_answer(task_id, timeout=min(remaining, settings.SYNC_ANSWER_POLL_SECONDS))
+            answer = answers.wait_answer(task_id, timeout=wait)
         except Exception as exc:  # Redis is down: the database is the source of truth
-            logger.warning("Redis unavailable while awaiting %s (%s); polling the database", execution.id, exc)
-            _poll_until_complete(execution, deadline)
+            logger.warning("Redis unavailable while awaiting %s (%s); reading the row", execution.id, exc)
+            time.sleep(min(wait, ROW_POLL_SECONDS))
             answer = None
         if _apply_task_answer(execution, answer):
             return execution

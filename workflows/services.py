@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import time
+import uuid
 
 from django.conf import settings
 from django.core.cache import cache
@@ -143,6 +144,27 @@ def _cache_key(name: str, inputs: dict, organization) -> str:
     return f"dataprovider:{name}:{org}:{digest}"
 
 
+def _run_data_provider(name: str, inputs: dict, organization):
+    """Run the provider in a worker and wait for its outcome (executions.answers); 503 if none comes."""
+    from executions import answers
+    from executions.tasks import run_data_provider_task
+
+    task_id = str(uuid.uuid4())
+    try:
+        run_data_provider_task.apply_async(
+            args=[name, inputs, str(organization.id) if organization is not None else None], task_id=task_id
+        )
+    except Exception as exc:
+        raise ServiceUnavailableError("The task queue is unavailable.") from exc
+    try:
+        outcome = answers.wait_answer(task_id, timeout=settings.DATA_PROVIDER_TIMEOUT_SECONDS)
+    except Exception as exc:  # Redis unreachable
+        raise ServiceUnavailableError(f"Data provider '{name}' could not answer (Redis is unreachable).") from exc
+    if outcome is None:
+        raise ServiceUnavailableError(f"Data provider '{name}' did not answer in time.")
+    return outcome
+
+
 def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[list[dict], bool]:
     """Options of a data provider for (inputs, organization): from the cache, else run in a worker.
 
@@ -151,7 +173,6 @@ def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[lis
     """
     from bifrost.errors import ParameterValidationError
     from bifrost.params import coerce_parameters
-    from executions.tasks import run_data_provider_task
 
     provider = DataProvider.objects.filter(name=name).first()
     if provider is None:
@@ -173,17 +194,7 @@ def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[lis
         cached = None
     if cached is not None:
         return cached, True
-    try:
-        async_result = run_data_provider_task.apply_async(
-            args=[name, coerced, str(organization.id) if organization is not None else None]
-        )
-    except Exception as exc:
-        raise ServiceUnavailableError("The task queue is unavailable.") from exc
-    try:
-        outcome = async_result.get(timeout=settings.DATA_PROVIDER_TIMEOUT_SECONDS, propagate=False)
-    except Exception as exc:  # celery TimeoutError
-        async_result.forget()
-        raise ServiceUnavailableError(f"Data provider '{name}' did not answer in time.") from exc
+    outcome = _run_data_provider(name, coerced, organization)
     if not isinstance(outcome, dict) or "options" not in outcome:
         raise ApplicationError(
             f"Data provider '{name}' failed: {(outcome or {}).get('error', outcome)}"

@@ -126,10 +126,7 @@ def execute(execution_id, *, task_id: str = "", publish_retry=None, answer: bool
     Returns `{"status": ...}`; with `answer`, a finished run's fields too (task_answer), for a sync caller.
     """
     close_old_connections()
-    # No `SELECT 1` health check before the claim (a round trip per execution): the claim is retried
-    # on a fresh connection by retry_db when the kept one turns out dead (PostgreSQL restarted).
-    connection.health_check_done = True
-    # Claim first: one UPDATE ... RETURNING that also reads the organization, user and workflow.
+    # Claim first (Pending -> Running), reading the organization, user and workflow with it.
     # At most once: whatever is not Pending is never run (again) here.
     attempts = 0
 
@@ -198,8 +195,6 @@ def reset_db_connection() -> None:
     SIGUSR1/SoftTimeLimitExceeded can land while psycopg is in the middle of a query; that
     connection then refuses every further command ("another command is already in progress").
     """
-    from django.db import connection
-
     if not connection.in_atomic_block:
         connection.close()
 

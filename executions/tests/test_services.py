@@ -29,7 +29,7 @@ PARAMS = [
 @pytest.fixture
 def no_publish(monkeypatch):
     published = []
-    monkeypatch.setattr("executions.tasks.publish_run", lambda execution_id, **kw: published.append((execution_id, kw)))
+    monkeypatch.setattr("executions.services.publish_run", lambda execution_id, **kw: published.append((execution_id, kw)))
     return published
 
 

@@ -1,9 +1,8 @@
-"""The execution hot path (docs/performance.md section 7): the claim, transitions' kept SQL,
-task answers for sync waits, ignored results for async runs, and broadcasts that skip empty groups."""
+"""The run path's behaviour: the claim, transitions, task answers for sync waits (executions.answers),
+async runs that ask for no answer, broadcasts in order, and a start that always judges by the current row."""
 
 import asyncio
 import datetime
-import time
 import uuid
 
 import pytest
@@ -32,12 +31,10 @@ def _pending(**fields):
     return ExecutionFactory(status=S.PENDING, started_at=None, completed_at=None, duration_ms=None, **fields)
 
 
-def test_the_claim_is_one_statement_and_reads_organization_user_and_workflow():
+def test_the_claim_reads_organization_user_and_workflow():
     WorkflowFactory(name="hello_world", source_path="hello.py", timeout_seconds=90, retry_policy={"max_attempts": 2})
     execution = _pending()
-    with CaptureQueriesContext(connection) as queries:
-        claim = transitions.claim_pending(execution.id, task_id="task-1")
-    assert len(queries) == 1 and queries[0]["sql"].startswith("UPDATE")
+    claim = transitions.claim_pending(execution.id, task_id="task-1")
     assert claim.execution.status == S.RUNNING and claim.execution.celery_task_id == "task-1"
     assert claim.execution.started_at is not None
     assert claim.organization == {"id": str(execution.organization.id), "name": execution.organization.name}
@@ -60,7 +57,7 @@ def test_a_claim_without_organization_user_or_registered_workflow_reads_none():
     assert transitions.read_claim(execution.id).execution.status == S.RUNNING
 
 
-def test_the_kept_sql_and_the_compiled_path_store_and_return_the_same_row():
+def test_a_transition_returns_the_row_as_stored():
     fields = {
         "result": {"nested": [1, "two", None], "ok": True},
         "result_type": "json",
@@ -68,13 +65,12 @@ def test_the_kept_sql_and_the_compiled_path_store_and_return_the_same_row():
         "error_message": "",
         "variables": None,
     }
-    fast, compiled = _pending(), _pending()
-    transitions.claim_pending(fast.id, task_id="a")
-    transitions.claim_pending(compiled.id, task_id="b")
-    done = transitions.transition(fast.id, from_statuses={S.RUNNING}, to=S.SUCCESS, **fields)
-    # an expression value takes Django's update compiler
+    plain, with_expression = _pending(), _pending()
+    transitions.claim_pending(plain.id, task_id="a")
+    transitions.claim_pending(with_expression.id, task_id="b")
+    done = transitions.transition(plain.id, from_statuses={S.RUNNING}, to=S.SUCCESS, **fields)
     other = transitions.transition(
-        compiled.id, from_statuses={S.RUNNING}, to=S.SUCCESS, attempt=F("attempt") + 0, **fields
+        with_expression.id, from_statuses={S.RUNNING}, to=S.SUCCESS, attempt=F("attempt") + 0, **fields
     )
     for returned in (done, other):
         stored = Execution.objects.get(id=returned.id)
@@ -85,6 +81,7 @@ def test_the_kept_sql_and_the_compiled_path_store_and_return_the_same_row():
         assert returned.duration_ms == stored.duration_ms
         assert returned.duration_ms == max(0, int((stored.completed_at - stored.started_at).total_seconds() * 1000))
         assert isinstance(returned.parameters, dict) and returned.organization_id == stored.organization_id
+    assert transitions.transition(plain.id, from_statuses={S.RUNNING}, to=S.FAILED) is None  # lost the race
 
 
 def test_a_finished_transition_keeps_a_given_completed_at():
@@ -121,7 +118,7 @@ def test_a_task_answer_carries_the_finished_fields_unless_the_result_is_large():
 @pytest.mark.parametrize(("mode", "awaited"), [("sync", True), ("async", False)])
 def test_only_an_awaited_run_asks_for_an_answer(monkeypatch, django_capture_on_commit_callbacks, mode, awaited):
     published = []
-    monkeypatch.setattr("executions.tasks.publish_run", lambda execution_id, **kw: published.append(kw))
+    monkeypatch.setattr("executions.services.publish_run", lambda execution_id, **kw: published.append(kw))
     WorkflowFactory(name="either", execution_mode=mode)
     with django_capture_on_commit_callbacks(execute=True):
         execution_start(workflow_name="either", parameters={}, trigger="manual")
@@ -130,7 +127,7 @@ def test_only_an_awaited_run_asks_for_an_answer(monkeypatch, django_capture_on_c
 
 def test_run_workflow_sync_mode_overrides_an_async_workflow(monkeypatch, django_capture_on_commit_callbacks):
     published = []
-    monkeypatch.setattr("executions.tasks.publish_run", lambda execution_id, **kw: published.append(kw))
+    monkeypatch.setattr("executions.services.publish_run", lambda execution_id, **kw: published.append(kw))
     WorkflowFactory(name="later", execution_mode="async")
     with django_capture_on_commit_callbacks(execute=True):
         started = execution_start(workflow_name="later", parameters={}, trigger="manual", mode="sync")
@@ -162,26 +159,6 @@ def fresh_channel_layer():
     channel_layers.backends.clear()
 
 
-def test_broadcasts_reach_groups_with_members_and_skip_empty_ones(fresh_channel_layer):
-    layer = fresh_channel_layer
-    assert isinstance(layer, events.RedisChannelLayer)  # the test settings use the real Redis layer
-    watched, empty = f"execution.{uuid.uuid4()}", f"execution.{uuid.uuid4()}"
-    event = {"type": "execution.status", "status": {"status": "Running"}}
-
-    async def scenario():
-        channel = await layer.new_channel()
-        await layer.group_add(watched, channel)
-        try:
-            assert events._sends_with_members(layer, [(empty, event), (watched, event)]) == [(watched, event)]
-            assert events._sends_with_members(layer, [(empty, event)]) == []
-            events._group_send_many([(empty, event), (watched, event)])
-            return await asyncio.wait_for(layer.receive(channel), timeout=10)
-        finally:
-            await layer.group_discard(watched, channel)
-
-    assert asyncio.run(scenario())["status"] == {"status": "Running"}
-
-
 def _receive_all(layer, channel, count: int, timeout: float = 10) -> list:
     async def receive():
         return [await asyncio.wait_for(layer.receive(channel), timeout=timeout) for _ in range(count)]
@@ -189,51 +166,32 @@ def _receive_all(layer, channel, count: int, timeout: float = 10) -> list:
     return asyncio.run(receive())
 
 
-@pytest.fixture
-def watched_group(fresh_channel_layer, monkeypatch):
-    monkeypatch.setattr(events, "_broadcaster", None)  # a broadcaster (and ticker) of this test's own
-    layer = fresh_channel_layer
-    group = f"execution.{uuid.uuid4()}"
-    channel = asyncio.run(layer.new_channel())
-    asyncio.run(layer.group_add(group, channel))
-    yield layer, group, channel
-    asyncio.run(layer.group_discard(group, channel))
-    events.flush_broadcasts()
-
-
 def _status(name: str) -> dict:
     return {"type": "execution.status", "status": {"status": name}}
 
 
-def test_deferred_broadcasts_wait_for_the_flush_and_share_one_membership_check(watched_group, monkeypatch):
-    layer, group, channel = watched_group
-    checks = []
-    real_filter = events._sends_with_members
-    monkeypatch.setattr(
-        events, "_sends_with_members", lambda lay, sends: checks.append(len(sends)) or real_filter(lay, sends)
-    )
-    monkeypatch.setattr(events, "DEFER_TICK_SECONDS", 30)  # only the flush drains here
-    events.defer_broadcasts()
-    events._group_send_many([(group, _status("Running")), (f"execution.{uuid.uuid4()}", _status("Running"))])
-    events._group_send_many([(group, _status("Success"))])
-    assert checks == []  # the calling thread did not touch Redis
-    events.flush_broadcasts()
-    assert checks == [3]  # both calls, one pipelined check
-    received = _receive_all(layer, channel, 2)
+def test_emit_reaches_group_members_in_order_and_ignores_empty_groups(fresh_channel_layer):
+    layer = fresh_channel_layer
+    watched, empty = f"execution.{uuid.uuid4()}", f"execution.{uuid.uuid4()}"
+    channel = asyncio.run(layer.new_channel())
+    asyncio.run(layer.group_add(watched, channel))
+    try:
+        events.emit([(empty, _status("Running")), (watched, _status("Running"))])
+        events.emit([(watched, _status("Success"))])
+        received = _receive_all(layer, channel, 2)
+    finally:
+        asyncio.run(layer.group_discard(watched, channel))
     assert [message["status"]["status"] for message in received] == ["Running", "Success"]
-    # after the flush, sends are immediate again
-    events._group_send_many([(group, _status("Cancelled"))])
-    assert checks == [3, 1]
-    assert _receive_all(layer, channel, 1)[0]["status"]["status"] == "Cancelled"
 
 
-def test_a_deferred_broadcast_goes_out_on_its_own_during_a_long_run(watched_group, monkeypatch):
-    layer, group, channel = watched_group
-    monkeypatch.setattr(events, "DEFER_TICK_SECONDS", 0.05)
-    events.defer_broadcasts()
-    events._group_send_many([(group, _status("Running"))])
-    # no flush: the ticker sends it while the "workflow" is still running
-    assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Running"
+def test_emit_swallows_a_broadcast_failure(monkeypatch, caplog):
+    class Broken:
+        async def group_send(self, group, event):
+            raise ConnectionError("redis down")
+
+    monkeypatch.setattr(events, "get_channel_layer", lambda: Broken())
+    events.emit([("execution.x", _status("Running"))])  # no exception: clients backfill from the database
+    assert "could not broadcast to execution.x" in caplog.text
 
 
 def test_an_answer_waits_in_redis_for_its_caller_and_expires():
@@ -284,39 +242,14 @@ def test_a_sync_wait_returns_on_the_answer_and_falls_back_to_the_row(settings):
     assert row.status == S.FAILED and row.error_type == "WorkerLost"
 
 
-def test_an_idle_ticker_sleeps_until_the_next_deferred_broadcast(watched_group, monkeypatch):
-    layer, group, channel = watched_group
-    monkeypatch.setattr(events, "DEFER_TICK_SECONDS", 0.02)
-    monkeypatch.setattr(events, "TICKER_IDLE_TICKS", 2)
-    events.defer_broadcasts()
-    events._group_send_many([(group, _status("Running"))])
-    assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Running"
-    broadcaster = events._broadcaster
-    deadline = time.monotonic() + 5
-    while broadcaster._ticking.is_set():  # nothing more deferred: it stops waking up
-        assert time.monotonic() < deadline, "the ticker never went idle"
-        time.sleep(0.01)
-    events._group_send_many([(group, _status("Success"))])  # wakes it
-    assert _receive_all(layer, channel, 1, timeout=5)[0]["status"]["status"] == "Success"
-
-
-# --- starting a run: the workflow's definition is kept per process, checked by the INSERT itself ---
+# --- starting a run: always judged by the workflow's current row ---
 
 
 def _start(name, parameters=None):
     return execution_start(workflow_name=name, parameters=parameters or {}, trigger="manual")
 
 
-def test_a_second_start_is_one_statement():
-    WorkflowFactory(name="kept_one", parameters=[{"name": "n", "type": "int", "required": True}])
-    _start("kept_one", {"n": "1"})
-    with CaptureQueriesContext(connection) as queries:
-        started = _start("kept_one", {"n": "2"})
-    assert len(queries) == 1 and queries[0]["sql"].startswith("INSERT")
-    assert Execution.objects.get(id=started.execution.id).parameters == {"n": 2}
-
-
-def test_a_changed_definition_is_read_again_before_anything_is_inserted():
+def test_a_changed_definition_is_used_by_the_next_start():
     from rest_framework.exceptions import NotFound, ValidationError
 
     from bifrost_site.api.errors import ConflictError
@@ -330,7 +263,7 @@ def test_a_changed_definition_is_read_again_before_anything_is_inserted():
     with pytest.raises(ValidationError) as error:
         _start("kept_two", {"n": "1"})
     assert set(error.value.detail) == {"n", "m"}  # judged by the row: n is unknown now, m is required
-    started = _start("kept_two", {"m": "x"})  # accepted by the row, though the kept definition rejected it
+    started = _start("kept_two", {"m": "x"})
     assert Execution.objects.get(id=started.execution.id).parameters == {"m": "x"}
 
     Workflow.objects.filter(name="kept_two").update(timeout_seconds=90, execution_mode="sync")
