@@ -135,16 +135,8 @@ WSGI_APPLICATION = "bifrost_site.wsgi.application"
 ASGI_APPLICATION = "bifrost_site.asgi.application"
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@localhost:5432/bifrost")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend with a health check that polls the socket before it sends SELECT 1.
-    DATABASES["default"]["ENGINE"] = "bifrost_site.postgres_backend"
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=5)
-# The hot path's statements (bifrost_site.postgres_backend.bound_cursor) are prepared on the server
-# after this many uses on a connection; Django's own cursors bind on the client and never prepare.
-# Set DB_PREPARE_THRESHOLD=-1 (off) behind a transaction-pooling PgBouncer older than 1.21.
-_prepare_threshold = env.int("DB_PREPARE_THRESHOLD", default=5)
-DATABASES["default"]["OPTIONS"]["prepare_threshold"] = None if _prepare_threshold < 0 else _prepare_threshold
 # Under ASGI every request runs in a thread of its own (asgiref's ThreadSensitiveContext), so a
 # persistent per-thread connection never gets reused: a process started from the ASGI entry point
 # (bifrost_site.asgi, being imported while settings load) uses psycopg's connection pool instead
@@ -275,9 +267,10 @@ CELERY_TASK_DEFAULT_QUEUE = queues.queue_name(queues.DEFAULT, QUEUE_PREFIX)
 CELERY_TASK_DEFAULT_EXCHANGE = CELERY_TASK_DEFAULT_QUEUE
 CELERY_TASK_DEFAULT_ROUTING_KEY = CELERY_TASK_DEFAULT_QUEUE
 CELERY_BROKER_URL = RABBITMQ_URL
-# Celery's Redis backend, one per process, subscribing only when someone waits (bifrost_site/results.py):
-# publishing never waits on Redis, and Redis operations retry once, quickly.
-CELERY_RESULT_BACKEND = f"bifrost_site.results:BifrostRedisBackend+{REDIS_RESULTS_URL}"
+# Celery's Redis result backend, one per process; Redis operations retry once, quickly. The run and
+# data-provider tasks store no result (their callers get the outcome through executions.answers), so
+# publishing them never touches Redis.
+CELERY_RESULT_BACKEND = REDIS_RESULTS_URL
 CELERY_RESULT_BACKEND_THREAD_SAFE = True
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {
     "global_keyprefix": f"{REDIS_KEY_PREFIX}:celery:",
