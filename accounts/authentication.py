@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import DisallowedHost
 from django.db.models import Exists
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication
@@ -11,8 +12,6 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import aware_utcnow
-
-from bifrost_site.kept_queries import KeptQuery
 
 DEV_BYPASS = "dev-bypass"
 # A token without a jti claim matches no revocation (simplejwt always sets one).
@@ -31,8 +30,7 @@ def _user_for_token_query(user_id, jti):
 
 
 # One round trip per authenticated request: the user, their organization and whether this access
-# token was revoked, compiled once per process (bifrost_site.kept_queries).
-USER_FOR_TOKEN = KeptQuery(_user_for_token_query, uuid.UUID(int=0), "kept-query-placeholder-jti")
+# token was revoked.
 
 
 def check_user_may_sign_in(user) -> None:
@@ -71,7 +69,7 @@ class BifrostJWTAuthentication(JWTAuthentication):
             user_id = uuid.UUID(str(validated_token[jwt_settings.USER_ID_CLAIM]))
         except (KeyError, ValueError):
             raise exceptions.AuthenticationFailed("Token contained no recognizable user identification.") from None
-        user = USER_FOR_TOKEN.first(user_id, str(validated_token.get(jwt_settings.JTI_CLAIM) or _NO_JTI))
+        user = _user_for_token_query(user_id, str(validated_token.get(jwt_settings.JTI_CLAIM) or _NO_JTI)).first()
         if user is None:
             raise exceptions.AuthenticationFailed("User not found.", code="user_not_found")
         if user.token_revoked:
@@ -85,6 +83,21 @@ class CsrfSessionAuthentication(SessionAuthentication):
     """Browser sessions; DRF enforces CSRF on unsafe methods for them."""
 
 
+def sent_on_another_sites_behalf(request) -> bool:
+    """A request a browser sends for a page of another origin: `Sec-Fetch-Site: cross-site`, or an
+    `Origin` (including `null`) other than this server's own scheme, host and port."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    try:
+        own = f"{request.scheme}://{request.get_host()}"
+    except DisallowedHost:
+        return True
+    return origin.lower() != own.lower()
+
+
 def dev_bypass_applies(request) -> bool:
     if not (settings.DEV_AUTH_BYPASS and settings.ENVIRONMENT == "development"):
         return False
@@ -93,13 +106,18 @@ def dev_bypass_applies(request) -> bool:
     path = request.path
     if path.startswith("/api/endpoints/"):
         return False
-    return path.startswith("/api/") or path == "/auth/me"
+    if not (path.startswith("/api/") or path == "/auth/me"):
+        return False
+    # Any web page could otherwise drive the bypass (a cross-site form post created an admin, issue 18).
+    return not sent_on_another_sites_behalf(request)
 
 
 class DevBypassAuthentication(BaseAuthentication):
     """Development only: a request with no Authorization header acts as the dev admin (DESIGN §6).
 
     Settings refuse DEV_AUTH_BYPASS outside development, and this class checks again per request.
+    A request a browser sends on another site's behalf (cross-site `Sec-Fetch-Site`, a foreign
+    `Origin`) is anonymous: otherwise any web page the developer opens could act as the admin.
     Views that must stay anonymous (public forms) check `request.auth == DEV_BYPASS`.
     """
 

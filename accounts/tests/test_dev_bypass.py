@@ -61,3 +61,62 @@ def test_bypass_is_impossible_outside_development(environment):
         User.objects.create_superuser("admin@localhost", "admin")
         assert not dev_bypass_applies(RequestFactory().get("/auth/me"))
         assert APIClient().get("/auth/me").status_code == 401
+
+
+def _cross_site_form_posts():
+    """What a page on another site can make the developer's browser send: a form post, no credentials."""
+    return [
+        {"HTTP_ORIGIN": "http://evil.example", "HTTP_SEC_FETCH_SITE": "cross-site"},
+        {"HTTP_ORIGIN": "http://evil.example"},  # a browser without Fetch Metadata
+        {"HTTP_SEC_FETCH_SITE": "cross-site"},  # Origin withheld
+        {"HTTP_ORIGIN": "null"},  # a sandboxed frame or a data: URL
+        {"HTTP_ORIGIN": "http://testserver:9999"},  # same host, another port: another origin
+        {"HTTP_ORIGIN": "https://testserver"},  # another scheme
+    ]
+
+
+@pytest.mark.parametrize("headers", _cross_site_form_posts())
+def test_bypass_never_applies_to_a_request_sent_on_another_sites_behalf(headers):
+    from orgs.models import Organization
+
+    with override_settings(**DEV):
+        call_command("ensure_dev_user")
+        client = APIClient()
+        org = client.post(
+            "/api/organizations",
+            "name=Pwned&domain=pwned.example",
+            content_type="application/x-www-form-urlencoded",
+            **headers,
+        )
+        admin = client.post(
+            "/api/users",
+            "email=mallory@evil.example&user_type=PLATFORM&is_platform_admin=true&password=a-Long-passw0rd-1",
+            content_type="application/x-www-form-urlencoded",
+            **headers,
+        )
+        me = client.get("/auth/me", **headers)
+    assert org.status_code == 401, org.content
+    assert admin.status_code == 401, admin.content
+    assert me.status_code == 401
+    assert not Organization.objects.filter(name="Pwned").exists()
+    assert not User.objects.filter(email="mallory@evil.example").exists()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # curl, scripts
+        {"HTTP_ORIGIN": "http://testserver", "HTTP_SEC_FETCH_SITE": "same-origin"},  # the app's own pages
+        {"HTTP_SEC_FETCH_SITE": "none"},  # typed into the address bar
+    ],
+)
+def test_bypass_still_serves_same_origin_and_non_browser_requests(headers):
+    with override_settings(**DEV):
+        call_command("ensure_dev_user")
+        response = APIClient().post(
+            "/api/organizations",
+            "name=Ours&domain=ours.example",
+            content_type="application/x-www-form-urlencoded",
+            **headers,
+        )
+    assert response.status_code == 201, response.content
