@@ -39,14 +39,6 @@ def keyring() -> MultiFernet:
     return _multifernet(tuple(settings.ENCRYPTION_KEYS))
 
 
-def encrypt_text(value: str) -> str:
-    return keyring().encrypt(value.encode()).decode()
-
-
-def decrypt_text(token: str) -> str:
-    return keyring().decrypt(token.encode()).decode()
-
-
 class KeyringEncryptedMixin(EncryptedFieldMixin):
     @property
     def keys(self) -> list[bytes]:
@@ -70,8 +62,4 @@ class KeyringEncryptedMixin(EncryptedFieldMixin):
 
 
 class EncryptedTextField(KeyringEncryptedMixin, models.TextField):
-    pass
-
-
-class EncryptedCharField(KeyringEncryptedMixin, models.CharField):
     pass

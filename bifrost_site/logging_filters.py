@@ -16,6 +16,6 @@ class NotCapturedByExecution(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         logs = sys.modules.get("executions.engine.logs")
-        if logs is None or logs._active.get() is None:
+        if logs is None or not logs.collecting():
             return True
         return record.name.startswith(logs.IGNORED_LOGGERS)

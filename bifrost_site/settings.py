@@ -100,7 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "bifrost_site.middleware.CSPMiddleware",  # django-csp's, with the settings policy built once
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "bifrost_site.middleware.RequestContextMiddleware",
@@ -108,7 +108,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "bifrost_site.middleware.LazyMessageMiddleware",  # Django's, with the storage made on first use
+    "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "bifrost_site.middleware.SyncChainMiddleware",  # keep last: see its docstring
 ]
@@ -229,8 +229,7 @@ REDIS_CHANNELS_URL = _redis_url_with_db(REDIS_URL, 2)
 
 CACHES = {
     "default": {
-        # Django's RedisCache, with its connection pools shared by every thread of the process.
-        "BACKEND": "bifrost_site.cache.SharedPoolRedisCache",
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
@@ -321,7 +320,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "bifrost_site.api.pagination.BifrostLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "bifrost_site.api.filters.BifrostFilterBackend",
+        "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_RENDERER_CLASSES": [

@@ -79,11 +79,3 @@ def form_field(form: Form, name: str) -> dict | None:
         if isinstance(item, dict) and item.get("name") == name:
             return item
     return None
-
-
-def form_provider_names(form: Form) -> set[str]:
-    return {
-        f["data_provider"]
-        for f in (form.schema or {}).get("fields", [])
-        if isinstance(f, dict) and isinstance(f.get("data_provider"), str) and f["data_provider"]
-    }

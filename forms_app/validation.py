@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from forms_app import jsonlogic
@@ -73,18 +72,6 @@ class DatabaseRegistry:
             self._providers = dict(DataProvider.objects.values_list("name", "parameters"))
         params = self._providers.get(name)
         return None if params is None else list(params or [])
-
-
-@dataclass
-class StaticRegistry:
-    workflows: dict[str, list[dict]] = field(default_factory=dict)
-    providers: dict[str, list[dict]] = field(default_factory=dict)
-
-    def workflow_parameters(self, name: str) -> list[dict] | None:
-        return self.workflows.get(name)
-
-    def provider_parameters(self, name: str) -> list[dict] | None:
-        return self.providers.get(name)
 
 
 def required_parameter_names(params: list[dict]) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import F, Q
 
-from orgs.models import Config, ConfigType, Organization
+from orgs.models import Config, ConfigType
 
 
 class ConfigNotFound(KeyError):
@@ -32,10 +32,6 @@ class EffectiveConfig:
     config_type: str
     source: str  # "organization" | "global"
     entry: Config
-
-
-def organization_active(*, organization_id) -> Organization | None:
-    return Organization.objects.filter(id=organization_id, is_active=True).first()
 
 
 def config_entry_lookup(*, organization_id, key: str) -> Config | None:

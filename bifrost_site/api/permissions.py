@@ -18,20 +18,6 @@ class IsAuthenticatedUser(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
-class AdminWritesAuthenticatedReads(BasePermission):
-    """Reads for any signed-in user, writes for platform admins."""
-
-    message = "Only platform administrators can change this."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return bool(getattr(user, "is_platform_admin", False))
-
-
 class BearerChallengeMixin:
     """For views without authenticators: a failed credential check still answers 401 with a
     WWW-Authenticate challenge (DRF would otherwise turn it into a 403)."""

@@ -21,7 +21,7 @@ class ScopedAPIMixin:
         super().initial(request, *args, **kwargs)
         request.scope = None
         if request.user and request.user.is_authenticated:
-            context = getattr(request._request, "bifrost_context", None)
+            context = getattr(request, "bifrost_context", None)  # DRF's Request reads through to the HttpRequest
             if context is not None:
                 context.actor = request.user
             request.scope = resolve_scope(request.user, request.headers.get(ORG_HEADER))

@@ -3,12 +3,11 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from bifrost_site.api.serializers import FastReadMixin
 from executions.models import Execution, ExecutionLog
 from executions.selectors import execution_error_visible
 
 
-class ExecutionListSerializer(FastReadMixin, serializers.ModelSerializer):
+class ExecutionListSerializer(serializers.ModelSerializer):
     """A light list item: no parameters, result or variables."""
 
     organization_id = serializers.UUIDField(read_only=True, allow_null=True)

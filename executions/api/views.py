@@ -1,6 +1,7 @@
 """Execution history API (DESIGN §6): admins see their scope, ORG users only their own executions."""
 
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import filters
 from rest_framework.decorators import action
@@ -8,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from bifrost_site.api.docs import ERROR
-from bifrost_site.api.filters import BifrostFilterBackend
 from bifrost_site.api.pagination import BifrostCursorPagination
 from bifrost_site.api.permissions import IsAuthenticatedUser, IsPlatformAdmin
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
@@ -65,7 +65,7 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
     serializer_class = ExecutionDetailSerializer
     pagination_class = ExecutionCursorPagination
     filterset_class = ExecutionFilterSet
-    filter_backends = [BifrostFilterBackend, ExecutionOrderingFilter]
+    filter_backends = [DjangoFilterBackend, ExecutionOrderingFilter]
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
 

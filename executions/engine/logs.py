@@ -46,6 +46,11 @@ LEVELS = (
 )
 
 
+def collecting() -> bool:
+    """True while this context runs a workflow whose log lines a LogCollector stores."""
+    return _active.get() is not None
+
+
 def level_for(levelno: int) -> str:
     for threshold, level in LEVELS:
         if levelno >= threshold:

@@ -1,10 +1,9 @@
 from rest_framework import serializers
 
-from bifrost_site.api.serializers import FastReadMixin
 from workflows.models import DataProvider, Workflow
 
 
-class WorkflowSerializer(FastReadMixin, serializers.ModelSerializer):
+class WorkflowSerializer(serializers.ModelSerializer):
     class Meta:
         model = Workflow
         fields = [
@@ -33,7 +32,7 @@ class WorkflowSerializer(FastReadMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DataProviderSerializer(FastReadMixin, serializers.ModelSerializer):
+class DataProviderSerializer(serializers.ModelSerializer):
     class Meta:
         model = DataProvider
         fields = [
