@@ -156,11 +156,33 @@ def auth_logout(*, refresh_token: str, access_token: str | None = None) -> None:
     audit.record(action="auth.logout", resource_type="user", resource_id=refresh.get(jwt_settings.USER_ID_CLAIM, ""))
 
 
+def _registration_organization(*, email: str, organization_id):
+    """The active organization `organization_id` names, if it owns the email's domain; else a 400
+    that says the same whether the organization exists or not."""
+    from orgs.models import Organization
+
+    domain = email.rpartition("@")[2]
+    organization = Organization.objects.filter(id=organization_id, is_active=True, domain=domain).first()
+    if organization is None:
+        raise exceptions.ValidationError(
+            {
+                "organization_id": [
+                    f"You can only register into the organization that owns your email's domain ({domain})."
+                ]
+            }
+        )
+    return organization
+
+
 @transaction.atomic
-def user_register(*, email: str, password: str, name: str = "", organization=None):
-    """Development-only self registration. Without an organization the user is a PLATFORM user,
-    and the very first user of an empty installation becomes a platform admin."""
+def user_register(*, email: str, password: str, name: str = "", organization_id=None):
+    """Development-only self registration. Without `organization_id` the user is a PLATFORM user,
+    and the very first user of an empty installation becomes a platform admin. With one, the user
+    joins that organization only if it owns the email's domain (`Organization.domain`)."""
     email = email.strip().lower()
+    organization = (
+        None if organization_id is None else _registration_organization(email=email, organization_id=organization_id)
+    )
     if User.objects.filter(email=email).exists():
         from bifrost_site.api.errors import ConflictError
 

@@ -87,9 +87,9 @@ class RegisterView(BearerChallengeMixin, APIView):
 
     @extend_schema(
         request=RegisterSerializer,
-        responses={201: MeSerializer, 400: ERROR, 403: ERROR, 404: ERROR, 409: ERROR},
+        responses={201: MeSerializer, 400: ERROR, 403: ERROR, 409: ERROR},
         tags=["auth"],
-        summary="Self-registration (development only)",
+        summary="Self-registration (development only; into the organization owning the email's domain)",
     )
     def post(self, request):
         if settings.ENVIRONMENT != "development":
@@ -97,13 +97,11 @@ class RegisterView(BearerChallengeMixin, APIView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organization = None
-        if data.get("organization_id"):
-            organization = Organization.objects.filter(id=data["organization_id"], is_active=True).first()
-            if organization is None:
-                raise exceptions.NotFound("Organization not found or inactive.")
         user = services.user_register(
-            email=data["email"], password=data["password"], name=data.get("name", ""), organization=organization
+            email=data["email"],
+            password=data["password"],
+            name=data.get("name", ""),
+            organization_id=data.get("organization_id"),
         )
         return Response(MeSerializer(user_with_roles(user.id)).data, status=status.HTTP_201_CREATED)
 

@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.test import override_settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
@@ -319,3 +320,33 @@ def test_behind_a_proxy_the_lock_out_and_the_audit_count_each_client(lockout_sto
         assert login(alice, user.email).status_code == 200  # same proxy, another client: not locked out
     entry = AuditLog.objects.filter(action="auth.login").latest("created_at")
     assert entry.ip_address == "198.51.100.4"
+
+
+@override_settings(ENVIRONMENT="development")
+def test_register_joins_only_the_organization_that_owns_the_emails_domain():
+    from orgs.tests.factories import OrganizationFactory
+
+    contoso = OrganizationFactory(domain="contoso.example")
+    fabrikam = OrganizationFactory(domain="fabrikam.example")
+    inactive = OrganizationFactory(domain="gone.example", is_active=False)
+
+    def register(email, organization_id):
+        body = {"email": email, "password": "a-Long-passw0rd", "organization_id": str(organization_id)}
+        return APIClient().post("/auth/register", body, format="json")
+
+    # Another organization's id (the attack), an unknown id and an inactive organization: one 400.
+    for email, organization_id in [
+        ("mallory@contoso.example", fabrikam.id),
+        ("mallory@evil.example", contoso.id),
+        ("mallory@contoso.example", "00000000-0000-0000-0000-000000000001"),
+        ("mallory@gone.example", inactive.id),
+    ]:
+        response = register(email, organization_id)
+        assert response.status_code == 400, (email, response.content)
+        assert "organization_id" in response.json()["details"]
+    assert not get_user_model().objects.filter(email__startswith="mallory@").exists()
+
+    response = register("Alice@Contoso.example", contoso.id)
+    assert response.status_code == 201, response.content
+    assert response.json()["organization_id"] == str(contoso.id)
+    assert response.json()["user_type"] == UserType.ORG
