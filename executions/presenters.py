@@ -60,18 +60,20 @@ RUN_RESPONSES = {200: ExecutionRunResultSerializer, 202: ExecutionAcceptedSerial
 
 
 def started_run_response(started, *, request) -> Response:
-    """The answer to "run it" for a `StartedExecution`: sync mode waits (execution_await) and answers
-    200 with the result (202 if it is not done within the wait); async answers 202 at once."""
-    from executions.services import execution_await
+    """The one answer to "run it" (execute, form submit, webhook, rerun) for a `StartedExecution`.
+
+    Sync mode waits for the outcome (executions.services.execution_await) and answers 200 with the
+    result, or 202 if it is not done within the wait; async answers 202 at once."""
+    from executions import services
 
     if started.mode == "sync":
-        return execution_run_response(execution_await(started), request=request, accepted=False)
-    return execution_run_response(started.execution, request=request, accepted=True)
+        return execution_run_response(services.execution_await(started), request=request)
+    return execution_run_response(started.execution, request=request)
 
 
-def execution_run_response(execution, *, request, accepted: bool) -> Response:
+def execution_run_response(execution, *, request) -> Response:
     """200 with the result when finished; 202 {execution_id, status} when queued or still running."""
-    if accepted or not execution.is_complete:
+    if not execution.is_complete:
         return Response(
             {"execution_id": str(execution.id), "status": execution.status}, status=status.HTTP_202_ACCEPTED
         )

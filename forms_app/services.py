@@ -17,7 +17,8 @@ from rest_framework import exceptions
 import audit
 from audit.services import diff, snapshot
 from bifrost_site.api.errors import ApplicationError
-from forms_app import engine, jsonlogic, selectors
+from executions import services as execution_services
+from forms_app import jsonlogic, selectors
 from forms_app.models import AccessLevel, Form, FormRole, FormUpload
 from forms_app.submission import SubmissionInvalid, clean_submission, logic_data, visible_fields
 from forms_app.validation import DEFAULT_MAX_SIZE_MB, form_definition_errors, query_param_names
@@ -219,9 +220,15 @@ def _declared(workflow_name: str) -> set[str] | None:
     return {p.get("name") for p in params or [] if isinstance(p, dict)}
 
 
+def _data_provider_options(*, name: str, inputs: dict, organization) -> tuple[list[dict], bool]:
+    from workflows.services import data_provider_options
+
+    return data_provider_options(name=name, inputs=inputs, organization=organization)
+
+
 def _start_for_form(actor: FormActor, workflow_name: str, parameters: dict):
     """Start a workflow for a form (`trigger=form`) as the form's actor, in the actor's organization."""
-    return engine.execution_start(
+    return execution_services.execution_start(
         workflow_name=workflow_name,
         parameters=parameters,
         trigger="form",
@@ -252,7 +259,7 @@ def form_startup(*, actor: FormActor, values: Any = None, query: Any = None) -> 
     params.update({k: v for k, v in values.items() if declared is None or k in declared})
     allowed = query_param_names(schema=form.schema, allowed_query_params=form.allowed_query_params)
     params.update({k: v for k, v in query.items() if k in allowed and (declared is None or k in declared)})
-    execution = engine.execution_await(_start_for_form(actor, form.launch_workflow, params))
+    execution = execution_services.execution_await(_start_for_form(actor, form.launch_workflow, params))
     if execution.status not in ("Success", "CompletedWithErrors"):
         shown = execution.error_message if (actor.is_admin or execution.error_type == "UserError") else ""
         message = "The form's launch workflow did not finish successfully"
@@ -303,7 +310,7 @@ def form_data_provider_options(
         if field is None:
             raise exceptions.ValidationError({"field": [f"No field '{field_name}' uses data provider '{provider}'."]})
     inputs = resolve_provider_inputs(field, form_data=form_data, query=query, workflow=workflow)
-    options, cached = engine.data_provider_options(name=provider, inputs=inputs, organization=actor.organization)
+    options, cached = _data_provider_options(name=provider, inputs=inputs, organization=actor.organization)
     return {"options": options, "cached": cached}
 
 
@@ -326,13 +333,13 @@ def _upload_descriptions(actor: FormActor, field: dict, ids: list) -> list[dict]
 
 def form_submit(*, actor: FormActor, form_data: Any, query: Any = None, workflow: Any = None):
     """Validate a submission and start the linked workflow (`trigger=form`). Returns the
-    engine's StartedExecution."""
+    StartedExecution of executions.services.execution_start."""
     form = actor.form
     query = _as_dict(query, "query")
 
     def provider_values(field: dict) -> list:
         inputs = resolve_provider_inputs(field, form_data=form_data, query=query, workflow=workflow)
-        options, _cached = engine.data_provider_options(
+        options, _cached = _data_provider_options(
             name=field["data_provider"], inputs=inputs, organization=actor.organization
         )
         return [o.get("value") for o in options if isinstance(o, dict)]

@@ -29,7 +29,9 @@ PARAMS = [
 @pytest.fixture
 def no_publish(monkeypatch):
     published = []
-    monkeypatch.setattr("executions.services.publish_run", lambda execution_id, **kw: published.append((execution_id, kw)))
+    monkeypatch.setattr(
+        "executions.services.publish_run", lambda execution_id, **kw: published.append((execution_id, kw))
+    )
     return published
 
 
@@ -151,22 +153,22 @@ class _Req:
 )
 def test_error_visibility(error_type, message, admin_sees, member_sees, admin_user, member):
     execution = ExecutionFactory(status=S.FAILED, error_type=error_type, error_message=message)
-    admin = execution_run_response(execution, request=_Req(admin_user), accepted=False).data
-    user = execution_run_response(execution, request=_Req(member), accepted=False).data
+    admin = execution_run_response(execution, request=_Req(admin_user)).data
+    user = execution_run_response(execution, request=_Req(member)).data
     assert (admin["error_type"], admin["error_message"]) == admin_sees
     assert (user["error_type"], user["error_message"]) == member_sees
 
 
 def test_unfinished_is_202(admin_user):
     execution = ExecutionFactory(status=S.RUNNING)
-    response = execution_run_response(execution, request=_Req(admin_user), accepted=False)
+    response = execution_run_response(execution, request=_Req(admin_user))
     assert response.status_code == 202
     assert response.data == {"execution_id": str(execution.id), "status": S.RUNNING}
 
 
 def test_finished_is_200_with_result(admin_user):
     execution = ExecutionFactory(status=S.SUCCESS, result={"a": 1}, result_type="json", duration_ms=5)
-    response = execution_run_response(execution, request=_Req(admin_user), accepted=False)
+    response = execution_run_response(execution, request=_Req(admin_user))
     assert response.status_code == 200
     assert response.data["result"] == {"a": 1} and response.data["error_message"] is None
 

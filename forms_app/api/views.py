@@ -12,8 +12,8 @@ from accounts.authentication import DEV_BYPASS
 from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.throttling import ResilientScopedRateThrottle
 from bifrost_site.api.viewsets import BifrostViewSet
-from executions.presenters import RUN_RESPONSES
-from forms_app import engine, selectors, services
+from executions.presenters import RUN_RESPONSES, started_run_response
+from forms_app import selectors, services
 from forms_app.api import serializers as s
 from forms_app.models import Form, FormRole
 
@@ -237,10 +237,7 @@ class FormViewSet(BifrostViewSet):
         started = services.form_submit(
             actor=actor, form_data=data["form_data"], query=data.get("query"), workflow=data.get("workflow")
         )
-        if started.mode == "sync":
-            execution = engine.execution_await(started)
-            return engine.execution_run_response(execution, request=request, accepted=False)
-        return engine.execution_run_response(started.execution, request=request, accepted=True)
+        return started_run_response(started, request=request)
 
     @extend_schema(
         summary="Options of a data provider the form uses, with the field's inputs resolved on the server",

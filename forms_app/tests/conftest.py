@@ -5,7 +5,7 @@ from forms_app.tests.fakes import FakeEngine
 
 @pytest.fixture
 def engine(monkeypatch):
-    """A recording stand-in for forms_app.engine (see fakes.py); real runs are in test_engine_e2e.py."""
+    """A recording stand-in for the run services (see fakes.py); real runs are in test_engine_e2e.py."""
     return FakeEngine(
         providers={
             "licences": lambda inputs: [

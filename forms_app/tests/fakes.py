@@ -1,8 +1,8 @@
-"""A recording stand-in for `forms_app.engine`, for unit tests of form logic that need no run.
+"""A recording stand-in for the run services, for unit tests of form logic that need no run.
 
-`install()` monkeypatches only the functions of `forms_app.engine` (never `sys.modules`), so the
-real `executions`/`workflows` modules stay untouched for every other test. The answer body comes
-from the real presenter (`executions.presenters.execution_run_response`). It validates parameters
+`install()` monkeypatches, for one test, the service boundary forms call: the start and await
+services of `executions.services` and `workflows.services.data_provider_options` (never
+`sys.modules`). The answer body comes from the real presenter (`executions.presenters`). It validates parameters
 with the SDK against the Workflow row and writes real Execution rows, so what a test asserts
 (parameters, trigger, form, user, organization) is what the engine receives. Runs on the real
 engine and worker are in test_engine_e2e.py.
@@ -32,11 +32,12 @@ class FakeEngine:
     provider_calls: list = field(default_factory=list)
 
     def install(self, monkeypatch) -> FakeEngine:
-        from forms_app import engine
+        from executions import services as execution_services
+        from workflows import services as workflow_services
 
-        monkeypatch.setattr(engine, "execution_start", self.execution_start)
-        monkeypatch.setattr(engine, "execution_await", self.execution_await)
-        monkeypatch.setattr(engine, "data_provider_options", self.data_provider_options)
+        monkeypatch.setattr(execution_services, "execution_start", self.execution_start)
+        monkeypatch.setattr(execution_services, "execution_await", self.execution_await)
+        monkeypatch.setattr(workflow_services, "data_provider_options", self.data_provider_options)
         return self
 
     def execution_start(

@@ -11,9 +11,10 @@ from rest_framework.response import Response
 
 from bifrost_site.api.docs import error
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
+from executions import services as execution_services
 from executions.models import Trigger
-from executions.presenters import RUN_RESPONSES, execution_run_response
-from executions.services import execution_await, execution_start
+from executions.presenters import RUN_RESPONSES, started_run_response
+from workflows import services as workflow_services
 from workflows.api.registry_serializers import (
     DataProviderCallSerializer,
     DataProviderOptionsSerializer,
@@ -23,7 +24,6 @@ from workflows.api.registry_serializers import (
     WorkflowSerializer,
 )
 from workflows.models import DataProvider, Workflow
-from workflows.services import data_provider_options, workflows_reload
 
 ERRORS = {401: error("Not authenticated"), 403: error("Platform administrators only")}
 
@@ -88,15 +88,14 @@ class WorkflowViewSet(_RegistryViewSet):
     def execute(self, request, name=None):
         serializer = WorkflowExecuteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        started = execution_start(
+        started = execution_services.execution_start(
             workflow_name=name,
             parameters=serializer.validated_data.get("parameters") or {},
             trigger=Trigger.MANUAL,
             organization=request.scope.organization,
             user=request.user,
         )
-        execution = execution_await(started)
-        return execution_run_response(execution, request=request, accepted=False)
+        return started_run_response(started, request=request)
 
     @extend_schema(
         summary="Re-import the workspace",
@@ -106,7 +105,7 @@ class WorkflowViewSet(_RegistryViewSet):
     )
     @action(detail=False, methods=["post"])
     def reload(self, request):
-        job = workflows_reload(user=request.user)
+        job = workflow_services.workflows_reload(user=request.user)
         return Response({"job_id": str(job.id), "status": job.status}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -137,7 +136,7 @@ class DataProviderViewSet(_RegistryViewSet):
     def call(self, request, name=None):
         serializer = DataProviderCallSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        options, cached = data_provider_options(
+        options, cached = workflow_services.data_provider_options(
             name=name, inputs=serializer.validated_data.get("inputs") or {}, organization=request.scope.organization
         )
         return Response({"options": options, "cached": cached})

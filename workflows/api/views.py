@@ -20,11 +20,6 @@ from workflows.models import Workflow
 EXECUTION_RESPONSES = RUN_RESPONSES
 
 
-def _run_response(started, request):
-    """The same 200/202 answer as POST /api/workflows/{name}/execute."""
-    return started_run_response(started, request=request)
-
-
 class PlatformResourceMixin:
     """Schedules, workspace state and workflow keys belong to the platform, not to an organization:
     the scope does not narrow them (admins only, by the default permission)."""
@@ -113,7 +108,7 @@ class ScheduleViewSet(PlatformResourceMixin, mixins.ListModelMixin, BifrostGener
             organization=self.scope_organization,
             parameters=serializer.validated_data["parameters"],
         )
-        return _run_response(started, request)
+        return started_run_response(started, request=request)
 
 
 @extend_schema(tags=["workspace"])
@@ -289,7 +284,7 @@ class WorkflowEndpointView(APIView):
             actor_name=executed_by_name,
             changes={"after": {"execution_id": str(started.execution.id), "method": request.method}},
         )
-        return _run_response(started, request)
+        return started_run_response(started, request=request)
 
     @extend_schema(
         summary="Run the workflow (GET: query parameters only)",
