@@ -1,11 +1,59 @@
-"""Django's admin site, discovered with the URLconf instead of at startup (see BifrostAdminConfig)."""
+"""Bifrost's admin site: the staff console (DESIGN §18), discovered with the URLconf instead of at startup
+(see BifrostAdminConfig).
+
+Branded "Bifrost administration"; the app sections appear in the order an MSP admin works through them,
+under their AppConfig's verbose_name; Django's Groups (Bifrost's roles replace them) and simplejwt's token
+blacklist tables (managed by /auth/logout and /auth/refresh, never by hand) are not offered.
+"""
 
 from django.contrib import admin
 
+SITE_TITLE = "Bifrost administration"
+
+# Admin index order, by app label; an app not named here follows, alphabetically.
+APP_ORDER = [
+    "orgs",
+    "accounts",
+    "workflows",
+    "executions",
+    "forms_app",
+    "secrets_app",
+    "oauth_app",
+    "audit",
+    "django_celery_beat",
+]
+
+# (app label, model name) registered by third-party admin modules and deliberately left out of the console.
+HIDDEN_MODELS = [
+    ("auth", "group"),
+    ("token_blacklist", "outstandingtoken"),
+    ("token_blacklist", "blacklistedtoken"),
+]
+
 
 class BifrostAdminSite(admin.AdminSite):
+    site_header = SITE_TITLE
+    site_title = SITE_TITLE
+    index_title = SITE_TITLE
+
     def check(self, app_configs):
         # `manage.py check` may run the admin checks before the URL checks have imported the URLconf:
         # discover the ModelAdmins first so they are always checked. Discovery imports each admin module once.
-        admin.autodiscover()
+        discover()
         return super().check(app_configs)
+
+    def get_app_list(self, request, app_label=None):
+        app_list = super().get_app_list(request, app_label)
+        position = {label: index for index, label in enumerate(APP_ORDER)}
+        return sorted(app_list, key=lambda app: (position.get(app["app_label"], len(APP_ORDER)), app["name"]))
+
+
+def discover() -> None:
+    """Import every app's admin module (once) and unregister the hidden models."""
+    from django.apps import apps
+
+    admin.autodiscover()
+    for app_label, model_name in HIDDEN_MODELS:
+        model = apps.get_model(app_label, model_name)
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)

@@ -1,11 +1,18 @@
 from django.apps import AppConfig
 from django.contrib.admin.apps import SimpleAdminConfig
+from django_celery_beat.apps import BeatConfig
 
 
 class BifrostSiteConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "bifrost_site"
     verbose_name = "Bifrost"
+
+
+class SchedulesConfig(BeatConfig):
+    """django-celery-beat, named for what it holds in Bifrost: the workflows' schedules (admin section "Schedules")."""
+
+    verbose_name = "Schedules"
 
 
 class BifrostAdminConfig(SimpleAdminConfig):

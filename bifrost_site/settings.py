@@ -85,7 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
-    "django_celery_beat",
+    "bifrost_site.apps.SchedulesConfig",  # django_celery_beat, shown as "Schedules" in the admin
     "channels",
     "bifrost_site",
     "accounts",

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from bifrost_site.admin_site import discover as discover_admin
+
 # The OpenAPI extensions register themselves on import. Schema generation always walks this URLconf,
 # so they are loaded here rather than in an AppConfig.ready(): a worker never imports drf-spectacular.
 from bifrost_site.api import schema  # noqa: F401
@@ -9,7 +11,7 @@ from bifrost_site.health import HealthView, LiveView
 from bifrost_site.metrics import prometheus_metrics
 
 # BifrostAdminConfig leaves the discovery of the apps' admin modules to the URLconf (not the worker).
-admin.autodiscover()
+discover_admin()
 
 urlpatterns = [
     path("api/", include("bifrost_site.api.urls")),  # first: the busiest prefix (see api/urls.py)
