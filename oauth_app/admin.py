@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 
 import audit
 from audit.services import diff
-from oauth_app.models import OAuthConnection, OAuthRefreshRun
+from oauth_app.models import FlowType, OAuthConnection, OAuthRefreshRun
 from oauth_app.selectors import connection_token
 
 
@@ -12,7 +12,13 @@ class OAuthConnectionAdminForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False),
         required=False,
         strip=False,
-        help_text="Write-only: the current value is never shown. Leave empty to keep it.",
+        help_text="Write-only: the current value is never shown. Required for a new connection (unless it is a "
+        "public client); leave empty to keep the current one.",
+    )
+    public_client = forms.BooleanField(
+        required=False,
+        label="Public client",
+        help_text="Authorization code only: the provider registered this client without a secret (PKCE alone).",
     )
 
     class Meta:
@@ -30,9 +36,25 @@ class OAuthConnectionAdminForm(forms.ModelForm):
             "extra_token_params",
         ]
 
+    def clean(self):
+        data = super().clean()
+        flow = data.get("flow_type")
+        if flow == FlowType.AUTHORIZATION_CODE and not data.get("authorization_url"):
+            self.add_error("authorization_url", "Required for the authorization code flow.")
+        if data.get("public_client") and flow != FlowType.AUTHORIZATION_CODE:
+            self.add_error("public_client", "Only an authorization code client can be public.")
+        # `_state.adding`, not `pk`: the primary key is a UUID set when the unsaved instance is built.
+        if self.instance._state.adding and not data.get("client_secret") and not data.get("public_client"):
+            self.add_error(
+                "client_secret",
+                "Required for a new connection. For an authorization code client registered without a secret, "
+                "tick 'Public client'.",
+            )
+        return data
+
     def save(self, commit=True):
         connection = super().save(commit=False)
-        if not self.cleaned_data.get("client_secret") and connection.pk:
+        if not self.cleaned_data.get("client_secret") and not connection._state.adding:
             connection.client_secret = OAuthConnection.objects.get(pk=connection.pk).client_secret
         if commit:
             connection.save()

@@ -15,7 +15,8 @@ class SecretAdminForm(forms.ModelForm):
         required=False,
         max_length=65536,
         strip=False,
-        help_text="Write-only: the current value is never shown. Leave empty to keep it.",
+        help_text="Write-only: the current value is never shown. Required for a new secret; "
+        "leave empty to keep the current one.",
     )
 
     class Meta:
@@ -23,14 +24,15 @@ class SecretAdminForm(forms.ModelForm):
         fields = ["name", "description", "organization", "value"]
 
     def clean_value(self):
+        # `_state.adding`, not `pk`: the primary key is a UUID set when the unsaved instance is built.
         value = self.cleaned_data.get("value")
-        if not value and not self.instance.pk:
+        if not value and self.instance._state.adding:
             raise forms.ValidationError("A value is required for a new secret.")
         return value
 
     def save(self, commit=True):
         secret = super().save(commit=False)
-        if not self.cleaned_data.get("value"):
+        if not self.cleaned_data.get("value") and not secret._state.adding:
             secret.value = Secret.objects.get(pk=secret.pk).value
         if commit:
             secret.save()

@@ -78,3 +78,73 @@ def test_admin_edit_is_audited_and_keeps_the_secret(browser, provider):
     assert conn.client_secret == SECRET and conn.scopes == ["a", "b"]
     entry = AuditLog.objects.get(action="oauth_connection.update")
     assert entry.changes["after"]["scopes"] == ["a", "b"] and SECRET not in str(entry.changes)
+
+
+def _add_form(**overrides):
+    data = {
+        "name": "graph",
+        "description": "",
+        "organization": "",
+        "flow_type": "client_credentials",
+        "client_id": "bifrost-client",
+        "client_secret": "",
+        "authorization_url": "",
+        "token_url": "https://login.example/token",
+        "scopes": "[]",
+        "extra_token_params": "{}",
+    }
+    return data | overrides
+
+
+@pytest.mark.parametrize("flow", ["client_credentials", "authorization_code"])
+def test_adding_a_connection_without_a_client_secret_is_a_form_error_not_a_500(browser, flow):
+    """Issue 18 item 13: the empty write-only field made the form look up the unsaved row (DoesNotExist)."""
+    response = browser.post(
+        "/admin/oauth_app/oauthconnection/add/",
+        _add_form(flow_type=flow, authorization_url="https://login.example/authorize"),
+    )
+    assert response.status_code == 200
+    assert "Required for a new connection" in response.content.decode()
+    assert not OAuthConnection.objects.exists()
+
+
+def test_a_public_authorization_code_client_is_added_without_a_secret(browser):
+    response = browser.post(
+        "/admin/oauth_app/oauthconnection/add/",
+        _add_form(
+            flow_type="authorization_code", authorization_url="https://login.example/authorize", public_client="on"
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert OAuthConnection.objects.get(name="graph").client_secret in (None, "")
+
+
+def test_a_client_credentials_connection_cannot_be_public(browser):
+    response = browser.post("/admin/oauth_app/oauthconnection/add/", _add_form(public_client="on"))
+    assert (
+        response.status_code == 200 and "Only an authorization code client can be public" in response.content.decode()
+    )
+    assert not OAuthConnection.objects.exists()
+
+
+def test_an_authorization_code_connection_needs_an_authorization_url(browser):
+    response = browser.post(
+        "/admin/oauth_app/oauthconnection/add/", _add_form(flow_type="authorization_code", client_secret=SECRET)
+    )
+    assert response.status_code == 200 and "Required for the authorization code flow" in response.content.decode()
+
+
+def test_changing_a_connection_with_the_secret_left_empty_keeps_it(browser):
+    conn = OAuthConnection.objects.create(
+        name="graph",
+        flow_type=FlowType.CLIENT_CREDENTIALS,
+        client_id="c",
+        client_secret=SECRET,
+        token_url="https://login.example/token",
+    )
+    response = browser.post(
+        f"/admin/oauth_app/oauthconnection/{conn.pk}/change/", _add_form(description="changed", client_id="c")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    conn.refresh_from_db()
+    assert conn.description == "changed" and conn.client_secret == SECRET
