@@ -3,13 +3,14 @@
 A key is `bfk_` + 43 url-safe characters. Only its SHA-256 (hex) is stored; the raw key is
 returned once, at creation. Authentication looks the hash up (an indexed equality on a digest, so
 the raw key is never compared character by character) and then checks revocation, expiry and the
-workflow the key is for.
+workflow the key is for; every refusal is the same 401.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -20,6 +21,8 @@ from rest_framework import exceptions
 import audit
 import audit.services
 from workflows.models import Workflow, WorkflowKey
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "bfk_"
 VISIBLE_CHARS = 8  # "bfk_" + 4 characters
@@ -95,22 +98,38 @@ def workflow_key_revoke(*, key: WorkflowKey, revoked_by=None) -> WorkflowKey:
     return key
 
 
+INVALID_KEY_MESSAGE = "A valid workflow key for this endpoint is required in the X-Bifrost-Key header."
+
+
 def workflow_key_authenticate(raw_key: str | None, workflow: Workflow | str) -> WorkflowKey:
-    """The key for this call, or 401 saying why (missing, unknown, revoked, expired, wrong workflow)."""
+    """The key for this call, or 401.
+
+    Every refusal is the same 401 with the same message (missing, unknown, revoked, expired or for
+    another workflow), so that a caller without a valid key learns nothing about keys or workflows;
+    the reason is logged for the operator.
+    """
     workflow_name = workflow if isinstance(workflow, str) else workflow.name
-    if not raw_key:
-        raise KeyAuthenticationFailed("Send the workflow key in the X-Bifrost-Key header.", code="missing_key")
-    digest = key_hash(raw_key.strip())
-    key = WorkflowKey.objects.select_related("workflow").filter(hashed_key=digest).first()
-    if key is None or not hmac.compare_digest(key.hashed_key, digest):
-        raise KeyAuthenticationFailed("Unknown workflow key.", code="unknown_key")
+    key, reason = _valid_key(raw_key, workflow_name)
+    if key is None:
+        logger.info("workflow key refused for %r: %s", workflow_name, reason)
+        raise KeyAuthenticationFailed(INVALID_KEY_MESSAGE, code="invalid_key")
     now = timezone.now()
-    if key.revoked_at is not None:
-        raise KeyAuthenticationFailed("This workflow key has been revoked.", code="revoked_key")
-    if key.expires_at is not None and key.expires_at <= now:
-        raise KeyAuthenticationFailed("This workflow key has expired.", code="expired_key")
-    if key.workflow_id is not None and key.workflow.name != workflow_name:
-        raise KeyAuthenticationFailed("This workflow key is for another workflow.", code="wrong_workflow")
     WorkflowKey.objects.filter(id=key.id).update(last_used_at=now)
     key.last_used_at = now
     return key
+
+
+def _valid_key(raw_key: str | None, workflow_name: str) -> tuple[WorkflowKey | None, str]:
+    if not raw_key:
+        return None, "missing"
+    digest = key_hash(raw_key.strip())
+    key = WorkflowKey.objects.select_related("workflow").filter(hashed_key=digest).first()
+    if key is None or not hmac.compare_digest(key.hashed_key, digest):
+        return None, "unknown"
+    if key.revoked_at is not None:
+        return None, f"revoked ({key.key_prefix})"
+    if key.expires_at is not None and key.expires_at <= timezone.now():
+        return None, f"expired ({key.key_prefix})"
+    if key.workflow_id is not None and key.workflow.name != workflow_name:
+        return None, f"for another workflow ({key.key_prefix})"
+    return key, ""

@@ -246,12 +246,13 @@ class WorkflowEndpointView(APIView):
 
     def _handle(self, request, workflow: str):
         target = Workflow.objects.filter(name=workflow, endpoint_enabled=True).first()
-        if target is None:
-            raise exceptions.NotFound("No endpoint-enabled workflow by that name.")
-        if target.public_endpoint:
-            executed_by_name, key = "public:anonymous", None
+        if target is not None and target.public_endpoint:
+            executed_by_name = "public:anonymous"
         else:
-            key = keys.workflow_key_authenticate(request.headers.get("X-Bifrost-Key"), target)
+            # Before anything about the name is told: without a valid key every name gets the same 401.
+            key = keys.workflow_key_authenticate(request.headers.get("X-Bifrost-Key"), workflow)
+            if target is None:
+                raise exceptions.NotFound("No endpoint-enabled workflow by that name.")
             executed_by_name = f"api_key:{key.id}"
         allowed = [m.upper() for m in (target.allowed_methods or ["POST"])]
         if request.method not in allowed:

@@ -74,35 +74,43 @@ def test_authenticate_rules(hook):
     assert key.last_used_at is not None
     assert WorkflowKey.objects.get(id=key.id).last_used_at is not None
     assert keys.workflow_key_authenticate(global_key, other).workflow is None
-    assert _reason(None, hook) == "missing_key"
-    assert _reason("", hook) == "missing_key"
-    assert _reason("bfk_unknown", hook) == "unknown_key"
-    assert _reason(revoked.raw_key, hook) == "revoked_key"
-    assert _reason(expired.raw_key, hook) == "expired_key"
-    assert _reason(good, other) == "wrong_workflow"
+    for refused in (None, "", "bfk_unknown", revoked.raw_key, expired.raw_key):
+        assert _reason(refused, hook) == "invalid_key"
+    assert _reason(good, other) == "invalid_key"  # a key for another workflow
 
 
 # --- /api/endpoints/{workflow} ---
 
 
-def test_endpoint_needs_an_endpoint_enabled_workflow(db, api_client):
+def test_a_key_holder_learns_which_names_are_endpoints(db):
     WorkflowFactory(name="internal_only", endpoint_enabled=False)
-    assert api_client.post("/api/endpoints/internal_only", {}, format="json").status_code == 404
-    assert api_client.post("/api/endpoints/does_not_exist", {}, format="json").status_code == 404
-
-
-@pytest.mark.parametrize(
-    ("header", "code"),
-    [(None, "missing_key"), ("bfk_wrong", "unknown_key")],
-)
-def test_endpoint_401_without_a_valid_key(hook, header, code):
     client = APIClient()
-    if header:
-        client.credentials(HTTP_X_BIFROST_KEY=header)
-    response = client.post("/api/endpoints/ticket_hook", {"a": 1}, format="json")
-    assert response.status_code == 401
-    assert response.json()["error"] == "not_authenticated"
-    assert "WWW-Authenticate" in response
+    client.credentials(HTTP_X_BIFROST_KEY=keys.workflow_key_create().raw_key)  # a key for every workflow
+    assert client.post("/api/endpoints/internal_only", {}, format="json").status_code == 404
+    assert client.post("/api/endpoints/does_not_exist", {}, format="json").status_code == 404
+
+
+def test_without_a_valid_key_every_name_and_key_state_gets_the_same_401(hook):
+    """Issue 18 item 11: the answer tells nothing about which workflows are endpoints or what state a
+    key is in (missing, unknown, revoked, expired, for another workflow)."""
+    WorkflowFactory(name="internal_only", endpoint_enabled=False)
+    WorkflowFactory(name="other_hook", endpoint_enabled=True)
+    revoked = keys.workflow_key_create(workflow_name="ticket_hook")
+    keys.workflow_key_revoke(key=revoked.key)
+    expired = keys.workflow_key_create(workflow_name="ticket_hook", expires_at=timezone.now() + dt.timedelta(days=1))
+    WorkflowKey.objects.filter(id=expired.key.id).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    other = keys.workflow_key_create(workflow_name="other_hook").raw_key
+    answers = set()
+    for name in ("ticket_hook", "internal_only", "does_not_exist"):
+        for header in (None, "bfk_wrong", revoked.raw_key, expired.raw_key, other):
+            client = APIClient()
+            if header:
+                client.credentials(HTTP_X_BIFROST_KEY=header)
+            response = client.post(f"/api/endpoints/{name}", {"a": 1}, format="json")
+            assert response.status_code == 401, (name, header, response.content)
+            assert response.json()["error"] == "not_authenticated"
+            answers.add((response.content, response["WWW-Authenticate"]))
+    assert len(answers) == 1, answers
 
 
 def test_endpoint_ignores_bearer_tokens_and_the_dev_bypass(hook, admin_client, settings):
