@@ -67,3 +67,26 @@ def test_referenced_secret_cannot_be_deleted_in_the_admin(browser):
     assert browser.post(f"/admin/secrets_app/secret/{free.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not Secret.objects.filter(pk=free.pk).exists()
     assert AuditLog.objects.filter(action="secret.delete", resource_id=str(free.pk)).exists()
+
+
+def test_adding_a_secret_without_a_value_is_a_form_error_not_a_500(browser):
+    response = browser.post("/admin/secrets_app/secret/add/", {"name": "api_key", "description": "", "value": ""})
+    assert response.status_code == 200
+    assert "A value is required for a new secret." in response.content.decode()
+    assert not Secret.objects.exists()
+
+
+def test_adding_a_secret_with_a_value_saves_it(browser):
+    response = browser.post("/admin/secrets_app/secret/add/", {"name": "api_key", "value": "s3cret-value"})
+    assert response.status_code == 302
+    assert Secret.objects.get(name="api_key").value == "s3cret-value"
+
+
+def test_changing_a_secret_with_the_value_left_empty_keeps_it(browser):
+    secret = SecretFactory(organization=None, name="api_key", value="kept-value")
+    response = browser.post(
+        f"/admin/secrets_app/secret/{secret.pk}/change/", {"name": "api_key", "description": "new", "value": ""}
+    )
+    assert response.status_code == 302
+    secret.refresh_from_db()
+    assert secret.value == "kept-value" and secret.description == "new"
