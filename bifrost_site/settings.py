@@ -433,6 +433,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 # Optional bearer token for GET /metrics (empty: public, as DESIGN §6 lists it).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# Error pages and error e-mails hide credentials inside URLs too (RABBITMQ_URL, the cache LOCATION, ...).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "bifrost_site.error_reports.ReportFilter"
+
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

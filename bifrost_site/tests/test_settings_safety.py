@@ -68,3 +68,61 @@ def test_unknown_environment_is_refused():
     result = run_manage("check", ENVIRONMENT="staging")
     assert result.returncode != 0
     assert "ENVIRONMENT" in result.stderr
+
+
+DEBUG_PAGE = """
+import os, sys
+from django.test import RequestFactory
+from django.views.debug import technical_500_response
+
+request = RequestFactory().get("/api/workflows", HTTP_AUTHORIZATION="Bearer bearer-token-6")
+request.META.update(os.environ)  # runserver's WSGI environ carries the process environment
+try:
+    raise RuntimeError("boom")
+except RuntimeError:
+    response = technical_500_response(request, *sys.exc_info())
+sys.stdout.write(response.content.decode())
+"""
+
+CREDENTIALS = {
+    "RABBITMQ_URL": ("amqp://bifrost:broker-pw-1@rabbit.internal:5672//", "broker-pw-1"),
+    "REDIS_URL": ("redis://:redis-pw-2@redis.internal:6379/0", "redis-pw-2"),
+    "DATABASE_URL": ("postgres://bifrost:db-pw-3@db.internal:5432/bifrost", "db-pw-3"),
+    "ENCRYPTION_KEYS": (f"{GOOD_FERNET},{GOOD_FERNET[::-1]}", GOOD_FERNET),
+    "AUDIT_SIGNING_KEY": ("audit-signing-key-4", "audit-signing-key-4"),
+    "SECRET_KEY": (GOOD_KEY, GOOD_KEY),
+    "PACKAGE_INDEX_URL": ("https://deploy-token-5@pypi.internal/simple?password=index-pw-8", "deploy-token-5"),
+}
+
+
+def test_the_debug_error_page_hides_every_credential():
+    """Issue 18: in development the error page showed RABBITMQ_URL/CELERY_BROKER_URL with their password."""
+    env = {name: value for name, (value, _secret) in CREDENTIALS.items()}
+    result = run_manage("shell", "-c", DEBUG_PAGE, ENVIRONMENT="development", DEBUG="true", **env)
+    assert result.returncode == 0, result.stderr
+    page = result.stdout
+    assert "RuntimeError" in page and "CELERY_BROKER_URL" in page and "CHANNEL_LAYERS" in page
+    assert "rabbit.internal" in page and "db.internal" in page  # hosts stay, for debugging
+    leaked = [
+        secret for secret in (*(secret for _value, secret in CREDENTIALS.values()), "bearer-token-6") if secret in page
+    ]
+    assert leaked == []
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("amqp://guest:guest@localhost:5672//", "amqp://guest:********************@localhost:5672//"),
+        ("redis://:pw@redis:6379/1", "redis://:********************@redis:6379/1"),
+        ("https://ghp_token@github.com/o/r.git", "https://********************@github.com/o/r.git"),
+        ("postgres://u:p@ss@db/x", "postgres://u:********************@db/x"),
+        ("redis://redis:6379/0?password=pw&db=1", "redis://redis:6379/0?password=********************&db=1"),
+        ("redis://localhost:6379/0", "redis://localhost:6379/0"),
+        ("static/", "static/"),
+    ],
+)
+def test_urls_keep_their_host_and_lose_their_credentials(text, shown):
+    from bifrost_site.error_reports import ReportFilter
+
+    assert ReportFilter().cleanse_setting("SOME_URL", text) == shown
+    assert ReportFilter().cleanse_setting("HOSTS", [{"address": text}]) == [{"address": shown}]
