@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 import audit
@@ -48,19 +49,19 @@ def tokens_issue(*, user) -> TokenPair:
     )
 
 
-def _failure_key(ip: str | None, username: str) -> str:
+def login_failure_key(ip: str | None, username: str) -> str:
     digest = hashlib.sha256(f"{ip}|{username.lower()}".encode()).hexdigest()[:32]
     return f"login-failures:{digest}"
 
 
-def _failures(key: str) -> int:
+def login_failures(key: str) -> int:
     try:
         return int(cache.get(key) or 0)
     except Exception:
         return 0
 
 
-def _count_failure(key: str) -> None:
+def login_failure_record(key: str) -> None:
     try:
         if not cache.add(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_SECONDS):
             cache.incr(key)
@@ -75,8 +76,8 @@ class LoginThrottled(exceptions.Throttled):
 def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
     """Check credentials and issue a token pair. Failures are audited and throttled."""
     username = (username or "").strip().lower()
-    key = _failure_key(ip, username)
-    if _failures(key) >= settings.LOGIN_FAILURE_LIMIT:
+    key = login_failure_key(ip, username)
+    if login_failures(key) >= settings.LOGIN_FAILURE_LIMIT:
         audit.record(action="auth.login_throttled", resource_type="user", actor_name=username or "anonymous")
         raise LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
@@ -87,7 +88,7 @@ def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
     else:
         valid = user.check_password(password)
     if not valid:
-        _count_failure(key)
+        login_failure_record(key)
         audit.record(
             action="auth.login_failed",
             resource_type="user",
@@ -122,19 +123,26 @@ def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
 
 @transaction.atomic
 def auth_refresh(*, refresh_token: str) -> TokenPair:
-    """Rotate: the old refresh token is blacklisted and refused afterwards."""
+    """Rotate: the old refresh token is blacklisted and refused afterwards.
+
+    One refresh token yields exactly one new pair, also when several requests carry it at once
+    (DESIGN §17): the blacklist entry is inserted, not looked up, and its unique constraint on the
+    outstanding token lets one transaction in; the others wait for it to commit, then fail.
+    """
     try:
-        old = RefreshToken(refresh_token)
+        old = RefreshToken(refresh_token)  # signature, expiry, type, and the blacklist as committed
     except TokenError as exc:
         raise exceptions.AuthenticationFailed(f"Invalid refresh token: {exc}") from None
     user = User.objects.select_related("organization").filter(id=old.get(jwt_settings.USER_ID_CLAIM)).first()
     if user is None:
         raise exceptions.AuthenticationFailed("Invalid refresh token: the user no longer exists.")
     check_user_may_sign_in(user)
+    outstanding, _ = old.outstand()
     try:
-        old.blacklist()
-    except TokenError as exc:
-        raise exceptions.AuthenticationFailed(f"Invalid refresh token: {exc}") from None
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        raise exceptions.AuthenticationFailed("Invalid refresh token: Token is blacklisted") from None
     return tokens_issue(user=user)
 
 

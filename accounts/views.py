@@ -33,14 +33,14 @@ class EmailAuthenticationForm(AuthenticationForm):
     def clean(self):
         username = (self.cleaned_data.get("username") or "").strip().lower()
         self.cleaned_data["username"] = username
-        key = services._failure_key(client_ip(self.request), username)
-        if services._failures(key) >= settings.LOGIN_FAILURE_LIMIT:
+        key = services.login_failure_key(client_ip(self.request), username)
+        if services.login_failures(key) >= settings.LOGIN_FAILURE_LIMIT:
             audit.record(action="auth.login_throttled", resource_type="user", actor_name=username or "anonymous")
             raise ValidationError(self.error_messages["throttled"], code="throttled")
         try:
             cleaned = super().clean()
         except ValidationError:
-            services._count_failure(key)
+            services.login_failure_record(key)
             audit.record(
                 action="auth.login_failed",
                 resource_type="user",
