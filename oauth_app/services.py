@@ -499,21 +499,3 @@ def oauth_token_for_workflow(*, organization_id, name: str) -> dict:
         "expires_at": token.expires_at.isoformat() if token.expires_at else None,
         "scopes": list(token.scopes or []),
     }
-
-
-def oauth_connection_for_workflow(*, organization_id, name: str) -> dict:
-    """What `oauth.get(name)` shows a workflow: the connection's settings and a fresh token
-    (never the client secret)."""
-    connection = _resolve(organization_id, name)
-    token = oauth_token_for_workflow(organization_id=organization_id, name=name)
-    return {
-        "name": connection.name,
-        "organization_id": str(connection.organization_id) if connection.organization_id else None,
-        "flow_type": connection.flow_type,
-        "client_id": connection.client_id,
-        "token_url": connection.token_url,
-        "authorization_url": connection.authorization_url,
-        "scopes": list(connection.scopes or []),
-        "status": connection.status,
-        **token,
-    }
