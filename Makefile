@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 
-.PHONY: run test venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check pytest bench bench-quick faults faults-quick clean
+.PHONY: run test venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check deploy-check pytest bench bench-quick faults faults-quick clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ schema-check: venv-dev
 	  if diff -u docs/api/openapi.yaml /tmp/bifrost-openapi-$$$$.yaml; then echo "OpenAPI schema matches docs/api/openapi.yaml"; \
 	  else echo "The API changed: review and run 'make schema' to update docs/api/openapi.yaml" >&2; exit 1; fi
 
+## deploy-check: offline validation of deploy/ (Caddyfile, both compose files, Kubernetes manifests) and .github/.
+deploy-check: venv-dev
+	$(PY) scripts/validate_deploy.py
+
 pytest: venv-dev
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
@@ -67,7 +71,7 @@ pytest: venv-dev
 test: venv-dev
 	$(PYTHON) scripts/services.py ensure
 	bash scripts/system_packages.sh
-	$(MAKE) --no-print-directory lint audit-deps migrations-check schema-check
+	$(MAKE) --no-print-directory lint audit-deps migrations-check schema-check deploy-check
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
 bench: venv-dev

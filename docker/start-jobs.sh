@@ -12,7 +12,9 @@
 # script exits non-zero so the container's restart policy brings both back.
 #
 # MIGRATION_WAIT_RETRIES (default 60) x MIGRATION_WAIT_INTERVAL (default 5 s) bound the migration wait;
-# CELERY_LOG_LEVEL (default info) sets both processes' log level.
+# CELERY_LOG_LEVEL (default info) sets both processes' log level. In worker mode WORKER_CONCURRENCY sets the number
+# of pool processes (default: one per CPU) and CELERY_NODE_NAME the node name (default celery@<hostname>, which is
+# unique per container and per pod; set it only when several workers share a host name).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -42,7 +44,14 @@ until python manage.py migrate --check >/dev/null 2>&1; do
 done
 
 if [ "$mode" = "worker" ]; then
-    exec celery -A bifrost_site worker -Q workflows,workspace,default --loglevel "$loglevel"
+    set -- celery -A bifrost_site worker -Q workflows,workspace,default --loglevel "$loglevel"
+    if [ -n "${WORKER_CONCURRENCY:-}" ]; then
+        set -- "$@" --concurrency "$WORKER_CONCURRENCY"
+    fi
+    if [ -n "${CELERY_NODE_NAME:-}" ]; then
+        set -- "$@" --hostname "$CELERY_NODE_NAME"
+    fi
+    exec "$@"
 fi
 if [ "$mode" = "beat" ]; then
     exec celery -A bifrost_site beat --scheduler django_celery_beat.schedulers:DatabaseScheduler --loglevel "$loglevel"

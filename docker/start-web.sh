@@ -1,21 +1,34 @@
 #!/bin/sh
-# Web process (compose service "api"): apply migrations, register periodic tasks and the workflow registry,
-# then start the web server(s) that WEB_SERVER names:
+# Web process (compose service "api"/"ws", Kubernetes Deployments api/ws): apply migrations, register periodic tasks
+# and the workflow registry, then start the web server(s) that WEB_SERVER names:
 #
-#   WEB_SERVER=daphne   (the default) replace this shell with daphne: HTTP + WebSocket on :8000
+#   WEB_SERVER=daphne   (the default) replace this shell with daphne: HTTP + WebSocket on WEB_PORT (default 8000).
+#                       Production runs it as the WebSocket-only "ws" service behind the proxy.
+#   WEB_SERVER=granian  replace this shell with granian (WSGI, HTTP only) on WEB_PORT (default 8000): production's
+#                       "api" service, behind a proxy that sends /ws/ elsewhere.
 #   WEB_SERVER=split    granian (WSGI) serves HTTP on WEB_PORT (default 8000) and daphne serves the WebSockets on
-#                       WS_PORT (default 8001). Needs a reverse proxy in front that sends /ws/ to daphne and
-#                       everything else to granian (docs/deployment.md; docs/performance.md, "Which server for
-#                       HTTP").
+#                       WS_PORT (default 8001) in one container. Needs a reverse proxy in front that sends /ws/ to
+#                       daphne and everything else to granian (docs/deployment.md; docs/performance.md, "Which
+#                       server for HTTP").
 #
-# Split mode: WEB_WORKERS (default 2) granian worker processes with WEB_THREADS (default 8) threads each; a worker
-# that dies is started again. With ENVIRONMENT=production Django takes the scheme from the proxy's X-Forwarded-Proto
-# (SECURE_PROXY_SSL_HEADER). Both servers are children of this script, supervised like worker + beat in
+# granian: WEB_WORKERS (default 2) worker processes with WEB_THREADS (default 8) threads each; a worker that dies is
+# started again. With ENVIRONMENT=production Django takes the scheme from the proxy's X-Forwarded-Proto
+# (SECURE_PROXY_SSL_HEADER). In split mode both servers are children of this script, supervised like worker + beat in
 # start-jobs.sh: SIGTERM/SIGINT are forwarded to both (as SIGTERM) and the script waits for both; if either dies on
 # its own, the other is stopped and the script exits with the dead one's status (1 if that was 0), so the
 # container's restart policy brings both back.
 #
-# RUN_MIGRATIONS=0 skips the migrate step (when several web containers start at once, let one of them migrate).
+# Overload (issue 18, item 18: a client gets an answer, never a refused or reset connection):
+#   WEB_BACKLOG (default 2048)       the listen backlog of both servers: connections the kernel holds while every
+#                                    thread is busy (capped by net.core.somaxconn, 4096 on current kernels;
+#                                    daphne's own default was 50, granian's 1024).
+#   WEB_BACKPRESSURE (default 32)    granian: requests in flight per worker process; more connections wait in the
+#                                    backlog instead of piling up inside the process. The proxy in front answers
+#                                    503 + Retry-After when no upstream takes a request in time (deploy/Caddyfile).
+#
+# RUN_MIGRATIONS=0 skips the migrate step (when several web containers start at once, let one of them migrate, or
+# the one-shot migrate service: docker/migrate.sh). RUN_SETUP=0 also skips setup_periodic_tasks, ensure_dev_user and
+# discover_workflows (the migrate service ran them).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -23,9 +36,9 @@ cd "$(dirname "$0")/.."
 server="${WEB_SERVER:-daphne}"
 
 case "$server" in
-    daphne | split) ;;
+    daphne | granian | split) ;;
     *)
-        echo "start-web: unknown WEB_SERVER '$server' (expected: daphne, or split for granian + daphne)" >&2
+        echo "start-web: unknown WEB_SERVER '$server' (expected: daphne, granian, or split for granian + daphne)" >&2
         exit 2
         ;;
 esac
@@ -33,17 +46,29 @@ esac
 if [ "${RUN_MIGRATIONS:-1}" != "0" ]; then
     python manage.py migrate --noinput
 fi
-python manage.py setup_periodic_tasks
+if [ "${RUN_SETUP:-1}" != "0" ]; then
+    python manage.py setup_periodic_tasks
 
-if [ "${ENVIRONMENT:-development}" = "development" ]; then
-    python manage.py ensure_dev_user
+    if [ "${ENVIRONMENT:-development}" = "development" ]; then
+        python manage.py ensure_dev_user
+    fi
+
+    # A broken workflow file in the workspace must not keep the API down: discovery records import errors itself.
+    python manage.py discover_workflows || echo "start-web: discover_workflows failed; the API starts anyway" >&2
 fi
 
-# A broken workflow file in the workspace must not keep the API down: discovery records import errors itself.
-python manage.py discover_workflows || echo "start-web: discover_workflows failed; the API starts anyway" >&2
+backlog="${WEB_BACKLOG:-2048}"
+backpressure="${WEB_BACKPRESSURE:-32}"
 
 if [ "$server" = "daphne" ]; then
-    exec daphne -b 0.0.0.0 -p 8000 --proxy-headers bifrost_site.asgi:application
+    # daphne has no backlog flag; its Twisted endpoint string takes one.
+    exec daphne -e "tcp:port=${WEB_PORT:-8000}:interface=0.0.0.0:backlog=$backlog" --proxy-headers \
+        bifrost_site.asgi:application
+fi
+if [ "$server" = "granian" ]; then
+    exec granian --interface wsgi --host 0.0.0.0 --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
+        --blocking-threads "${WEB_THREADS:-8}" --backlog "$backlog" --backpressure "$backpressure" \
+        --respawn-failed-workers bifrost_site.wsgi:application
 fi
 
 # A signal that arrives before both process ids are known is remembered and acted on just below.
@@ -51,9 +76,11 @@ stopping=0
 trap 'stopping=1' TERM INT
 
 granian --interface wsgi --host 0.0.0.0 --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
-    --blocking-threads "${WEB_THREADS:-8}" --respawn-failed-workers bifrost_site.wsgi:application &
+    --blocking-threads "${WEB_THREADS:-8}" --backlog "$backlog" --backpressure "$backpressure" \
+    --respawn-failed-workers bifrost_site.wsgi:application &
 http_pid=$!
-daphne -b 0.0.0.0 -p "${WS_PORT:-8001}" --proxy-headers bifrost_site.asgi:application &
+daphne -e "tcp:port=${WS_PORT:-8001}:interface=0.0.0.0:backlog=$backlog" --proxy-headers \
+    bifrost_site.asgi:application &
 daphne_pid=$!
 
 # shellcheck disable=SC2317,SC2329  # invoked by the trap below
