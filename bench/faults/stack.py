@@ -82,6 +82,7 @@ class Stack:
             "DISCOVER_ON_WORKER_START": "false",
             "LOG_LEVEL": "INFO",
             "LOGIN_THROTTLE_RATE": "100000/min",
+            "RUN_RATE_PER_USER": "1000000/min",
             "SYNC_WAIT_SECONDS": "20",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",

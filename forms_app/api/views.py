@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import DEV_BYPASS
 from bifrost_site.api.docs import ERROR, errors
-from bifrost_site.api.throttling import ResilientScopedRateThrottle
+from bifrost_site.api.throttling import ResilientScopedRateThrottle, RunRateThrottle
 from bifrost_site.api.viewsets import BifrostViewSet
 from executions.presenters import RUN_RESPONSES, started_run_response
 from forms_app import selectors, services
@@ -20,6 +20,7 @@ from forms_app.models import Form, FormRole
 ERRORS = errors(400, 404)
 RUN_ERRORS = errors(400, 404, 409, 429, 503)  # 403: an ORG user naming another organization in the header
 USE_ACTIONS = frozenset({"retrieve", "startup", "submit", "data_provider", "upload"})
+RUN_ACTIONS = frozenset({"startup", "submit"})  # also throttled per signed-in user (RUN_RATE_PER_USER)
 
 
 class FormPermission(BasePermission):
@@ -76,6 +77,8 @@ class FormViewSet(BifrostViewSet):
     ordering = ["name"]
 
     def get_throttles(self):
+        if self.action in RUN_ACTIONS:
+            return [PublicFormThrottle(), RunRateThrottle()]
         if self.action in USE_ACTIONS:
             return [PublicFormThrottle()]
         return super().get_throttles()

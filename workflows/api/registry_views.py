@@ -10,6 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from bifrost_site.api.docs import error
+from bifrost_site.api.throttling import RunRateThrottle
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
 from executions import services as execution_services
 from executions.models import Trigger
@@ -68,6 +69,11 @@ class WorkflowViewSet(_RegistryViewSet):
     queryset = Workflow.objects.all()
     serializer_class = WorkflowSerializer
 
+    def get_throttles(self):
+        if self.action == "execute":
+            return [RunRateThrottle()]
+        return super().get_throttles()
+
     @extend_schema(
         summary="Run a workflow",
         description=(
@@ -80,6 +86,7 @@ class WorkflowViewSet(_RegistryViewSet):
             400: error("Invalid parameters (each bad field named)"),
             404: error("Unknown workflow"),
             409: error("Workflow unavailable (import error or vanished file)"),
+            429: error("Too many runs started by this user; Retry-After says when to try again"),
             503: error("Task queue unreachable; the execution is marked Failed"),
             **ERRORS,
         },
