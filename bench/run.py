@@ -63,6 +63,7 @@ ENV = {
     "DISCOVER_ON_WORKER_START": "false",
     "LOG_LEVEL": "WARNING",
     "LOGIN_THROTTLE_RATE": "100000/min",
+    "RUN_RATE_PER_USER": "1000000/min",
     "PYTHONPATH": str(ROOT),
     "PYTHONWARNINGS": "ignore",
 }

@@ -196,6 +196,8 @@ SYNC_ANSWER_POLL_SECONDS = env.float("SYNC_ANSWER_POLL_SECONDS", default=2.0)
 ENGINE_DB_RETRY_SECONDS = env.int("ENGINE_DB_RETRY_SECONDS", default=60)
 # How long a data provider call waits for the worker.
 DATA_PROVIDER_TIMEOUT_SECONDS = env.int("DATA_PROVIDER_TIMEOUT_SECONDS", default=30)
+# Runs a signed-in user may start (execute, form submit and startup) before a 429 (DRF rate: "60/min").
+RUN_RATE_PER_USER = env.str("RUN_RATE_PER_USER", default="60/min")
 
 DEV_USER_EMAIL = env.str("DEV_USER_EMAIL", default="admin@localhost")
 DEV_USER_PASSWORD = env.str("DEV_USER_PASSWORD", default="admin")
