@@ -664,7 +664,7 @@ def scenario_log_lines(bench: Bench) -> None:
         raise RuntimeError(f"log workflow answered {response.status_code}: {response.text[:200]}")
     execution_id = response.json()["execution_id"]
     ws_url = ws_base.replace("http://", "ws://") + f"/ws/executions/{execution_id}/?token={session.access_token}"
-    ws = websocket.create_connection(ws_url, timeout=30, origin=base)
+    ws = websocket.create_connection(ws_url, timeout=30, origin=ws_base)  # its own origin (a token client)
     seen: set[int] = set()
     latencies: list[float] = []
     last_line_at = None

@@ -13,15 +13,14 @@ def build_application(http_app=None):
     """Build the protocol router; tests construct it directly."""
     from channels.auth import AuthMiddlewareStack
     from channels.routing import ProtocolTypeRouter, URLRouter
-    from channels.security.websocket import AllowedHostsOriginValidator
 
     from bifrost_site.routing import websocket_urlpatterns
-    from bifrost_site.ws_auth import TokenAuthMiddleware
+    from bifrost_site.ws_auth import SameOriginValidator, TokenAuthMiddleware
 
     return ProtocolTypeRouter(
         {
             "http": http_app or django_asgi_app,
-            "websocket": AllowedHostsOriginValidator(
+            "websocket": SameOriginValidator(
                 AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
             ),
         }

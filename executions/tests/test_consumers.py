@@ -137,6 +137,53 @@ async def test_foreign_origin_is_refused(application, running, member):
     await comm.disconnect()
 
 
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        (b"http://localhost:9999", b"localhost:8000"),  # another port of an allowed host
+        (b"http://localhost:9999", b"testserver"),
+        (b"http://testserver:9999", b"testserver"),
+        (b"https://testserver", b"testserver"),  # another scheme
+        (b"http://testserver", b"evil.example"),  # a Host outside ALLOWED_HOSTS (DNS rebinding)
+        (b"null", b"testserver"),
+    ],
+)
+async def test_an_origin_differing_in_scheme_host_or_port_is_refused(application, running, member, origin, host):
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/executions/{running.id}/?token={await token_for(member)}",
+        headers=[(b"origin", origin), (b"host", host)],
+    )
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert not connected
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "extra"),
+    [
+        (b"http://localhost:8000", b"localhost:8000", []),
+        (b"https://bifrost.example", b"bifrost.example", [(b"x-forwarded-proto", b"https")]),  # behind the proxy
+        (b"http://app.example:3000", b"testserver", []),  # listed in CORS_ALLOWED_ORIGINS
+    ],
+)
+async def test_the_servers_own_origin_and_the_configured_ones_are_accepted(
+    application, running, member, settings, origin, host, extra
+):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "bifrost.example"]
+    settings.CORS_ALLOWED_ORIGINS = ["http://app.example:3000"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/executions/{running.id}/?token={await token_for(member)}",
+        headers=[(b"origin", origin), (b"host", host), *extra],
+    )
+    connected, _ = await comm.connect(timeout=TIMEOUT)
+    assert connected
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["type"] == "status"
+    await comm.disconnect()
+
+
 async def test_session_cookie_authenticates(application, running, admin_user):
     from django.conf import settings
     from django.test import Client
