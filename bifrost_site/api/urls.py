@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from bifrost_site.api.root import APIRootView
 from bifrost_site.metrics import MetricsView
 
 # Django tries these in order and the app prefixes never overlap, so the busiest routes (run a
@@ -16,4 +17,5 @@ urlpatterns = [
     path("", include("secrets_app.api.urls")),
     path("", include("oauth_app.api.urls")),
     path("", include("forms_app.api.urls")),
+    path("", APIRootView.as_view(), name="api-root"),  # GET /api/: the map of the routes above
 ]

@@ -27,6 +27,8 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 NOT_IN_MATRIX = {
     # The OpenAPI document is public by design (the Swagger page at /docs reads it).
     "GET /api/schema": "public; bifrost_site/tests/test_openapi_and_pages.py",
+    # The API root: a map of the endpoints, no organization's objects; platform admins only.
+    "GET /api/": "a map of endpoints, admin only; bifrost_site/tests/test_api_root.py",
     # Webhooks authenticate with a workflow key (X-Bifrost-Key) or are public per workflow; there is
     # no user and no scope. 401 without a valid key, throttling and methods: workflows/tests/test_keys.py.
     "GET /api/endpoints/{workflow}": "workflow-key auth; workflows/tests/test_keys.py",
