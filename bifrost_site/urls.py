@@ -9,6 +9,7 @@ from bifrost_site.admin_site import discover as discover_admin
 from bifrost_site.api import schema  # noqa: F401
 from bifrost_site.health import HealthView, LiveView
 from bifrost_site.metrics import prometheus_metrics
+from bifrost_site.views import home
 
 # BifrostAdminConfig leaves the discovery of the apps' admin modules to the URLconf (not the worker).
 discover_admin()
@@ -27,6 +28,7 @@ urlpatterns = [
     path("executions/", include("executions.urls")),
     path("", include("accounts.urls")),
     path("forms/", include("forms_app.urls")),
+    path("", home, name="home"),
 ]
 
 handler404 = "bifrost_site.views.not_found"

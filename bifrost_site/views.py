@@ -1,4 +1,5 @@
 from django.http import JsonResponse
+from django.shortcuts import redirect
 
 from bifrost_site.api.exceptions import error_body
 
@@ -7,6 +8,14 @@ def _wants_json(request) -> bool:
     return request.path.startswith(
         ("/api/", "/auth/", "/health", "/metrics")
     ) or "application/json" in request.headers.get("Accept", "")
+
+
+def home(request):
+    """`/`: platform admins to the admin console, everyone else to their forms (DESIGN §18)."""
+    user = request.user
+    if not user.is_authenticated:
+        return redirect("/login/")
+    return redirect("/admin/" if getattr(user, "is_platform_admin", False) else "/forms/")
 
 
 def not_found(request, exception=None):

@@ -28,7 +28,7 @@ def page_config(response):
     return json.loads(html[start : html.index("</script>", start)])
 
 
-def test_list_page_requires_login_and_shows_usable_forms(org):
+def test_list_page_requires_login_and_shows_usable_forms(registry, org):  # noqa: F811
     mine = FormFactory(organization=org, access_level="authenticated", name="Reset password")
     FormFactory(organization=org, access_level="role_based", name="Secret form")
     response = Client().get("/forms/")

@@ -83,7 +83,31 @@
 
   // --- building fields ---------------------------------------------------------------------
 
+  /* "Run again" (?rerun=<execution id>, checked by the server): the values this browser submitted for that
+   * run if it kept them (form-only fields included), else the run's parameters from the server. */
+  function rerunValues() {
+    if (!config.rerun_of) return {};
+    try {
+      var kept = window.sessionStorage.getItem("bifrost-run:" + config.rerun_of);
+      if (kept) return JSON.parse(kept) || {};
+    } catch (e) { /* storage unavailable */ }
+    return config.prefill || {};
+  }
+  var prefill = rerunValues();
+
+  function rememberValues(executionId, formData) {
+    if (!executionId) return;
+    var kept = {};
+    config.fields.forEach(function (field) {
+      if (field.type !== "file" && !DISPLAY[field.type] && Object.prototype.hasOwnProperty.call(formData, field.name)) {
+        kept[field.name] = formData[field.name];
+      }
+    });
+    try { window.sessionStorage.setItem("bifrost-run:" + executionId, JSON.stringify(kept)); } catch (e) { /* full */ }
+  }
+
   function initialValue(field) {
+    if (field.type !== "file" && Object.prototype.hasOwnProperty.call(prefill, field.name)) return prefill[field.name];
     if (field.allow_as_query_param && Object.prototype.hasOwnProperty.call(state.query, field.name)) {
       return state.query[field.name];
     }
@@ -137,6 +161,7 @@
         input = el("select", { id: id, name: field.name, multiple: field.type === "multi_select" ? "multiple" : null });
         control.setOptions = function (options) {
           var keep = control.get ? control.get() : initial;
+          if (!control.touched && (keep === "" || (Array.isArray(keep) && !keep.length))) keep = initial;
           input.innerHTML = "";
           if (field.type === "select") input.appendChild(el("option", { value: "" }, field.placeholder || "Choose…"));
           control.values = {};
@@ -162,6 +187,7 @@
         input = el("div", { "class": "choices", role: "radiogroup" });
         control.setOptions = function (options) {
           var keep = control.get ? control.get() : initial;
+          if (!control.touched && keep === "") keep = initial;
           input.innerHTML = "";
           control.values = {};
           options.forEach(function (option, index) {
@@ -206,8 +232,8 @@
     control.errorEl = el("div", { "class": "error", role: "alert" });
     wrapper.appendChild(control.errorEl);
     control.input = input;
-    input.addEventListener("change", function () { onChange(field.name); });
-    input.addEventListener("input", function () { onChange(field.name); });
+    input.addEventListener("change", function () { control.touched = true; onChange(field.name); });
+    input.addEventListener("input", function () { control.touched = true; onChange(field.name); });
     state.controls[field.name] = control;
     return wrapper;
   }
@@ -368,7 +394,7 @@
     var status = document.getElementById("result-status");
     var body = document.getElementById("result-body");
     section.hidden = false;
-    status.textContent = data.status || "";
+    status.textContent = (config.status_labels || {})[data.status] || data.status || "";
     status.className = "status " + (data.status || "");
     body.innerHTML = "";
     var result = data.result;
@@ -387,7 +413,16 @@
     } else if ((result === undefined || result === null) && data.message) {
       body.appendChild(el("p", {}, data.message));
     }
+    var link = document.getElementById("result-execution");
+    var again = document.getElementById("result-run-again");
+    if (data.execution_id && !config.public) {
+      link.href = config.execution_url.replace("{id}", data.execution_id);
+      link.hidden = false;
+      again.href = config.form_url + "?rerun=" + encodeURIComponent(data.execution_id);
+      again.hidden = false;
+    }
     section.scrollIntoView({ behavior: "smooth" });
+    section.focus({ preventScroll: true });
   }
 
   formEl.addEventListener("submit", function (event) {
@@ -412,6 +447,9 @@
     submitEl.disabled = true;
     post("/submit", { form_data: data.field, query: state.query, workflow: state.workflow }).then(function (response) {
       submitEl.disabled = false;
+      if ((response.status === 200 || response.status === 202) && response.data.execution_id) {
+        rememberValues(response.data.execution_id, data.field);
+      }
       if (response.status === 202 && response.data.execution_id) {
         window.location.assign(config.execution_url.replace("{id}", response.data.execution_id));
         return;
