@@ -172,6 +172,14 @@ def fuzz_world(org, member, other_org):
     return {"org": org, "member": member, "target": target}
 
 
+@pytest.fixture(autouse=True)
+def _refuse_flushdb(monkeypatch):
+    """Any cache.clear() here fails the test: on Redis it is FLUSHDB of a database other runs share."""
+    from django.core.cache.backends.redis import RedisCache
+
+    monkeypatch.setattr(RedisCache, "clear", lambda self: pytest.fail("cache.clear() is FLUSHDB"))
+
+
 @pytest.fixture
 def wsgi_app():
     """The Django WSGI handler, sharing the test's database transaction.
@@ -197,11 +205,12 @@ def _bearer(user) -> dict:
 
 
 def _call_and_check(case, app, user):
-    from django.core.cache import cache
+    from bifrost_site.testing.services import cleanup_cache_keys
 
     # Throttle and lock-out counters would otherwise turn every later example of /auth/* into a
-    # 429 (a documented answer, but then nothing else of the operation is exercised).
-    cache.clear()
+    # 429 (a documented answer, but then nothing else of the operation is exercised). Only this
+    # run's keys are deleted, never the whole Redis database (another Bifrost may share it).
+    cleanup_cache_keys()
     response = case.call(app=app, headers=_bearer(user))
     case.validate_response(response, checks=CHECKS)
 
