@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from bifrost_site.models import ACTIVITY, BaseModel, OrgOwnedModel, OrgScopedQuerySet
@@ -131,6 +132,31 @@ class UserRole(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.role}"
+
+    def clean(self):
+        """A user holds roles of their own organization or GLOBAL roles; a platform user holds none
+        (DESIGN §4). The admin's inlines validate through here; the API's service checks the same."""
+        super().clean()
+        try:
+            user, role = self.user, self.role
+        except models.ObjectDoesNotExist:
+            return  # the missing field is reported on its own
+        problem = role_holding_problem(user, role)
+        if problem:
+            raise ValidationError(problem)  # not a field's: each inline shows one of the two fields
+
+
+def role_holding_problem(user, role) -> str | None:
+    """Why `user` may not hold `role`, or None when they may."""
+    if user.user_type != UserType.ORG:
+        return f"{user.email} is a platform user: platform users cannot be given roles (they see everything)."
+    if role.organization_id is not None and role.organization_id != user.organization_id:
+        return (
+            f"The role '{role.name}' belongs to the organization {role.organization}, and {user.email} to "
+            f"{user.organization or 'no organization'}: a user may only hold roles of their own organization "
+            "or GLOBAL roles."
+        )
+    return None
 
 
 class RevokedAccessToken(BaseModel):
