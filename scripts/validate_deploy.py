@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -128,10 +129,10 @@ def compose_schema_problems(document: dict, env: dict[str, str]) -> list[str]:
     except ValueError as exc:
         return [str(exc)]
     schema = json.loads(COMPOSE_SCHEMA.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft7Validator(schema)
+    validator = jsonschema.validators.validator_for(schema)(schema)  # the schema names its draft (2020-12)
     return [
         f"{'/'.join(str(part) for part in error.absolute_path) or '<root>'}: {error.message}"
-        for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     ]
 
 
@@ -197,7 +198,7 @@ def production_compose_problems(document: dict, env: dict[str, str]) -> list[str
             problems.append(f"{name} ENVIRONMENT must be production")
         if not service.get("read_only"):
             problems.append(f"{name} must run with a read-only root filesystem (read_only: true)")
-        if not {"/tmp"} <= {str(path).split(":")[0] for path in service.get("tmpfs") or []}:
+        if "/tmp" not in {str(path).split(":")[0] for path in service.get("tmpfs") or []}:  # noqa: S108 (a container path)
             problems.append(f"{name} needs a tmpfs at /tmp (read-only root filesystem)")
         if {"workspace", "media"} - {str(volume).split(":")[0] for volume in service.get("volumes") or []}:
             problems.append(f"{name} must mount the workspace and media volumes")
@@ -354,15 +355,19 @@ def manifest_problems(documents: list[dict], keda: bool = False) -> list[str]:
                     if resource not in (resources.get(kind) or {}):
                         problems.append(f"{label}: no {resource} {kind}")
             mounts = {mount["mountPath"]: mount["name"] for mount in container.get("volumeMounts") or []}
-            if "emptyDir" not in volumes.get(mounts.get("/tmp", ""), {}):
+            if "emptyDir" not in volumes.get(mounts.get("/tmp", ""), {}):  # noqa: S108 (a container path)
                 problems.append(f"{label}: /tmp must be an emptyDir (the root filesystem is read-only)")
             if "/app/workspace" not in mounts:
                 problems.append(f"{label}: the workspace is not mounted at /app/workspace")
             env_from = container.get("envFrom") or []
-            if not any("configMapRef" in source for source in env_from) or not any("secretRef" in source for source in env_from):
+            if not any("configMapRef" in source for source in env_from) or not any(
+                "secretRef" in source for source in env_from
+            ):
                 problems.append(f"{label}: settings must come from the ConfigMap and the Secret (envFrom)")
             if "command" in container:
-                problems.append(f"{label}: use args, not command, so the image's entrypoint still waits for the services")
+                problems.append(
+                    f"{label}: use args, not command, so the image's entrypoint still waits for the services"
+                )
     for name in ("api", "ws"):
         doc = deployments.get(name)
         if doc is None:
@@ -390,7 +395,9 @@ def manifest_problems(documents: list[dict], keda: bool = False) -> list[str]:
         if (beat["spec"].get("strategy") or {}).get("type") != "Recreate":
             problems.append("beat: strategy must be Recreate (a rolling update runs two beats)")
     job = jobs.get("bifrost-migrate")
-    if job is not None and "migrate.sh" not in " ".join(job["spec"]["template"]["spec"]["containers"][0].get("args") or []):
+    if job is not None and "migrate.sh" not in " ".join(
+        job["spec"]["template"]["spec"]["containers"][0].get("args") or []
+    ):
         problems.append("bifrost-migrate must run docker/migrate.sh")
 
     services = _by(documents, "Service")
@@ -455,7 +462,8 @@ def check_caddy() -> list[str]:
         },
     }
     for label, extra in variants.items():
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/tmp"), **extra}
+        home = os.environ.get("HOME", tempfile.gettempdir())
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home, **extra}
         result = subprocess.run(
             ["caddy", "validate", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
             capture_output=True, text=True, env=env, timeout=60, check=False,

@@ -41,7 +41,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 DOCKER_DIR = ROOT / "docker"
-SCRIPTS = ("entrypoint.sh", "start-web.sh", "start-jobs.sh")
+SCRIPTS = ("entrypoint.sh", "start-web.sh", "start-jobs.sh", "migrate.sh")
 
 SERVICES = frozenset({"postgres", "rabbitmq", "redis", "api", "jobs"})
 INFRA_SERVICES = ("postgres", "rabbitmq", "redis")
@@ -815,7 +815,7 @@ def test_start_web_migrates_then_execs_daphne(stubs, environment, dev_user, web_
     expected += ["python manage.py ensure_dev_user"] if dev_user else []
     expected += [
         "python manage.py discover_workflows",
-        "daphne -b 0.0.0.0 -p 8000 --proxy-headers bifrost_site.asgi:application",
+        "daphne -e tcp:port=8000:interface=0.0.0.0:backlog=2048 --proxy-headers bifrost_site.asgi:application",
     ]
     assert calls(log) == expected
 
@@ -842,6 +842,57 @@ def test_start_web_stops_when_migrate_fails(stubs, web_server):
     result = run_script("start-web.sh", env | {"WEB_SERVER": web_server})
     assert result.returncode != 0
     assert not any(call.startswith(("daphne", "granian")) for call in calls(log))
+
+
+@pytest.mark.parametrize(
+    ("web_server", "overrides", "expected"),
+    [
+        (
+            "granian",
+            {},
+            "granian --interface wsgi --host 0.0.0.0 --port 8000 --workers 2 --blocking-threads 8 --backlog 2048"
+            " --backpressure 32 --respawn-failed-workers bifrost_site.wsgi:application",
+        ),
+        (
+            "daphne",
+            {"WEB_PORT": "8100", "WEB_BACKLOG": "4096"},
+            "daphne -e tcp:port=8100:interface=0.0.0.0:backlog=4096 --proxy-headers bifrost_site.asgi:application",
+        ),
+    ],
+)
+def test_start_web_single_server_modes_with_setup_skipped(stubs, web_server, overrides, expected):
+    """Production's api (granian) and ws (daphne) services: the migrate service did the setup (RUN_SETUP=0)."""
+    bin_dir, log, env = stubs
+    (bin_dir / "python").unlink()
+    for name in ("python", "daphne", "granian"):
+        write_stub(bin_dir, name, LOGGING_STUB)
+    env |= {"WEB_SERVER": web_server, "RUN_MIGRATIONS": "0", "RUN_SETUP": "0", "ENVIRONMENT": "production"}
+    result = run_script("start-web.sh", env | overrides)
+    assert result.returncode == 0, result.stderr
+    assert calls(log) == [expected]
+
+
+def test_migrate_script_migrates_registers_and_discovers(stubs):
+    bin_dir, log, env = stubs
+    (bin_dir / "python").unlink()
+    write_stub(bin_dir, "python", LOGGING_STUB + 'case "$*" in *discover*) exit 1;; esac\n')
+    result = run_script("migrate.sh", env)
+    assert result.returncode == 0, result.stderr
+    assert calls(log) == [
+        "python manage.py migrate --noinput",
+        "python manage.py setup_periodic_tasks",
+        "python manage.py discover_workflows",
+    ]
+    assert "discover_workflows failed" in result.stderr
+
+
+def test_migrate_script_fails_when_migrate_fails(stubs):
+    bin_dir, log, env = stubs
+    (bin_dir / "python").unlink()
+    write_stub(bin_dir, "python", LOGGING_STUB + 'case "$*" in *migrate*) exit 1;; esac\n')
+    result = run_script("migrate.sh", env)
+    assert result.returncode != 0
+    assert calls(log) == ["python manage.py migrate --noinput"]
 
 
 def test_start_web_rejects_an_unknown_web_server(stubs):
@@ -906,13 +957,22 @@ def started_web(env: dict):
     [
         (
             {},
-            "--interface wsgi --host 0.0.0.0 --port 8000 --workers 2 --blocking-threads 8 --respawn-failed-workers",
-            "-b 0.0.0.0 -p 8001 --proxy-headers",
+            "--interface wsgi --host 0.0.0.0 --port 8000 --workers 2 --blocking-threads 8 --backlog 2048"
+            " --backpressure 32 --respawn-failed-workers",
+            "-e tcp:port=8001:interface=0.0.0.0:backlog=2048 --proxy-headers",
         ),
         (
-            {"WEB_PORT": "9000", "WS_PORT": "9001", "WEB_WORKERS": "4", "WEB_THREADS": "2"},
-            "--interface wsgi --host 0.0.0.0 --port 9000 --workers 4 --blocking-threads 2 --respawn-failed-workers",
-            "-b 0.0.0.0 -p 9001 --proxy-headers",
+            {
+                "WEB_PORT": "9000",
+                "WS_PORT": "9001",
+                "WEB_WORKERS": "4",
+                "WEB_THREADS": "2",
+                "WEB_BACKLOG": "512",
+                "WEB_BACKPRESSURE": "8",
+            },
+            "--interface wsgi --host 0.0.0.0 --port 9000 --workers 4 --blocking-threads 2 --backlog 512"
+            " --backpressure 8 --respawn-failed-workers",
+            "-e tcp:port=9001:interface=0.0.0.0:backlog=512 --proxy-headers",
         ),
     ],
 )
@@ -1036,8 +1096,245 @@ def test_start_jobs_single_mode_execs_one_process(jobs_stubs, mode, expected):
     assert [call for call in calls(log) if call.startswith("celery")] == [expected]
 
 
+def test_start_jobs_worker_takes_concurrency_and_node_name(jobs_stubs):
+    bin_dir, log, env = jobs_stubs
+    write_stub(bin_dir, "celery", LOGGING_STUB)
+    result = run_script("start-jobs.sh", env | {"WORKER_CONCURRENCY": "3", "CELERY_NODE_NAME": "w2@host"}, "worker")
+    assert result.returncode == 0, result.stderr
+    assert [call for call in calls(log) if call.startswith("celery")] == [
+        "celery -A bifrost_site worker -Q workflows,workspace,default --loglevel info"
+        " --concurrency 3 --hostname w2@host"
+    ]
+
+
 def test_start_jobs_rejects_an_unknown_mode(jobs_stubs):
     _, log, env = jobs_stubs
     result = run_script("start-jobs.sh", env, "flower")
     assert result.returncode == 2
     assert calls(log) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Production deployment (issue 25): deploy/compose.production.yml, deploy/Caddyfile, deploy/kubernetes, .github
+# The rules live in scripts/validate_deploy.py (`make deploy-check`); here they are fed broken copies.
+# --------------------------------------------------------------------------------------------------
+
+
+def _validate_deploy():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("validate_deploy", ROOT / "scripts" / "validate_deploy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def deploy():
+    return _validate_deploy()
+
+
+@pytest.fixture(scope="module")
+def production(deploy):
+    return deploy.load_yaml(deploy.PROD_COMPOSE), deploy.read_env_file(deploy.PROD_ENV_EXAMPLE)
+
+
+def test_production_compose_matches_the_schema_and_the_rules(deploy, production):
+    document, env = production
+    assert deploy.compose_schema_problems(document, env) == []
+    assert deploy.production_compose_problems(document, env) == []
+    assert deploy.production_env_problems(env) == []
+
+
+def test_production_compose_needs_its_secrets(deploy, production):
+    document, env = production
+    problems = deploy.production_compose_problems(document, {k: v for k, v in env.items() if k != "BIFROST_HOST"})
+    assert any("required variable BIFROST_HOST" in problem for problem in problems), problems
+
+
+def _copy_services(document):
+    document = copy.deepcopy(document)
+    for name, service in document["services"].items():
+        document["services"][name] = copy.deepcopy(service)
+    return document
+
+
+NEGATIVE_PRODUCTION_CASES = [
+    (_set(("services", "api", "ports"), ["8000:8000"]), "api publishes ports"),
+    (_set(("services", "postgres", "ports"), ["5432:5432"]), "postgres publishes ports"),
+    (_drop(("services", "beat", "container_name")), "cannot be scaled past one"),
+    (_set(("services", "worker", "container_name"), "bifrost-worker"), "--scale worker=N"),
+    (_drop(("services", "migrate")), "services are"),
+    (_set(("services", "api", "depends_on", "migrate", "condition"), "service_started"), "api must depend on migrate"),
+    (_drop(("services", "worker", "depends_on", "migrate")), "worker must depend on migrate"),
+    (_drop(("services", "ws", "healthcheck")), "ws has no healthcheck"),
+    (_set(("services", "api", "environment", "WEB_SERVER"), "daphne"), "api must run granian"),
+    (_drop(("services", "api", "environment", "WEB_BACKLOG")), "listen backlog"),
+    (_set(("services", "api", "environment", "RUN_MIGRATIONS"), "1"), "must not migrate"),
+    (_set(("services", "redis", "networks"), ["default", "backend"]), "redis must be on the internal backend"),
+    (_set(("services", "proxy", "networks"), ["default", "backend"]), "must not reach the data services"),
+    (_set(("services", "worker", "read_only"), False), "read-only root filesystem"),
+    (_drop(("services", "beat", "env_file")), "production.env"),
+    (_drop(("volumes", "redis_data")), "not declared"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), NEGATIVE_PRODUCTION_CASES)
+def test_production_compose_rules_catch_broken_copies(deploy, production, mutate, expected):
+    document, env = production
+    broken = _copy_services(document)
+    mutate(broken)
+    problems = deploy.production_compose_problems(broken, env)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_production_compose_schema_catches_a_typo(deploy, production):
+    document, env = production
+    broken = _copy_services(document)
+    broken["services"]["worker"]["stop_grace_periode"] = "2m"
+    problems = deploy.compose_schema_problems(broken, env)
+    assert any("stop_grace_periode" in problem for problem in problems), problems
+
+
+def test_production_env_example_urls_match_the_bundled_services(deploy, production):
+    _, env = production
+    problems = deploy.production_env_problems(env | {"DATABASE_URL": "postgres://bifrost:other@postgres:5432/bifrost"})
+    assert any("DATABASE_URL" in problem for problem in problems), problems
+
+
+def test_caddyfile_validates_and_a_broken_copy_does_not(deploy, tmp_path, monkeypatch):
+    if shutil.which("caddy") is None:
+        pytest.skip("caddy is not installed (scripts/system_packages.sh)")
+    assert deploy.check_caddy() == []
+    broken = tmp_path / "Caddyfile"
+    broken.write_text(
+        deploy.CADDYFILE.read_text(encoding="utf-8").replace("lb_policy least_conn", "lb_policy fastest", 1)
+    )
+    monkeypatch.setattr(deploy, "CADDYFILE", broken)
+    assert deploy.check_caddy() != []
+
+
+def test_caddyfile_routes_websockets_to_ws_and_the_rest_to_api(deploy):
+    if shutil.which("caddy") is None:
+        pytest.skip("caddy is not installed (scripts/system_packages.sh)")
+    env = {"PATH": os.environ["PATH"], "HOME": "/tmp", "BIFROST_HOST": "bifrost.example.com", "ACME_EMAIL": "a@b.c"}
+    result = subprocess.run(
+        ["caddy", "adapt", "--config", str(deploy.CADDYFILE), "--adapter", "caddyfile"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    config = json.loads(result.stdout)
+    text = json.dumps(config)
+    assert '"path": ["/ws/*"]' in text
+    assert '"dial": "ws:8000"' in text and '"dial": "api:8000"' in text
+    assert '"Retry-After": ["5"]' in text
+    assert config["apps"]["http"]["servers"]["srv0"]["listen"] == [":443"]  # automatic HTTPS
+
+
+@pytest.fixture(scope="module")
+def rendered(deploy):
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (scripts/system_packages.sh)")
+    return {name: deploy.kustomize(deploy.KUSTOMIZE_DIR / name) for name in deploy.KUSTOMIZATIONS}
+
+
+def test_kubernetes_manifests_render_and_pass_the_rules(deploy, rendered):
+    for name, documents in rendered.items():
+        assert deploy.manifest_problems(documents, keda=name.endswith("keda")) == [], name
+
+
+def test_kubernetes_manifests_match_the_schemas(deploy, rendered):
+    assert deploy.schema_problems_k8s(rendered["overlays/production-keda"]) == []
+
+
+def _doc(documents, kind, name):
+    return next(doc for doc in documents if doc["kind"] == kind and doc["metadata"]["name"] == name)
+
+
+def _k8s_break(kind, name, mutate):
+    def apply(documents):
+        mutate(_doc(documents, kind, name))
+
+    return apply
+
+
+def _main_container(doc):
+    return doc["spec"]["template"]["spec"]["containers"][0]
+
+
+NEGATIVE_MANIFEST_CASES = [
+    (_k8s_break("Deployment", "beat", lambda d: d["spec"].update(replicas=2)), "beat: exactly one replica"),
+    (_k8s_break("Deployment", "beat", lambda d: d["spec"].update(strategy={"type": "RollingUpdate"})), "Recreate"),
+    (_k8s_break("Deployment", "api", lambda d: _main_container(d).pop("readinessProbe")), "readiness probe"),
+    (
+        _k8s_break("Deployment", "ws", lambda d: _main_container(d)["livenessProbe"]["httpGet"].update(path="/health")),
+        "liveness probe must GET /health/live",
+    ),
+    (
+        _k8s_break(
+            "Deployment", "worker", lambda d: _main_container(d)["securityContext"].update(readOnlyRootFilesystem=False)
+        ),
+        "readOnlyRootFilesystem",
+    ),
+    (
+        _k8s_break("Deployment", "api", lambda d: d["spec"]["template"]["spec"]["securityContext"].pop("runAsNonRoot")),
+        "non-root",
+    ),
+    (_k8s_break("Deployment", "worker", lambda d: _main_container(d)["resources"].pop("limits")), "no cpu limits"),
+    (
+        _k8s_break(
+            "Ingress",
+            "bifrost-ws",
+            lambda d: d["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(name="api"),
+        ),
+        "/ws/ -> ws",
+    ),
+    (
+        _k8s_break("HorizontalPodAutoscaler", "api", lambda d: d["spec"]["scaleTargetRef"].update(name="beat")),
+        "autoscaled",
+    ),
+    (
+        _k8s_break(
+            "PodDisruptionBudget",
+            "ws",
+            lambda d: d["spec"]["selector"]["matchLabels"].update({"app.kubernetes.io/component": "beat"}),
+        ),
+        "no PodDisruptionBudget for ws",
+    ),
+    (_k8s_break("Job", "bifrost-migrate", lambda d: _main_container(d).update(args=["true"])), "migrate.sh"),
+    (_k8s_break("Deployment", "api", lambda d: _main_container(d).update(command=["granian"])), "use args"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "expected"), NEGATIVE_MANIFEST_CASES)
+def test_kubernetes_rules_catch_broken_copies(deploy, rendered, mutate, expected):
+    documents = copy.deepcopy(rendered["overlays/production"])
+    mutate(documents)
+    problems = deploy.manifest_problems(documents)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_kubernetes_schemas_catch_unknown_and_mistyped_fields(deploy, rendered):
+    documents = copy.deepcopy(rendered["overlays/production-keda"])
+    _main_container(_doc(documents, "Deployment", "api"))["livenesProbe"] = {}
+    _doc(documents, "ScaledObject", "worker")["spec"]["triggers"][0]["metdata"] = {}
+    _doc(documents, "Service", "ws")["spec"]["ports"][0]["port"] = "8000"
+    problems = "\n".join(deploy.schema_problems_k8s(documents))
+    assert "livenesProbe" in problems
+    assert "ScaledObject/worker" in problems and "metdata" in problems
+    assert "Service/ws" in problems
+
+
+def test_keda_component_scales_worker_on_the_workflows_queue(rendered):
+    scaled = _doc(rendered["overlays/production-keda"], "ScaledObject", "worker")
+    trigger = scaled["spec"]["triggers"][0]
+    assert (trigger["type"], trigger["metadata"]["queueName"], trigger["metadata"]["mode"]) == (
+        "rabbitmq",
+        "workflows",
+        "QueueLength",
+    )
+    assert "replicas" not in _doc(rendered["overlays/production-keda"], "Deployment", "worker")["spec"]
+    assert not any(doc["kind"] == "ScaledObject" for doc in rendered["overlays/production"])
+
+
+def test_github_files_match_their_schemas(deploy):
+    assert deploy.check_github() == []

@@ -1,4 +1,9 @@
-"""Generate deploy/schemas/keda-scaledobject-v1alpha1.json from cloudcoil-models-keda (KEDA's CRD as pydantic models)."""
+"""Generate deploy/schemas/keda-scaledobject-v1alpha1.json from cloudcoil-models-keda (KEDA's CRD as models).
+
+Run with a Python that has cloudcoil-models-keda installed (not a project dependency):
+    python deploy/schemas/gen_keda_schema.py > deploy/schemas/keda-scaledobject-v1alpha1.json
+"""
+
 import json
 import sys
 from importlib.metadata import version
@@ -30,7 +35,8 @@ schema["properties"]["metadata"] = {"$ref": "#/$defs/ObjectMeta"}
 out = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$comment": (
-        f"KEDA ScaledObject (keda.sh/v1alpha1), from KEDA's CRD as packaged by cloudcoil-models-keda=={version('cloudcoil.models.keda')} "
+        "KEDA ScaledObject (keda.sh/v1alpha1), from KEDA's CRD as packaged by "
+        f"cloudcoil-models-keda=={version('cloudcoil.models.keda')} "
         "(PyPI), converted with pydantic's model_json_schema; unknown fields refused as the API server's structural "
         "schema prunes them. Regenerate: see deploy/schemas/README.md."
     ),
