@@ -26,6 +26,8 @@
 #                                    backlog instead of piling up inside the process. The proxy in front answers
 #                                    503 + Retry-After when no upstream takes a request in time (deploy/Caddyfile).
 #
+# WEB_HOST (default 0.0.0.0) is the address both servers listen on (127.0.0.1 for a proxy on the same host).
+#
 # RUN_MIGRATIONS=0 skips the migrate step (when several web containers start at once, let one of them migrate, or
 # the one-shot migrate service: docker/migrate.sh). RUN_SETUP=0 also skips setup_periodic_tasks, ensure_dev_user and
 # discover_workflows (the migrate service ran them).
@@ -57,16 +59,17 @@ if [ "${RUN_SETUP:-1}" != "0" ]; then
     python manage.py discover_workflows || echo "start-web: discover_workflows failed; the API starts anyway" >&2
 fi
 
+host="${WEB_HOST:-0.0.0.0}"
 backlog="${WEB_BACKLOG:-2048}"
 backpressure="${WEB_BACKPRESSURE:-32}"
 
 if [ "$server" = "daphne" ]; then
     # daphne has no backlog flag; its Twisted endpoint string takes one.
-    exec daphne -e "tcp:port=${WEB_PORT:-8000}:interface=0.0.0.0:backlog=$backlog" --proxy-headers \
+    exec daphne -e "tcp:port=${WEB_PORT:-8000}:interface=$host:backlog=$backlog" --proxy-headers \
         bifrost_site.asgi:application
 fi
 if [ "$server" = "granian" ]; then
-    exec granian --interface wsgi --host 0.0.0.0 --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
+    exec granian --interface wsgi --host "$host" --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
         --blocking-threads "${WEB_THREADS:-8}" --backlog "$backlog" --backpressure "$backpressure" \
         --respawn-failed-workers bifrost_site.wsgi:application
 fi
@@ -75,11 +78,11 @@ fi
 stopping=0
 trap 'stopping=1' TERM INT
 
-granian --interface wsgi --host 0.0.0.0 --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
+granian --interface wsgi --host "$host" --port "${WEB_PORT:-8000}" --workers "${WEB_WORKERS:-2}" \
     --blocking-threads "${WEB_THREADS:-8}" --backlog "$backlog" --backpressure "$backpressure" \
     --respawn-failed-workers bifrost_site.wsgi:application &
 http_pid=$!
-daphne -e "tcp:port=${WS_PORT:-8001}:interface=0.0.0.0:backlog=$backlog" --proxy-headers \
+daphne -e "tcp:port=${WS_PORT:-8001}:interface=$host:backlog=$backlog" --proxy-headers \
     bifrost_site.asgi:application &
 daphne_pid=$!
 

@@ -125,7 +125,9 @@ def ensure_up(stack: Stack, workers: int = 1, concurrency: int = 4) -> None:
     if not stack.rabbit.is_up():
         stack.rabbit.start()
     stack.stop_workers()
-    if stack.web is None or not stack.web.alive():
+    proxy_down = stack.web_mode == "proxy" and (stack.proxy is None or not stack.proxy.alive())
+    if stack.web is None or not stack.web.alive() or proxy_down:
+        stack.stop_web()
         stack.start_web()
     for n in range(workers):
         stack.start_worker(f"worker{n + 1}", concurrency=concurrency)
@@ -276,7 +278,7 @@ def stream_logs(stack: Stack, execution_id: str, timeout: float) -> tuple[list[i
     """Follow ws/executions/<id>/ until is_complete: (sequences received, completed)."""
     import websocket
 
-    url = stack.base_url.replace("http", "ws") + f"/ws/executions/{execution_id}/?token={stack.token()}"
+    url = stack.ws_base_url.replace("http", "ws") + f"/ws/executions/{execution_id}/?token={stack.token()}"
     ws = websocket.create_connection(url, timeout=timeout)
     sequences: list[int] = []
     completed = False
@@ -550,20 +552,39 @@ def scenario_worker_kill(stack: Stack, quick: bool, result: Result) -> Result:
 # --- 5. Many concurrent clients submitting and polling ------------------------------------------
 
 
+# Overrides from the command line (run.py --load-clients / --load-seconds).
+LOAD_OPTIONS: dict[str, int] = {}
+# A load-shedding answer: the client is told to come back (issue 18, item 18).
+SHED_STATUSES = (429, 503)
+
+
 def scenario_load(stack: Stack, quick: bool, result: Result) -> Result:
-    clients = 20 if quick else 200
-    duration = 15 if quick else 60
+    """Clients submit and poll; every request must get an answer: a 2xx, or a 429/503 with Retry-After (then the
+    client waits that long and tries again). A refused or reset connection, a timeout or any other status fails."""
+    clients = LOAD_OPTIONS.get("clients") or (20 if quick else 200)
+    duration = LOAD_OPTIONS.get("seconds") or (15 if quick else 60)
     ensure_up(stack, workers=2, concurrency=2)
     base = stack.base_url
     headers = dict(stack.session().headers)
     post_lat: list[float] = []
     get_lat: list[float] = []
     errors: Counter = Counter()
+    shed: Counter = Counter()
     accepted: list[str] = []
     end_to_end: list[float] = []
     lock = threading.Lock()
     start_barrier = threading.Barrier(clients)
     t_end = [0.0]
+
+    def shed_wait(response, label: str) -> bool:
+        """True (after waiting Retry-After) when the response is a load-shedding answer."""
+        retry_after = response.headers.get("Retry-After", "")
+        if response.status_code in SHED_STATUSES and retry_after.strip().isdigit():
+            with lock:
+                shed[f"{label} {response.status_code}"] += 1
+            time.sleep(min(float(retry_after), 5.0))
+            return True
+        return False
 
     def client():
         own = requests.Session()
@@ -580,6 +601,8 @@ def scenario_load(stack: Stack, quick: bool, result: Result) -> Result:
                     errors[f"POST {type(exc).__name__}"] += 1
                 continue
             elapsed = time.perf_counter() - t0
+            if shed_wait(response, "POST"):
+                continue
             with lock:
                 post_lat.append(elapsed)
                 if response.status_code != 202:
@@ -596,6 +619,8 @@ def scenario_load(stack: Stack, quick: bool, result: Result) -> Result:
                 except requests.RequestException as exc:
                     with lock:
                         errors[f"GET {type(exc).__name__}"] += 1
+                    continue
+                if shed_wait(poll, "GET"):
                     continue
                 with lock:
                     get_lat.append(time.perf_counter() - t1)
@@ -620,6 +645,7 @@ def scenario_load(stack: Stack, quick: bool, result: Result) -> Result:
     lost = unfinished(final, accepted)
     requests_total = len(post_lat) + len(get_lat)
     result.figures.update(
+        web=stack.web_mode if stack.web_mode == "daphne" else f"{stack.web_mode} (granian x{stack.web_workers})",
         clients=clients,
         duration_s=duration,
         requests=requests_total,
@@ -634,11 +660,12 @@ def scenario_load(stack: Stack, quick: bool, result: Result) -> Result:
         end_to_end_p50_ms=round(percentile(end_to_end, 50) * 1000),
         end_to_end_p99_ms=round(percentile(end_to_end, 99) * 1000),
         errors=dict(errors),
+        shed_with_retry_after=dict(shed),
         final=count_by_status(final),
     )
     if post_lat:
         result.figures["post_mean_ms"] = round(statistics.mean(post_lat) * 1000)
-    result.check(not errors, f"errors under load: {dict(errors)}")
+    result.check(not errors, f"requests without an answer or with a wrong one: {dict(errors)}")
     result.check(alive == 0, f"{alive} client threads did not finish")
     result.check(not lost, f"{len(lost)} accepted executions never finished")
     result.check(all(s == "Success" for s, _ in final.values()), f"not all Success: {count_by_status(final)}")

@@ -88,8 +88,17 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
         self.web: Process | None = None
+        self.proxy: Process | None = None
         self.base_url = ""
+        self.ws_base_url = ""
         self.workers: list[Process] = []
+        # web topology (issue 18, item 18): "daphne" (one daphne for HTTP + WebSocket, `make run`), "split"
+        # (granian for HTTP + daphne for WebSockets, production's servers) or "proxy" (split behind Caddy with
+        # deploy/Caddyfile, production's topology). All three start through docker/start-web.sh, so they run
+        # the production listen backlog and backpressure.
+        self.web_mode = "daphne"
+        self.web_workers = 1
+        self.web_backlog: str | None = None  # None: start-web.sh's default
 
     # -- setup ----------------------------------------------------------------------------
     def manage(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -123,20 +132,62 @@ class Stack:
     # -- processes ------------------------------------------------------------------------
     def start_web(self) -> str:
         port = free_port()
-        self.web = Process(
-            "web", [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bifrost_site.asgi:application"],
-            self.env, self.logs,
-        ).start()  # fmt: skip
+        env = {
+            **self.env,
+            "PATH": f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(port),
+            "RUN_MIGRATIONS": "0",
+            "RUN_SETUP": "0",
+            "WEB_SERVER": "daphne" if self.web_mode == "daphne" else "split",
+            "WEB_WORKERS": str(self.web_workers),
+        }
+        if self.web_backlog is not None:
+            env["WEB_BACKLOG"] = self.web_backlog
+        ws_port = port
+        if self.web_mode != "daphne":
+            ws_port = free_port()
+            env["WS_PORT"] = str(ws_port)
+        self.web = Process("web", ["sh", str(ROOT / "docker" / "start-web.sh")], env, self.logs).start()
         self.base_url = f"http://127.0.0.1:{port}"
+        self.ws_base_url = f"http://127.0.0.1:{ws_port}"
+        self._wait_live(self.base_url, self.web)
+        if self.web_mode != "daphne":
+            self._wait_live(self.ws_base_url, self.web)
+        if self.web_mode == "proxy":
+            proxy_port = free_port()
+            caddy_home = self.base / "caddy"
+            caddy_home.mkdir(exist_ok=True)
+            proxy_env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "HOME": str(caddy_home),
+                "XDG_DATA_HOME": str(caddy_home),
+                "XDG_CONFIG_HOME": str(caddy_home),
+                "BIFROST_HOST": f"http://127.0.0.1:{proxy_port}",
+                "ACME_EMAIL": "faults@example.com",
+                "API_UPSTREAMS": f"127.0.0.1:{port}",
+                "WS_UPSTREAMS": f"127.0.0.1:{ws_port}",
+                "CADDY_ADMIN": "off",
+            }
+            self.proxy = Process(
+                "proxy",
+                ["caddy", "run", "--config", str(ROOT / "deploy" / "Caddyfile"), "--adapter", "caddyfile"],
+                proxy_env, self.logs,
+            ).start()  # fmt: skip
+            self.base_url = self.ws_base_url = f"http://127.0.0.1:{proxy_port}"
+            self._wait_live(self.base_url, self.proxy)
+        return self.base_url
+
+    def _wait_live(self, url: str, process: Process) -> None:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if requests.get(f"{self.base_url}/health/live", timeout=2).status_code == 200:
-                    return self.base_url
+                if requests.get(f"{url}/health/live", timeout=2).status_code == 200:
+                    return
             except requests.RequestException:
                 pass
-            if time.monotonic() > deadline or not self.web.alive():
-                raise RuntimeError(f"web did not start; see {self.web.log_path}")
+            if time.monotonic() > deadline or not process.alive():
+                raise RuntimeError(f"{process.name} did not start; see {process.log_path}")
             time.sleep(0.3)
 
     def start_worker(self, name: str = "worker1", concurrency: int = 4, wait: bool = True) -> Process:
@@ -169,11 +220,17 @@ class Stack:
             worker.stop()
         self.workers.clear()
 
-    def stop_all(self) -> None:
-        self.stop_workers()
+    def stop_web(self) -> None:
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
         if self.web is not None:
             self.web.stop()
             self.web = None
+
+    def stop_all(self) -> None:
+        self.stop_workers()
+        self.stop_web()
 
     # -- HTTP -----------------------------------------------------------------------------
     def session(self) -> requests.Session:
