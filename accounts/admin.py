@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from accounts import services
 from accounts.models import Role, User, UserRole
 from audit.admin_mixins import AuditedAdminMixin
 
@@ -66,6 +67,19 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     ]
     filter_horizontal: list = []
     audit_fields = ["email", "name", "user_type", "is_platform_admin", "organization", "is_active", "password"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            services.user_sessions_end(user_ids=[obj.pk], reason="user.deactivate")
+
+    def user_change_password(self, request, id, form_url=""):
+        """A new password ends the user's sessions (User.set_password already refuses their tokens;
+        this also blacklists the refresh tokens and closes their WebSockets at once)."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            services.user_sessions_end(user_ids=[id], reason="user.set_password")
+        return response
 
 
 @admin.register(Role)

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.utils import aware_utcnow
 
 DEV_BYPASS = "dev-bypass"
+TOKEN_VERSION_CLAIM = "token_version"  # accounts.services.tokens_issue writes it
 # A token without a jti claim matches no revocation (simplejwt always sets one).
 _NO_JTI = ""
 
@@ -72,7 +73,8 @@ class BifrostJWTAuthentication(JWTAuthentication):
         user = _user_for_token_query(user_id, str(validated_token.get(jwt_settings.JTI_CLAIM) or _NO_JTI)).first()
         if user is None:
             raise exceptions.AuthenticationFailed("User not found.", code="user_not_found")
-        if user.token_revoked:
+        if user.token_revoked or validated_token.get(TOKEN_VERSION_CLAIM, 0) != user.token_version:
+            # revoked by a logout, or issued before the user's sessions were ended (password, deactivation)
             raise exceptions.AuthenticationFailed("This token has been revoked.", code="token_revoked")
         if not user.is_active or (user.organization_id and not user.organization.is_active):
             raise exceptions.AuthenticationFailed("This account or its organization is disabled.", code="user_inactive")

@@ -55,6 +55,9 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
         "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
     is_active = models.BooleanField(default=True)
+    # The generation of this user's tokens: every access and refresh token carries the value it was
+    # issued under and is refused once it changes (a new password, deactivation: DESIGN §17).
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
     scope_mode = ACTIVITY
@@ -86,6 +89,13 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
         # Django's admin site keys off is_staff/is_superuser; platform admins are both.
         self.is_superuser = self.is_platform_admin
         super().save(*args, **kwargs)
+
+    def set_password(self, raw_password):
+        """Replacing the password of a saved user ends their sessions: the tokens issued under the old
+        one stop working once this is saved, whichever path (API, admin, `changepassword`) set it."""
+        if self.password and not self._state.adding:
+            self.token_version += 1
+        super().set_password(raw_password)
 
     @property
     def is_staff(self) -> bool:

@@ -18,7 +18,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 import audit
-from accounts.authentication import check_user_may_sign_in
+from accounts.authentication import TOKEN_VERSION_CLAIM, check_user_may_sign_in
 from accounts.models import RevokedAccessToken, UserType
 
 User = get_user_model()
@@ -41,6 +41,7 @@ class TokenPair:
 
 def tokens_issue(*, user) -> TokenPair:
     refresh = RefreshToken.for_user(user)
+    refresh[TOKEN_VERSION_CLAIM] = user.token_version  # copied into the access token below
     access = refresh.access_token
     return TokenPair(
         access_token=str(access),
@@ -137,6 +138,8 @@ def auth_refresh(*, refresh_token: str) -> TokenPair:
     if user is None:
         raise exceptions.AuthenticationFailed("Invalid refresh token: the user no longer exists.")
     check_user_may_sign_in(user)
+    if old.get(TOKEN_VERSION_CLAIM, 0) != user.token_version:
+        raise exceptions.AuthenticationFailed("Invalid refresh token: the user's sessions have been ended.")
     outstanding, _ = old.outstand()
     try:
         with transaction.atomic():
@@ -180,6 +183,36 @@ def _registration_organization(*, email: str, organization_id):
             }
         )
     return organization
+
+
+@transaction.atomic
+def user_sessions_end(*, user_ids, reason: str) -> None:
+    """Revoke every access and refresh token of these users and close their WebSockets (DESIGN §17).
+
+    Their token version moves on (the authentication and `/auth/refresh` refuse tokens issued under an
+    older one), their outstanding refresh tokens are blacklisted, and once this commits each user's
+    open sockets are told to close; a socket that misses the message finds out at its next heartbeat.
+    """
+    from django.db.models import F
+    from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
+
+    from bifrost_site.ws_auth import user_sockets_close
+
+    user_ids = list(user_ids)
+    if not user_ids:
+        return
+    User.objects.filter(id__in=user_ids).update(token_version=F("token_version") + 1)
+    live = OutstandingToken.objects.filter(
+        user_id__in=user_ids, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+    )
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live], ignore_conflicts=True)
+    audit.record(
+        action="auth.sessions_end",
+        resource_type="user",
+        resource_id=user_ids[0] if len(user_ids) == 1 else "",
+        changes={"reason": reason, "user_count": len(user_ids)},
+    )
+    transaction.on_commit(lambda: user_sockets_close(user_ids))
 
 
 @transaction.atomic
@@ -333,6 +366,9 @@ def user_update(*, user, data: dict, by) -> object:
     _check_tenancy(user_type=user.user_type, organization=user.organization, is_platform_admin=user.is_platform_admin)
     user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
     user.save()
+    if before["is_active"] and not user.is_active:
+        user_sessions_end(user_ids=[user.id], reason="user.deactivate")
+        user.refresh_from_db(fields=["token_version"])
     if old_org_id is not None and user.organization_id != old_org_id:
         from accounts.models import UserRole
 
@@ -354,6 +390,8 @@ def user_deactivate(*, user, by) -> object:
         user.is_active = False
         user.save(update_fields=["is_active", "updated_at"])
     _user_audit("user.deactivate", user, {"before": {"is_active": was_active}, "after": {"is_active": False}})
+    user_sessions_end(user_ids=[user.id], reason="user.deactivate")
+    user.refresh_from_db(fields=["token_version"])
     return user
 
 
@@ -361,8 +399,10 @@ def user_deactivate(*, user, by) -> object:
 def user_set_password(*, user, password: str) -> None:
     _validate_password(password, user)
     user.set_password(password)
-    user.save(update_fields=["password", "updated_at"])
+    user.save(update_fields=["password", "token_version", "updated_at"])
     _user_audit("user.set_password", user, {"after": {"password": "***"}})
+    user_sessions_end(user_ids=[user.id], reason="user.set_password")
+    user.refresh_from_db(fields=["token_version"])
 
 
 # --- roles ---

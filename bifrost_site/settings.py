@@ -243,10 +243,21 @@ def _channel_layer_host(url: str) -> dict:
     """redis-py 8 turns on RESP3 "maintenance notifications" (a Redis Enterprise/Cloud feature) by default,
     and while they are on its asyncio pool skips the check that a pooled connection was closed by the
     server: after a Redis restart the first command on each idle connection failed with "Connection
-    closed by server" (issue 9, faults). Off, the pool reconnects such a connection before handing it out."""
-    return {"address": url, "maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+    closed by server" (issue 9, faults). Off, the pool reconnects such a connection before handing it out.
+
+    The socket timeout: an idle consumer waits in a blocking pop of channels-redis's `brpop_timeout` (5 s),
+    and redis-py 8's default socket timeout is also 5 s, so an idle WebSocket died with 1011 after 6-11 s
+    (issue 18). The read timeout must outlast the pop; it still bounds a command to a Redis that stopped
+    answering."""
+    return {
+        "address": url,
+        "maint_notifications_config": MaintNotificationsConfig(enabled=False),
+        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+        "socket_keepalive": True,
+    }
 
 
+CHANNEL_LAYER_SOCKET_TIMEOUT = 15  # seconds; > channels-redis's 5 s blocking pop
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -257,6 +268,9 @@ CHANNEL_LAYERS = {
         },
     }
 }
+# Every WebSocket gets {"type": "heartbeat"} this often (proxies close silent connections, Caddy and
+# nginx after 60 s by default); each beat also checks that the user is still signed in.
+WS_HEARTBEAT_SECONDS = env.float("WS_HEARTBEAT_SECONDS", default=25)
 
 # --- Celery (DESIGN §1, §9). ---
 RABBITMQ_URL = env.str("RABBITMQ_URL", default="amqp://guest:guest@localhost:5672//")

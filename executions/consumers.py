@@ -25,6 +25,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from bifrost_site.scope import RequestScope
+from bifrost_site.ws_auth import LiveSessionMixin
 from executions import events
 from executions.selectors import (
     execution_logs_visible,
@@ -50,12 +51,14 @@ def _authenticated_user(scope):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-class _GroupConsumer(AsyncJsonWebsocketConsumer):
-    """Shared by both consumers: leave the joined group on disconnect; answer pings."""
+class _GroupConsumer(LiveSessionMixin, AsyncJsonWebsocketConsumer):
+    """Shared by both consumers: heartbeats and the end of the user's session (LiveSessionMixin),
+    leave the joined groups on disconnect, answer pings."""
 
     group: str | None = None
 
     async def disconnect(self, code):
+        await self.session_stop()
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
             self.group = None
@@ -88,6 +91,8 @@ class ExecutionLogConsumer(_GroupConsumer):
         execution = await database_sync_to_async(execution_visible)(self.request_scope, execution_id)
         if execution is None:
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if not await self.session_start(user):
             return
         self.execution_id = str(execution.id)
         try:
@@ -199,6 +204,9 @@ class ExecutionHistoryConsumer(_GroupConsumer):
             self.group = events.HISTORY_GROUP_GLOBAL
         else:
             self.group = events.history_group(self.request_scope.organization_id)
+        if not await self.session_start(user):
+            self.group = None
+            return
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.send_json({"type": "subscribed", "scope": self.request_scope.label})
 

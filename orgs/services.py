@@ -87,6 +87,8 @@ def organization_update(*, organization: Organization, data: dict[str, Any]) -> 
         if field in data:
             setattr(organization, field, data[field])
     _save(organization, f"An organization with domain '{organization.domain}' already exists.")
+    if before["is_active"] and not organization.is_active:
+        _users_sessions_end(organization)
     changes = diff(before, snapshot(organization, ORGANIZATION_FIELDS))
     if changes["before"] or changes["after"]:
         audit.record(
@@ -99,12 +101,21 @@ def organization_update(*, organization: Organization, data: dict[str, Any]) -> 
     return organization
 
 
+def _users_sessions_end(organization: Organization) -> None:
+    """Deactivation ends the sessions of every user of the organization (tokens and WebSockets)."""
+    from accounts.services import user_sessions_end
+
+    user_ids = list(organization.users.values_list("id", flat=True))
+    user_sessions_end(user_ids=user_ids, reason="organization.deactivate")
+
+
 @transaction.atomic
 def organization_deactivate(*, organization: Organization) -> Organization:
     """DELETE keeps the data: the organization is marked inactive; its users can no longer sign in."""
     if organization.is_active:
         organization.is_active = False
         organization.save(update_fields=["is_active", "updated_at"])
+        _users_sessions_end(organization)
     audit.record(
         action="organization.deactivate",
         resource_type="organization",

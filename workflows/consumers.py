@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from bifrost_site.ws_auth import LiveSessionMixin
 from workflows import jobs
 
 BACKLOG_BATCH = 1000
@@ -28,7 +29,7 @@ def _job_and_backlog(job_id, after: int):
     return jobs.status_message(job), lines
 
 
-class WorkspaceJobConsumer(AsyncJsonWebsocketConsumer):
+class WorkspaceJobConsumer(LiveSessionMixin, AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         await self.accept()
@@ -37,6 +38,8 @@ class WorkspaceJobConsumer(AsyncJsonWebsocketConsumer):
             return
         if not getattr(user, "is_platform_admin", False):
             await self.close(code=4003)
+            return
+        if not await self.session_start(user):  # heartbeats; closed when the user's sessions end
             return
         self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -58,6 +61,7 @@ class WorkspaceJobConsumer(AsyncJsonWebsocketConsumer):
             await self._send_log(message)
 
     async def disconnect(self, code):
+        await self.session_stop()
         group = getattr(self, "group", None)
         if group:
             await self.channel_layer.group_discard(group, self.channel_name)

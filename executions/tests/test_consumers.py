@@ -388,3 +388,81 @@ async def test_the_first_socket_after_a_redis_restart_gets_live_lines(
     await emit(running, await persist(running, info(2)))  # the worker's broadcast: a pooled connection
     assert await receive_logs(comm, 1) == [2]  # live: with nothing after it, a lost line would not be backfilled
     await comm.disconnect()
+
+
+# --- idle sockets, heartbeats and the end of a user's session (issue 18 items 2 and 8) ---
+
+
+@pytest.mark.slow
+async def test_an_idle_socket_stays_open_and_still_delivers_a_line_after_30_seconds(
+    application, running, member, settings
+):
+    """An idle consumer sits in channels-redis's 5 s blocking pop; with the Redis client's socket
+    timeout at 5 s as well, such a socket died with 1011 after 6-11 s."""
+    settings.WS_HEARTBEAT_SECONDS = 600  # no traffic at all while idle
+    comm, _ = await open_log_socket(application, running, member)
+    await asyncio.sleep(31)
+    assert await comm.receive_nothing(timeout=0.5)  # still open, nothing sent (and the consumer did not crash)
+    await emit(running, await persist(running, info(1)))
+    assert await receive_logs(comm, 1) == [1]
+    await comm.disconnect()
+
+
+async def test_the_server_sends_heartbeats(application, running, member, settings):
+    settings.WS_HEARTBEAT_SECONDS = 0.2
+    comm, _ = await open_log_socket(application, running, member)
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "heartbeat"}
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {"type": "heartbeat"}
+    history, _ = await open_history(application, member)
+    assert await history.receive_json_from(timeout=TIMEOUT) == {"type": "heartbeat"}
+    await comm.disconnect()
+    await history.disconnect()
+
+
+async def receive_close(comm, *, within: float = 5.0) -> int:
+    """The close code, skipping whatever came before it (heartbeats); fails if none comes in time."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        message = await comm.receive_output(timeout=max(0.01, deadline - asyncio.get_running_loop().time()))
+        if message["type"] == "websocket.close":
+            return message["code"]
+
+
+async def test_a_new_password_closes_the_users_sockets_at_once(application, running, member, outsider, settings):
+    from accounts.services import user_set_password
+
+    settings.WS_HEARTBEAT_SECONDS = 600  # the message closes them, not the heartbeat's check
+    log_socket, _ = await open_log_socket(application, running, member)
+    history, _ = await open_history(application, member)
+    bystander, _ = await open_history(application, outsider)
+    await sync_to_async(user_set_password)(user=member, password="a-new-Long-passw0rd")
+    assert await receive_close(log_socket) == 4001
+    assert await receive_close(history) == 4001
+    assert await bystander.receive_nothing(timeout=0.5)
+    await bystander.disconnect()
+
+
+async def test_deactivating_an_organization_closes_its_users_sockets(application, running, org, member, settings):
+    from orgs.services import organization_deactivate
+
+    settings.WS_HEARTBEAT_SECONDS = 600
+    log_socket, _ = await open_log_socket(application, running, member)
+    await sync_to_async(organization_deactivate)(organization=org)
+    assert await receive_close(log_socket) == 4001
+
+
+async def test_a_socket_that_missed_the_message_closes_at_its_next_heartbeat(
+    application, running, member, org, settings
+):
+    from accounts.models import User
+    from orgs.models import Organization
+
+    settings.WS_HEARTBEAT_SECONDS = 0.2
+    comm, _ = await open_log_socket(application, running, member)
+    await sync_to_async(User.objects.filter(id=member.id).update)(token_version=99)  # no message sent
+    assert await receive_close(comm) == 4001
+
+    await sync_to_async(User.objects.filter(id=member.id).update)(token_version=0)
+    comm, _ = await open_log_socket(application, running, member)
+    await sync_to_async(Organization.objects.filter(id=org.id).update)(is_active=False)
+    assert await receive_close(comm) == 4001

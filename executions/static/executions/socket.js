@@ -34,6 +34,7 @@
       } catch (err) {
         return;
       }
+      if (message && message.type === "heartbeat") return; // the server's keep-alive: nothing to show
       self.options.onMessage(message);
     };
     socket.onclose = function (event) {
