@@ -87,8 +87,8 @@ def test_log_viewer_follows_a_running_execution(member, org):
 
         wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-execution-complete") == "true")
         wait.until(lambda d: sequences(d) == [1, 2, 4, 6, 7])
-        assert driver.find_element(By.ID, "status").text == "Success"
-        assert driver.find_element(By.ID, "duration").text == "1234 ms"
+        assert driver.find_element(By.ID, "status").text == "Succeeded"
+        assert driver.find_element(By.ID, "duration").text == "1.2 s"
         assert driver.find_element(By.ID, "connection").get_attribute("data-state") == "done"
         assert '"created": "new.hire@contoso.test"' in driver.find_element(By.ID, "result-json").text
         driver.save_screenshot("/tmp/bifrost_log_viewer.png")
@@ -132,7 +132,7 @@ def test_log_viewer_follows_a_real_run_on_the_worker(prefork_worker, discovered,
         wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-execution-complete") == "true")
         lines = slow_lines(driver)
         assert len(lines) == n and all(f"slow line {i}" in line for i, line in enumerate(lines))
-        assert driver.find_element(By.ID, "status").text == "Success"
+        assert driver.find_element(By.ID, "status").text == "Succeeded"
         assert '"lines": 30' in driver.find_element(By.ID, "result-json").text
         sequences = [int(e.get_attribute("data-sequence")) for e in driver.find_elements(By.CSS_SELECTOR, ".log-line")]
         assert sequences == sorted(set(sequences))

@@ -1,22 +1,26 @@
-/* Live status updates for the /executions/ table over ws/executions/ (reconnects with backoff). */
+/* /executions/: live status updates over ws/executions/ (reconnects with backoff), the browser's time zone for
+ * the date filters, and readable status labels and durations (window.Bifrost from bifrost_site/site.js). */
 (function () {
   "use strict";
 
   const data = JSON.parse(document.getElementById("history-data").textContent);
   const indicator = document.getElementById("connection");
   const notice = document.getElementById("new-executions");
+  const labels = data.status_labels || {};
+  const tz = document.getElementById("filter-tz");
+  if (tz && !tz.value) tz.value = String(new Date().getTimezoneOffset());
 
   function onStatus(message) {
     const row = document.querySelector('tr[data-execution-id="' + CSS.escape(message.execution_id) + '"]');
     if (!row) {
-      notice.hidden = false;
+      if (data.follow_new) notice.hidden = false;
       return;
     }
     const badge = row.querySelector(".badge");
-    badge.textContent = message.status;
+    badge.textContent = labels[message.status] || message.status;
     badge.dataset.status = message.status;
     if (message.duration_ms !== null && message.duration_ms !== undefined) {
-      row.querySelector(".duration").textContent = message.duration_ms + " ms";
+      row.querySelector(".duration").textContent = window.Bifrost.formatDuration(message.duration_ms);
     }
     row.classList.add("updated");
     window.setTimeout(function () { row.classList.remove("updated"); }, 1500);

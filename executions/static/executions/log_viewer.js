@@ -14,9 +14,15 @@
   const statusBadge = document.getElementById("status");
   const duration = document.getElementById("duration");
   const indicator = document.getElementById("connection");
+  const searchInput = document.getElementById("log-search");
+  const levelSelect = document.getElementById("log-level");
+  const noMatch = document.getElementById("log-nomatch");
+  const labels = data.status_labels || {};
+  const LEVEL_RANK = { debug: 0, info: 1, warning: 2, error: 3, traceback: 3 };
 
   let lastSequence = 0;
-  let shown = 0;
+  let shown = 0; // lines received; each shows its running number, not its sequence (no gaps from hidden lines)
+  let matching = 0;
   let complete = false;
   let ticker = null;
 
@@ -28,7 +34,37 @@
   function formatTime(iso) {
     const date = new Date(iso);
     if (isNaN(date.getTime())) return "";
-    return date.toISOString().substring(11, 23);
+    const pad = function (n, width) { return String(n).padStart(width || 2, "0"); };
+    return pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds()) + "." +
+      pad(date.getMilliseconds(), 3); // the browser's time zone; the full UTC time is in the line's title
+  }
+
+  /* The search box and level filter work on the lines already on the page, and on every line that follows. */
+  function lineMatches(row) {
+    const minimum = levelSelect.value ? LEVEL_RANK[levelSelect.value] : -1;
+    if (minimum >= 0 && (LEVEL_RANK[row.dataset.level] === undefined ? 1 : LEVEL_RANK[row.dataset.level]) < minimum) {
+      return false;
+    }
+    const words = searchInput.value.toLowerCase().split(/\s+/).filter(Boolean);
+    if (!words.length) return true;
+    const text = row.textContent.toLowerCase();
+    return words.every(function (word) { return text.indexOf(word) !== -1; });
+  }
+
+  function showCount() {
+    const total = shown + (shown === 1 ? " line" : " lines");
+    const filtering = searchInput.value.trim() || levelSelect.value;
+    lineCount.textContent = filtering ? matching + " of " + total : total;
+    noMatch.hidden = !(filtering && shown && !matching);
+  }
+
+  function applyFilter() {
+    matching = 0;
+    pane.querySelectorAll(".log-line").forEach(function (row) {
+      row.hidden = !lineMatches(row);
+      if (!row.hidden) matching += 1;
+    });
+    showCount();
   }
 
   function appendLine(message) {
@@ -38,8 +74,11 @@
     const row = document.createElement("div");
     row.className = "log-line level-" + String(message.level || "info").replace(/[^a-z]/g, "");
     row.dataset.sequence = String(message.sequence);
+    row.dataset.level = String(message.level || "info");
+    if (message.timestamp) row.title = String(message.timestamp);
+    shown += 1;
     const parts = [
-      ["seq", String(message.sequence)],
+      ["seq", String(shown)],
       ["ts", formatTime(message.timestamp)],
       ["lvl", message.level || ""],
       ["msg", message.message || ""],
@@ -50,27 +89,30 @@
       span.textContent = text;
       row.appendChild(span);
     }
+    row.hidden = !lineMatches(row);
+    if (!row.hidden) matching += 1;
     pane.appendChild(row);
-    shown += 1;
     empty.hidden = true;
-    lineCount.textContent = shown + (shown === 1 ? " line" : " lines");
+    showCount();
     if (atBottom) pane.scrollTop = pane.scrollHeight;
   }
 
   function showDuration(ms) {
-    duration.textContent = ms === null || ms === undefined ? "—" : ms + " ms";
+    duration.textContent = window.Bifrost.formatDuration(ms);
   }
 
   function tick() {
     if (complete || !data.started_at) return;
     const seconds = Math.max(0, Math.round((Date.now() - new Date(data.started_at).getTime()) / 1000));
-    duration.textContent = "running for " + seconds + " s";
+    duration.textContent = "running for " + window.Bifrost.formatDuration(seconds * 1000);
   }
 
   function setStatus(status) {
-    statusBadge.textContent = status;
+    const previous = statusBadge.textContent;
+    const label = labels[status] || status;
+    statusBadge.textContent = label;
     statusBadge.dataset.status = status;
-    document.title = document.title.replace(/· [A-Za-z]+ ·/, "· " + status + " ·");
+    document.title = document.title.replace("· " + previous + " ·", "· " + label + " ·");
   }
 
   function onStatus(message) {
@@ -89,7 +131,7 @@
         const errorBox = document.getElementById("error");
         if (detail.error_message) {
           errorBox.textContent = "";
-          if (detail.error_type) {
+          if (detail.error_type && detail.error_type !== "UserError") {
             const strong = document.createElement("strong");
             strong.textContent = detail.error_type;
             errorBox.appendChild(strong);
@@ -109,6 +151,8 @@
 
   function finish() {
     complete = true;
+    const cancel = document.getElementById("cancel-form");
+    if (cancel) cancel.hidden = true; // nothing left to cancel
     if (ticker) window.clearInterval(ticker);
     socket.finish("done", "Finished");
     if (data.is_complete) document.body.dataset.executionComplete = "true";
@@ -123,6 +167,9 @@
       else if (message.type === "status") onStatus(message);
     },
   });
+
+  searchInput.addEventListener("input", applyFilter);
+  levelSelect.addEventListener("change", applyFilter);
 
   if (!data.is_complete) {
     tick();
