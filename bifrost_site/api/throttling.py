@@ -6,7 +6,7 @@ from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 logger = logging.getLogger(__name__)
 
 
-class ResilientScopedRateThrottle(ScopedRateThrottle):
+class FailOpenMixin:
     """Rate limits kept in Redis; if Redis is unreachable the request is let through (fail open)
     rather than turning into a 500 — the API keeps serving while /health reports degraded."""
 
@@ -18,11 +18,14 @@ class ResilientScopedRateThrottle(ScopedRateThrottle):
             return True
 
 
-class RunRateThrottle(UserRateThrottle):
+class ResilientScopedRateThrottle(FailOpenMixin, ScopedRateThrottle):
+    pass
+
+
+class RunRateThrottle(FailOpenMixin, UserRateThrottle):
     """Runs started per signed-in user (execute, form submit and startup): `RUN_RATE_PER_USER`, e.g.
     "60/min". Over it, a 429 whose `Retry-After` header and message say when to try again. Callers
-    without a user are left to the view's other throttles (public forms: `PublicFormThrottle`).
-    Fails open like ResilientScopedRateThrottle."""
+    without a user are left to the view's other throttles (public forms: `PublicFormThrottle`)."""
 
     scope = "run"
 
@@ -33,10 +36,3 @@ class RunRateThrottle(UserRateThrottle):
         if not (request.user and request.user.is_authenticated):
             return None
         return super().get_cache_key(request, view)
-
-    def allow_request(self, request, view):
-        try:
-            return super().allow_request(request, view)
-        except Exception:
-            logger.warning("rate limit store unreachable; allowing request to %s", request.path)
-            return True
