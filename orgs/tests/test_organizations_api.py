@@ -75,7 +75,8 @@ def test_delete_deactivates_and_locks_out_its_users(admin_client, org, member, a
 
     relogin = api_client.post("/auth/login", {"username": member.email, "password": DEFAULT_PASSWORD}, format="json")
     assert relogin.status_code == 403
-    assert api_client.post("/auth/refresh", {"refresh_token": refresh}, format="json").status_code == 403
+    # deactivation ended the member's sessions: the refresh token is revoked (issue 18 item 2)
+    assert api_client.post("/auth/refresh", {"refresh_token": refresh}, format="json").status_code == 401
     assert member_client.get("/auth/me").status_code == 401
     # the admin can no longer act inside it, but can still see and reactivate it from GLOBAL scope
     assert admin_client.get(f"/api/organizations/{org.id}").json()["is_active"] is False
