@@ -19,12 +19,16 @@
 # container's restart policy brings both back.
 #
 # Overload (issue 18, item 18: a client gets an answer, never a refused or reset connection):
-#   WEB_BACKLOG (default 2048)       the listen backlog of both servers: connections the kernel holds while every
-#                                    thread is busy (capped by net.core.somaxconn, 4096 on current kernels;
+#   WEB_BACKLOG (default 2048)       the listen backlog of both servers: connections the kernel holds until the
+#                                    server accepts them (capped by net.core.somaxconn, 4096 on current kernels;
 #                                    daphne's own default was 50, granian's 1024).
-#   WEB_BACKPRESSURE (default 32)    granian: requests in flight per worker process; more connections wait in the
-#                                    backlog instead of piling up inside the process. The proxy in front answers
-#                                    503 + Retry-After when no upstream takes a request in time (deploy/Caddyfile).
+#   WEB_BACKPRESSURE (default: WEB_BACKLOG) granian: connections each worker process serves at once. A keep-alive
+#                                    connection holds its slot for as long as it stays open, so this must exceed the
+#                                    clients (or proxy connections) a process can have: at 32, 200 keep-alive
+#                                    clients left 168 of them unserved until their 60 s timeout (docs/faults.md).
+#                                    Requests beyond the WEB_THREADS threads queue inside granian; shedding excess
+#                                    load with an answer is the proxy's job: deploy/Caddyfile answers 503 +
+#                                    Retry-After when no upstream has room (UPSTREAM_MAX_REQUESTS in flight).
 #
 # WEB_HOST (default 0.0.0.0) is the address both servers listen on (127.0.0.1 for a proxy on the same host).
 #
@@ -61,7 +65,7 @@ fi
 
 host="${WEB_HOST:-0.0.0.0}"
 backlog="${WEB_BACKLOG:-2048}"
-backpressure="${WEB_BACKPRESSURE:-32}"
+backpressure="${WEB_BACKPRESSURE:-$backlog}"
 
 if [ "$server" = "daphne" ]; then
     # daphne has no backlog flag; its Twisted endpoint string takes one.

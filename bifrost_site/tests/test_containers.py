@@ -851,7 +851,7 @@ def test_start_web_stops_when_migrate_fails(stubs, web_server):
             "granian",
             {},
             "granian --interface wsgi --host 0.0.0.0 --port 8000 --workers 2 --blocking-threads 8 --backlog 2048"
-            " --backpressure 32 --respawn-failed-workers bifrost_site.wsgi:application",
+            " --backpressure 2048 --respawn-failed-workers bifrost_site.wsgi:application",
         ),
         (
             "daphne",
@@ -958,7 +958,7 @@ def started_web(env: dict):
         (
             {},
             "--interface wsgi --host 0.0.0.0 --port 8000 --workers 2 --blocking-threads 8 --backlog 2048"
-            " --backpressure 32 --respawn-failed-workers",
+            " --backpressure 2048 --respawn-failed-workers",
             "-e tcp:port=8001:interface=0.0.0.0:backlog=2048 --proxy-headers",
         ),
         (
