@@ -284,6 +284,11 @@ class HistoryFilters:
     def active(self) -> bool:
         return any(v for k, v in self.__dict__.items() if k != "tz")
 
+    @property
+    def narrowing(self) -> bool:
+        """A filter other than the search box is set (the filter panel then stays open on phones)."""
+        return any(v for k, v in self.__dict__.items() if k not in ("tz", "q"))
+
 
 def _day_start(value: str, tz_minutes: str, *, next_day: bool = False):
     """Midnight of a YYYY-MM-DD day in the browser's time zone (`tz`: minutes west of UTC, as JS gives it)."""

@@ -90,3 +90,13 @@ def test_status_labels_are_readable():
     assert status_label("CompletedWithErrors") == "Completed with errors"
     assert status_label("Timeout") == "Timed out"
     assert status_label("SomethingNew") == "SomethingNew"
+
+
+def test_not_found_pages_keep_the_top_bar(member):
+    response = client_as(member).get("/executions/00000000-0000-0000-0000-000000000000/")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'class="mainnav"' in html and "Page not found" in html
+    assert (
+        Client().get("/api/nothing-here", HTTP_ACCEPT="application/json")["Content-Type"].startswith("application/json")
+    )

@@ -9,6 +9,8 @@
   const labels = data.status_labels || {};
   const tz = document.getElementById("filter-tz");
   if (tz && !tz.value) tz.value = String(new Date().getTimezoneOffset());
+  const panel = document.getElementById("filter-panel");
+  if (panel && !panel.hasAttribute("data-in-use") && window.matchMedia("(max-width: 640px)").matches) panel.open = false;
 
   function onStatus(message) {
     const row = document.querySelector('tr[data-execution-id="' + CSS.escape(message.execution_id) + '"]');
