@@ -357,6 +357,56 @@ def marker_counts() -> Counter:
     return Counter(line.split()[0] for line in path.read_text().splitlines() if line.strip())
 
 
+SERVICE_PORTS = {
+    "postgres": urlsplit(DATABASE_URL).port or 5432,
+    "rabbitmq": urlsplit(os.environ.get("RABBITMQ_URL", "amqp://localhost:5672//")).port or 5672,
+    "redis": urlsplit(os.environ.get("REDIS_URL", "redis://localhost:6379/0")).port or 6379,
+}
+
+
+def connections_by_role() -> dict[str, dict[str, int]]:
+    """Established TCP connections from each role's process trees to PostgreSQL, RabbitMQ and Redis."""
+    counts: dict[str, dict[str, int]] = {}
+    for proc in PROCESSES:
+        try:
+            tree = [psutil.Process(proc.proc.pid), *psutil.Process(proc.proc.pid).children(recursive=True)]
+        except psutil.Error:
+            continue
+        role = counts.setdefault(proc.role, dict.fromkeys(SERVICE_PORTS, 0))
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                for conn in member.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_ESTABLISHED and conn.raddr:
+                        for service, port in SERVICE_PORTS.items():
+                            if conn.raddr.port == port:
+                                role[service] += 1
+    return counts
+
+
+class PeakConnections:
+    """Samples connections_by_role() every half second while a phase runs; keeps each figure's maximum."""
+
+    def __init__(self):
+        self.peak: dict[str, dict[str, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for role, services in connections_by_role().items():
+                mine = self.peak.setdefault(role, {})
+                for service, count in services.items():
+                    mine[service] = max(mine.get(service, 0), count)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def cpu_by_role() -> dict[str, float]:
     totals: dict[str, float] = {}
     for proc in PROCESSES:
@@ -450,9 +500,10 @@ def main(argv=None) -> int:
         client.accepted.clear()
         cpu_before = cpu_by_role()
         start = time.time()
-        submit_s = client.submit_many(args.runs)
-        ids = list(client.accepted)
-        final, last = wait_terminal(ids, timeout=600)
+        with PeakConnections() as connections:
+            submit_s = client.submit_many(args.runs)
+            ids = list(client.accepted)
+            final, last = wait_terminal(ids, timeout=600)
         cpu_after = cpu_by_role()
         rate = len(ids) / max(last - start, 1e-9)
         cpu_ms = {role: round((cpu_after[role] - cpu_before.get(role, 0.0)) * 1000 / max(len(ids), 1), 2)
@@ -468,12 +519,13 @@ def main(argv=None) -> int:
             "ratio_to_raw": round(rate / raw, 2),
             "submits_per_s": round(len(ids) / submit_s, 1),
             "cpu_ms_per_execution": cpu_ms,
+            "peak_connections": connections.peak,
         }
         figures["per_workers"].append(row)
         ok &= succeeded == len(ids) == args.runs and not client.failed
         log(
             f"{count} worker(s): {rate:.1f} executions/s ({succeeded}/{len(ids)} Success), raw Celery {raw:.1f} "
-            f"tasks/s, ratio {rate / raw:.2f}; CPU ms/execution {cpu_ms}"
+            f"tasks/s, ratio {rate / raw:.2f}; CPU ms/execution {cpu_ms}; peak connections {connections.peak}"
         )
 
     # --- faults: kill one worker and one web process mid-run ---
