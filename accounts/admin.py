@@ -1,23 +1,54 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 
 from accounts import services
 from accounts.models import Role, User, UserRole
 from audit.admin_mixins import AuditedAdminMixin
 
 
+class RoleChoiceField(forms.ModelChoiceField):
+    default_error_messages = {
+        "invalid_choice": "This role belongs to another organization: a user may only hold roles of their own "
+        "organization or GLOBAL roles."
+    }
+
+    def label_from_instance(self, obj):
+        return f"{obj.name} ({obj.organization.name if obj.organization_id else 'GLOBAL'})"
+
+
 class UserRoleInline(admin.TabularInline):
+    """The roles a user may hold: their organization's and the GLOBAL ones (UserRole.clean() refuses
+    the rest), each labelled with its organization."""
+
     model = UserRole
     fk_name = "user"
     extra = 0
-    autocomplete_fields = ["role"]
     readonly_fields = ["assigned_by", "assigned_at"]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            try:
+                user = User.objects.filter(pk=object_id).first() if object_id else None
+            except (ValueError, ValidationError):
+                user = None
+            organization_id = user.organization_id if user is not None else None
+            kwargs["queryset"] = Role.objects.filter(
+                Q(organization__isnull=True) | Q(organization_id=organization_id)
+            ).select_related("organization")
+            kwargs["form_class"] = RoleChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-class RoleUserInline(UserRoleInline):
+
+class RoleUserInline(admin.TabularInline):
+    model = UserRole
     fk_name = "role"
+    extra = 0
     autocomplete_fields = ["user"]
+    readonly_fields = ["assigned_by", "assigned_at"]
 
 
 class UserCreationForm(forms.ModelForm):

@@ -47,6 +47,15 @@ def test_the_admin_refuses_another_organizations_role_with_a_sentence(admin_user
     assert not UserRole.objects.exists()
 
 
+def test_the_admins_role_picker_offers_own_organization_and_global_roles_labelled(admin_user, member, other_org):
+    own = RoleFactory(organization=member.organization, name="Helpdesk")
+    RoleFactory(organization=None, name="Everyone")
+    RoleFactory(organization=other_org, name="Fabrikam helpdesk")
+    page = _admin(admin_user).get(f"/admin/accounts/user/{member.id}/change/").content.decode()
+    assert f"Helpdesk ({own.organization.name})" in page and "Everyone (GLOBAL)" in page
+    assert "Fabrikam helpdesk" not in page
+
+
 def test_the_admin_refuses_any_role_for_a_platform_user(admin_user):
     from accounts.tests.factories import PlatformAdminFactory
 
