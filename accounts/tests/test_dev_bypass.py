@@ -120,3 +120,27 @@ def test_bypass_still_serves_same_origin_and_non_browser_requests(headers):
             **headers,
         )
     assert response.status_code == 201, response.content
+
+
+def test_no_api_path_lets_another_site_use_the_bypass():
+    """Every path of the API schema, every method: a cross-site request never acts as the dev admin."""
+    import re
+    from pathlib import Path
+
+    import yaml
+    from django.conf import settings
+    from django.test import RequestFactory
+
+    from accounts.authentication import dev_bypass_applies
+
+    schema = yaml.safe_load((Path(settings.BASE_DIR) / "docs" / "api" / "openapi.yaml").read_text())
+    paths = [re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000001", path) for path in schema["paths"]]
+    assert len(paths) > 50
+    factory = RequestFactory()
+    with override_settings(**DEV):
+        for path in [*paths, "/auth/me"]:
+            for method in ("get", "post", "put", "patch", "delete"):
+                served = path == "/auth/me" or (path.startswith("/api/") and not path.startswith("/api/endpoints/"))
+                assert dev_bypass_applies(getattr(factory, method)(path)) == served, path
+                for headers in _cross_site_form_posts():
+                    assert not dev_bypass_applies(getattr(factory, method)(path, **headers)), (method, path, headers)
