@@ -153,3 +153,135 @@ def test_every_page_passes_axe_and_fits_a_phone(portal, admin_user):
         problems += check_page(driver, base_url, "/executions/", "admin-runs", "#executions")
         problems += check_page(driver, base_url, f"/executions/{run.id}/", "admin-run", ".log-line")
     assert problems == [], "\n".join(problems)
+
+
+def test_a_user_finds_an_old_run_filters_its_log_cancels_and_runs_it_again(portal):
+    """From / to the runs, through the search and the pages, into a run: log search and level filter,
+    the download, Cancel, then Run again back to the prefilled form; live status on the history."""
+    import datetime
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from executions import events
+    from executions.models import Execution
+
+    form, user = portal["form"], portal["user"]
+    target = ExecutionFactory(
+        organization=form.organization,
+        executed_by=user,
+        form=form,
+        trigger="form",
+        workflow_name="onboard_user",
+        status="Running",
+        parameters={"email": "old.hire@contoso.test", "licence": "e3"},
+        completed_at=None,
+        duration_ms=None,
+    )
+    for sequence, level in enumerate(["info", "debug", "warning", "error", "info"], start=1):
+        ExecutionLog.objects.create(
+            execution=target,
+            sequence=sequence,
+            level=level,
+            message=f"step {sequence} {level}",
+            timestamp=timezone.now(),
+        )
+    Execution.objects.filter(id=target.id).update(created_at=timezone.now() - datetime.timedelta(days=3))
+    newer = ExecutionFactory.create_batch(55, organization=form.organization, executed_by=user, workflow_name="noise")
+    Execution.objects.filter(id__in=[e.id for e in newer]).update(
+        created_at=timezone.now() - datetime.timedelta(days=1)
+    )
+
+    with live_daphne() as base_url, headless_chromium() as driver:
+        wait = WebDriverWait(driver, WAIT)
+        sign_in(driver, base_url, user)
+        assert driver.current_url == f"{base_url}/forms/"  # "/" and sign-in land ORG users on their forms
+        driver.find_element(By.LINK_TEXT, "Runs").click()
+        wait.until(ec.presence_of_element_located((By.ID, "executions")))
+        rows = driver.find_elements(By.CSS_SELECTOR, "#executions tbody tr")
+        assert len(rows) == 50 and str(target.id) not in driver.page_source
+        driver.find_element(By.ID, "page-older").click()
+        wait.until(lambda d: f'data-execution-id="{target.id}"' in d.page_source)
+        driver.find_element(By.ID, "page-newer").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#executions tbody tr")) == 50)
+        search = driver.find_element(By.ID, "filter-q")
+        search.send_keys("onboard" + Keys.ENTER)
+        wait.until(lambda d: "q=onboard" in d.current_url)
+        ids = [
+            e.get_attribute("data-execution-id") for e in driver.find_elements(By.CSS_SELECTOR, "#executions tbody tr")
+        ]
+        assert str(target.id) in ids and len(ids) == 2  # the two runs of the form, none of the 55 others
+
+        # live status on the history: the worker's status change arrives without a reload
+        wait.until(lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "live")
+        badge = f'tr[data-execution-id="{target.id}"] .badge'
+        assert driver.find_element(By.CSS_SELECTOR, badge).text == "Running"
+        driver.find_element(By.CSS_SELECTOR, f'tr[data-execution-id="{target.id}"] a').click()
+
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".log-line")) == 4)  # no DEBUG for users
+        numbers = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".log-line .seq")]
+        assert numbers == ["1", "2", "3", "4"]  # running numbers: no gap where the DEBUG line was
+        driver.find_element(By.ID, "log-search").send_keys("warning")
+        wait.until(lambda d: [e.text for e in d.find_elements(By.CSS_SELECTOR, ".log-line") if e.is_displayed()] != [])
+        visible = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".log-line") if e.is_displayed()]
+        assert len(visible) == 1 and "step 3 warning" in visible[0]
+        assert driver.find_element(By.ID, "line-count").text == "1 of 4 lines"
+        driver.find_element(By.ID, "log-search").clear()
+        driver.find_element(By.ID, "log-search").send_keys(" ")  # an input event with an empty search
+        Select(driver.find_element(By.ID, "log-level")).select_by_value("error")
+        visible = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".log-line") if e.is_displayed()]
+        assert len(visible) == 1 and "step 4 error" in visible[0]
+        text = driver.execute_async_script(
+            "const done = arguments[0]; fetch(document.getElementById('download-text').href)"
+            ".then(r => r.text()).then(done);"
+        )
+        assert "step 3 warning" in text and "debug" not in text
+
+        driver.find_element(By.ID, "cancel-button").click()
+        wait.until(lambda d: d.find_element(By.ID, "status").get_attribute("data-status") == "Cancelling")
+        assert "being stopped" in driver.find_element(By.CSS_SELECTOR, ".messages").text
+        assert not driver.find_elements(By.ID, "cancel-button")
+        assert Execution.objects.get(id=target.id).status == "Cancelling"
+
+        # the worker ends it: the page follows
+        Execution.objects.filter(id=target.id).update(status="Cancelled", duration_ms=72_000)
+        events.emit_status(Execution.objects.get(id=target.id))
+        wait.until(lambda d: d.find_element(By.ID, "status").text == "Cancelled")
+        wait.until(lambda d: d.find_element(By.ID, "duration").text == "1 min 12 s")
+
+        driver.find_element(By.ID, "run-again").click()
+        wait.until(lambda d: d.find_element(By.ID, "field-email").get_attribute("value") == "old.hire@contoso.test")
+        assert Select(driver.find_element(By.ID, "field-licence")).first_selected_option.text == "E3"
+        assert driver.find_element(By.ID, "rerun-notice").is_displayed()
+
+
+def test_the_top_bar_works_from_the_keyboard(portal):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with live_daphne() as base_url, headless_chromium() as driver:
+        sign_in(driver, base_url, portal["user"])
+        driver.set_window_size(375, 800)
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys(Keys.TAB)
+        focused = driver.switch_to.active_element
+        assert focused.text == "Skip to content"
+        order = []
+        for _ in range(4):
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+            order.append(driver.switch_to.active_element.text.strip() or driver.switch_to.active_element.tag_name)
+        assert order[:3] == ["Bifrost", "Forms", "Runs"] and "summary" in (
+            order[3],
+            driver.switch_to.active_element.tag_name,
+        )
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        menu = driver.find_element(By.ID, "account-menu")
+        WebDriverWait(driver, WAIT).until(lambda d: menu.get_attribute("open") is not None)
+        assert "Sign out" in menu.text and "Contoso" in menu.text
+        panel = driver.find_element(By.CSS_SELECTOR, ".account-panel").rect
+        assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 375
+        driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        WebDriverWait(driver, WAIT).until(lambda d: menu.get_attribute("open") is None)
