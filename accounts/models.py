@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
 from bifrost_site.models import ACTIVITY, BaseModel, OrgOwnedModel, OrgScopedQuerySet
 
@@ -61,6 +61,7 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
 
     objects = UserManager()
     scope_mode = ACTIVITY
+    _password_replaced = False
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -89,12 +90,19 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
         # Django's admin site keys off is_staff/is_superuser; platform admins are both.
         self.is_superuser = self.is_platform_admin
         super().save(*args, **kwargs)
+        if self._password_replaced:
+            self._password_replaced = False
+            from bifrost_site.ws_auth import user_sockets_close
+
+            user_id = self.pk
+            transaction.on_commit(lambda: user_sockets_close([user_id]))
 
     def set_password(self, raw_password):
         """Replacing the password of a saved user ends their sessions: the tokens issued under the old
         one stop working once this is saved, whichever path (API, admin, `changepassword`) set it."""
         if self.password and not self._state.adding:
             self.token_version += 1
+            self._password_replaced = True  # save() then closes the user's WebSockets
         super().set_password(raw_password)
 
     @property

@@ -139,6 +139,7 @@ class LiveSessionMixin:
     session_token_version = None
     session_group: str | None = None
     heartbeat_task = None
+    session_ended = False
 
     async def session_start(self, user) -> bool:
         """Returns False (and closes the socket) when the user's session already ended."""
@@ -167,6 +168,9 @@ class LiveSessionMixin:
         await self._end_session()
 
     async def _end_session(self) -> None:
+        if self.session_ended:
+            return  # a second message (the password's and the deactivation's) finds it closed
+        self.session_ended = True
         if self.heartbeat_task is not None and self.heartbeat_task is not _current_task():
             self.heartbeat_task.cancel()
         self.heartbeat_task = None

@@ -439,7 +439,22 @@ async def test_a_new_password_closes_the_users_sockets_at_once(application, runn
     assert await receive_close(log_socket) == 4001
     assert await receive_close(history) == 4001
     assert await bystander.receive_nothing(timeout=0.5)
-    await bystander.disconnect()
+    for comm in (log_socket, history, bystander):
+        await comm.disconnect()
+
+
+async def test_a_password_changed_anywhere_closes_the_sockets_at_once(application, running, member, settings):
+    """The admin site's own password page and `manage.py changepassword` save through User.set_password."""
+    settings.WS_HEARTBEAT_SECONDS = 600
+
+    def change_password():
+        member.set_password("a-new-Long-passw0rd")
+        member.save()
+
+    comm, _ = await open_log_socket(application, running, member)
+    await sync_to_async(change_password)()
+    assert await receive_close(comm) == 4001
+    await comm.disconnect()
 
 
 async def test_deactivating_an_organization_closes_its_users_sockets(application, running, org, member, settings):
@@ -449,6 +464,7 @@ async def test_deactivating_an_organization_closes_its_users_sockets(application
     log_socket, _ = await open_log_socket(application, running, member)
     await sync_to_async(organization_deactivate)(organization=org)
     assert await receive_close(log_socket) == 4001
+    await log_socket.disconnect()
 
 
 async def test_a_socket_that_missed_the_message_closes_at_its_next_heartbeat(
@@ -461,8 +477,10 @@ async def test_a_socket_that_missed_the_message_closes_at_its_next_heartbeat(
     comm, _ = await open_log_socket(application, running, member)
     await sync_to_async(User.objects.filter(id=member.id).update)(token_version=99)  # no message sent
     assert await receive_close(comm) == 4001
+    await comm.disconnect()
 
     await sync_to_async(User.objects.filter(id=member.id).update)(token_version=0)
     comm, _ = await open_log_socket(application, running, member)
     await sync_to_async(Organization.objects.filter(id=org.id).update)(is_active=False)
     assert await receive_close(comm) == 4001
+    await comm.disconnect()
