@@ -41,6 +41,9 @@ def _routes(patterns, prefix: str = "") -> list[str]:
 class APIRootView(DRFAPIRootView):
     """The API's endpoints, by path (relative to /api/), each with its absolute URL."""
 
+    def get_view_name(self):
+        return "Bifrost API"
+
     def get(self, request, *args, **kwargs):
         from bifrost_site.api import urls
 
