@@ -1,8 +1,10 @@
 # Bifrost image: one image runs every process (web, worker, beat); the command picks which.
-#   web:  docker/start-web.sh   (migrate, periodic tasks, then daphne; WEB_SERVER=split: granian on 8000 for HTTP
-#                                and daphne on 8001 for WebSockets)  -- also the default CMD is daphne alone
-#   jobs: docker/start-jobs.sh  (celery worker + celery beat side by side; "worker" or "beat" for one of them)
-# See docs/deployment.md.
+#   web:     docker/start-web.sh   (migrate, periodic tasks, then daphne; WEB_SERVER=granian: granian alone for HTTP;
+#                                   WEB_SERVER=split: granian on 8000 for HTTP and daphne on 8001 for WebSockets)
+#                                   -- also the default CMD is daphne alone
+#   jobs:    docker/start-jobs.sh  (celery worker + celery beat side by side; "worker" or "beat" for one of them)
+#   migrate: docker/migrate.sh     (one-shot: migrate, periodic tasks, workflow discovery; production runs it first)
+# See docs/deployment.md (docker-compose.yml, deploy/compose.production.yml, deploy/kubernetes/).
 
 # ---------------------------------------------------------------------------
 # builder: compile wheels that need it and build the virtualenv
@@ -74,4 +76,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "bifrost_site.asgi:application"]
+# daphne's listen backlog is set through its Twisted endpoint (its own default, 50, drops connections under load).
+CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=2048", "--proxy-headers", "bifrost_site.asgi:application"]
