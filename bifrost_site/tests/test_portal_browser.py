@@ -51,6 +51,21 @@ def portal(org, admin_user):
                 },
                 {"name": "notes", "type": "textarea", "label": "Notes", "help_text": "Anything the team should know."},
                 {"name": "urgent", "type": "checkbox", "label": "Urgent"},
+                {
+                    "name": "site",
+                    "type": "radio",
+                    "label": "Site",
+                    "options": [{"label": "London", "value": "lon"}, {"label": "Paris", "value": "par"}],
+                },
+                {
+                    "name": "groups",
+                    "type": "multi_select",
+                    "label": "Groups",
+                    "options": [{"label": "Sales", "value": "sales"}, {"label": "IT", "value": "it"}],
+                },
+                {"name": "start", "type": "date", "label": "Start date"},
+                {"name": "seats", "type": "number", "label": "Seats"},
+                {"name": "contract", "type": "file", "label": "Contract"},
             ]
         },
     )

@@ -134,7 +134,7 @@
     }
 
     var label = el(field.type === "radio" || field.type === "checkbox" ? "div" : "label",
-      { "for": field.type === "radio" || field.type === "checkbox" ? null : id, "class": "label" },
+      { "for": field.type === "radio" || field.type === "checkbox" ? null : id, "class": "label", id: "label-" + field.name },
       field.label || field.name);
     if (field.required) label.appendChild(el("span", { "class": "required", "aria-hidden": "true" }, "*"));
     if (field.type !== "checkbox") wrapper.appendChild(label);
@@ -184,7 +184,7 @@
         control.setOptions(optionsOf(field));
         break;
       case "radio":
-        input = el("div", { "class": "choices", role: "radiogroup" });
+        input = el("div", { "class": "choices", role: "radiogroup", "aria-labelledby": "label-" + field.name });
         control.setOptions = function (options) {
           var keep = control.get ? control.get() : initial;
           if (!control.touched && keep === "") keep = initial;
@@ -228,8 +228,11 @@
         };
     }
     if (field.type !== "checkbox" && field.type !== "file") wrapper.appendChild(input);
-    if (field.help_text) wrapper.appendChild(el("div", { "class": "help" }, field.help_text));
-    control.errorEl = el("div", { "class": "error", role: "alert" });
+    if (field.help_text) wrapper.appendChild(el("div", { "class": "help", id: "help-" + field.name }, field.help_text));
+    control.errorEl = el("div", { "class": "error", role: "alert", id: "error-" + field.name });
+    // screen readers read the help text and the error with the control
+    input.setAttribute("aria-describedby", (field.help_text ? "help-" + field.name + " " : "") + "error-" + field.name);
+    if (field.required) input.setAttribute("aria-required", "true");
     wrapper.appendChild(control.errorEl);
     control.input = input;
     input.addEventListener("change", function () { control.touched = true; onChange(field.name); });
@@ -369,6 +372,7 @@
     if (control && control.errorEl) {
       control.errorEl.textContent = "";
       control.wrapper.classList.remove("invalid");
+      if (control.input) control.input.removeAttribute("aria-invalid");
     }
   }
 
@@ -377,6 +381,7 @@
     if (control && control.errorEl) {
       control.errorEl.textContent = message;
       control.wrapper.classList.add("invalid");
+      if (control.input && control.input.setAttribute) control.input.setAttribute("aria-invalid", "true");
       return true;
     }
     return false;
