@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "bifrost_site.middleware.RequestContextMiddleware",
+    "bifrost_site.input_guard.InputGuardMiddleware",  # 400 for NUL, surrogates, deep JSON (issue 18 #5)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -346,7 +347,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "bifrost_site.api.parsers.MultiPartParser",  # refuses NUL in fields (JSON and forms: input_guard)
     ],
     "DEFAULT_SCHEMA_CLASS": "bifrost_site.api.schema.BifrostAutoSchema",
     "EXCEPTION_HANDLER": "bifrost_site.api.exceptions.exception_handler",

@@ -1,7 +1,26 @@
-"""Domain errors that services raise; the exception handler maps them to HTTP answers."""
+"""The error shape of every answer ({"error", "message", "details"}, DESIGN §6) and the domain errors that
+services raise; the exception handler (exceptions.py) maps them to HTTP answers."""
 
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+ERROR_CODES = {
+    400: "validation_error",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+    503: "service_unavailable",
+}
+
+
+def error_body(status_code: int, message: str, details=None, code: str | None = None) -> dict:
+    return {"error": code or ERROR_CODES.get(status_code, "error"), "message": message, "details": details or {}}
 
 
 class ApplicationError(APIException):

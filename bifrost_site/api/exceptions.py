@@ -11,27 +11,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from bifrost_site.api.errors import ApplicationError
+from bifrost_site.api.errors import ERROR_CODES, ApplicationError, error_body
 
 logger = logging.getLogger(__name__)
-
-ERROR_CODES = {
-    400: "validation_error",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "throttled",
-    503: "service_unavailable",
-}
-
-
-def error_body(status_code: int, message: str, details=None, code: str | None = None) -> dict:
-    return {"error": code or ERROR_CODES.get(status_code, "error"), "message": message, "details": details or {}}
 
 
 def _first_message(detail) -> str:
