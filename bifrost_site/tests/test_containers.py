@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib.resources
+import importlib.util
 import io
 import json
 import os
@@ -1338,3 +1339,17 @@ def test_keda_component_scales_worker_on_the_workflows_queue(rendered):
 
 def test_github_files_match_their_schemas(deploy):
     assert deploy.check_github() == []
+
+
+def test_beat_healthcheck_sees_a_celery_beat_process():
+    script = DOCKER_DIR / "beat_alive.py"
+    fake_beat = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "/opt/venv/bin/celery", "beat"])
+    try:
+        assert wait_for(lambda: subprocess.run([sys.executable, str(script)], check=False).returncode == 0)
+    finally:
+        fake_beat.kill()
+        fake_beat.wait()
+    spec = importlib.util.spec_from_file_location("beat_alive", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.argv("999999999") == []  # a process that ended while it looked is no error
