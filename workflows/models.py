@@ -34,6 +34,8 @@ class Workflow(BaseModel):
     schedule = models.CharField(max_length=120, blank=True, default="")
     schedule_timezone = models.CharField(max_length=64, default="UTC")
     schedule_overlap = models.CharField(max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
+    # Runs of this workflow admitted at once across all organizations (DESIGN §15); null = unlimited.
+    max_concurrency = models.PositiveIntegerField(null=True, blank=True)
     endpoint_enabled = models.BooleanField(default=False)
     allowed_methods = models.JSONField(default=list, blank=True)
     public_endpoint = models.BooleanField(default=False)
