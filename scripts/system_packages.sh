@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs beyond Python: git (workspace sync tests), headless Chromium with its
-# driver (browser tests), and caddy and kubectl for `make deploy-check` (caddy validate, kubectl kustomize).
+# driver (browser tests), node (the JSON Logic test runs the browser's evaluator), redis-server (tests that kill
+# and restart a throwaway Redis), and caddy and kubectl for `make deploy-check` (caddy validate, kubectl kustomize).
 # Installs only what is missing; needs root and apt. A package that apt does not know (kubectl comes from the
 # Kubernetes or Google Cloud apt repository, not from Debian itself) is reported and skipped; deploy-check then
 # says what is missing.
@@ -9,6 +10,8 @@ missing=()
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v caddy >/dev/null 2>&1 || missing+=(caddy)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 if [ ${#missing[@]} -eq 0 ]; then
