@@ -40,7 +40,7 @@ PROD_ENV_EXAMPLE = DEPLOY / "production.env.example"
 COMPOSE_SCHEMA = DEPLOY / "schemas" / "compose-spec.json"
 KEDA_SCHEMA = DEPLOY / "schemas" / "keda-scaledobject-v1alpha1.json"
 KUSTOMIZE_DIR = DEPLOY / "kubernetes"
-KUSTOMIZATIONS = ("base", "overlays/production", "overlays/production-keda")
+KUSTOMIZATIONS = ("base", "overlays/production", "overlays/production-keda", "overlays/production-git-sync")
 SECRET_EXAMPLE = KUSTOMIZE_DIR / "overlays" / "production" / "secret.example.yaml"
 # the oldest Kubernetes still supported upstream when this was written, and the newest kubernetes-validate knows
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
@@ -53,7 +53,14 @@ PROD_SERVICES = frozenset({"proxy", "migrate", "api", "ws", "worker", "beat", "p
 PROD_APP_SERVICES = ("migrate", "api", "ws", "worker", "beat")
 PROD_LONG_RUNNING = PROD_SERVICES - {"migrate"}
 PROD_DATA_SERVICES = ("postgres", "rabbitmq", "redis")
-PROD_REQUIRED_SETTINGS = ("DATABASE_URL", "RABBITMQ_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS")
+PROD_REQUIRED_SETTINGS = (
+    "DATABASE_URL",
+    "RABBITMQ_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "ENCRYPTION_KEYS",
+    "AUDIT_SIGNING_KEY",
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -320,7 +327,11 @@ def _http_probe(container: dict, name: str) -> str | None:
     return (((container.get(name) or {}).get("httpGet")) or {}).get("path")
 
 
-def manifest_problems(documents: list[dict], keda: bool = False) -> list[str]:
+def _is_bifrost(container: dict) -> bool:
+    return str(container.get("image", "")).split("/")[-1].split(":")[0] == "bifrost"
+
+
+def manifest_problems(documents: list[dict], keda: bool = False, git_sync: bool = False) -> list[str]:
     """The rendered manifests' own rules (DESIGN §19)."""
     problems = []
     deployments = _by(documents, "Deployment")
@@ -359,6 +370,8 @@ def manifest_problems(documents: list[dict], keda: bool = False) -> list[str]:
                 problems.append(f"{label}: /tmp must be an emptyDir (the root filesystem is read-only)")
             if "/app/workspace" not in mounts:
                 problems.append(f"{label}: the workspace is not mounted at /app/workspace")
+            if not _is_bifrost(container):
+                continue  # e.g. git-sync: none of Bifrost's settings or secrets
             env_from = container.get("envFrom") or []
             if not any("configMapRef" in source for source in env_from) or not any(
                 "secretRef" in source for source in env_from
@@ -427,6 +440,21 @@ def manifest_problems(documents: list[dict], keda: bool = False) -> list[str]:
         problems.append("a PodDisruptionBudget on the single beat would block node drains")
     if not any(doc.get("kind") == "ConfigMap" for doc in documents):
         problems.append("no ConfigMap for the settings")
+    for doc in [*deployments.values(), *jobs.values()]:
+        pod = doc["spec"]["template"]["spec"]
+        workspace = next((volume for volume in pod.get("volumes") or [] if volume["name"] == "workspace"), {})
+        inits = [container["name"] for container in pod.get("initContainers") or []]
+        if git_sync:
+            if "emptyDir" not in workspace or not inits or inits[0] != "git-sync-init":
+                problems.append(f"{doc['metadata']['name']}: with git-sync the workspace is an emptyDir cloned first")
+        elif "persistentVolumeClaim" not in workspace:
+            problems.append(f"{doc['metadata']['name']}: the workspace must be the shared volume claim")
+    if git_sync:
+        configs = [
+            doc for doc in documents if doc.get("kind") == "ConfigMap" and "WORKSPACE_PATH" in (doc.get("data") or {})
+        ]
+        if not configs or configs[0]["data"]["WORKSPACE_PATH"] != "/app/workspace/current":
+            problems.append("with git-sync WORKSPACE_PATH must be the checked-out tree, /app/workspace/current")
     scaled = [doc for doc in documents if doc.get("kind") == "ScaledObject"]
     if keda:
         if len(scaled) != 1 or scaled[0]["spec"]["scaleTargetRef"]["name"] != "worker":
@@ -496,7 +524,10 @@ def check_kubernetes() -> list[str]:
             problems.append(str(exc))
             continue
         problems += [f"{name}: {p}" for p in schema_problems_k8s(documents)]
-        problems += [f"{name}: {p}" for p in manifest_problems(documents, keda=name.endswith("keda"))]
+        problems += [
+            f"{name}: {p}"
+            for p in manifest_problems(documents, keda=name.endswith("keda"), git_sync=name.endswith("git-sync"))
+        ]
     problems += [f"secret.example.yaml: {p}" for p in schema_problems_k8s([load_yaml(SECRET_EXAMPLE)])]
     return problems
 

@@ -1240,7 +1240,20 @@ def rendered(deploy):
 
 def test_kubernetes_manifests_render_and_pass_the_rules(deploy, rendered):
     for name, documents in rendered.items():
-        assert deploy.manifest_problems(documents, keda=name.endswith("keda")) == [], name
+        problems = deploy.manifest_problems(documents, keda=name.endswith("keda"), git_sync=name.endswith("git-sync"))
+        assert problems == [], name
+
+
+def test_git_sync_component_clones_the_workspace_first(deploy, rendered):
+    documents = rendered["overlays/production-git-sync"]
+    assert not any(
+        doc["kind"] == "PersistentVolumeClaim" and doc["metadata"]["name"] == "bifrost-workspace" for doc in documents
+    )
+    worker = _doc(documents, "Deployment", "worker")["spec"]["template"]["spec"]
+    assert [c["name"] for c in worker["initContainers"]] == ["git-sync-init", "git-sync"]
+    assert worker["initContainers"][1]["restartPolicy"] == "Always"  # the native sidecar keeps pulling
+    # the same rules catch the base's volume claim in a git-sync rendering
+    assert deploy.manifest_problems(rendered["overlays/production"], git_sync=True)
 
 
 def test_kubernetes_manifests_match_the_schemas(deploy, rendered):
