@@ -167,6 +167,7 @@ class WorkflowSpec:
     func: Callable[..., Any]
     takes_context: bool
     is_async: bool
+    max_concurrency: int | None = None  # runs admitted at once, across organizations (DESIGN §15)
 
     def effective_mode(self, trigger: str) -> str:
         """``execution_mode`` if set, else "sync" for endpoint calls and "async" otherwise."""
@@ -192,6 +193,7 @@ class WorkflowSpec:
             "allowed_methods": list(self.allowed_methods),
             "public_endpoint": self.public_endpoint,
             "retry_policy": dict(self.retry_policy) if self.retry_policy else None,
+            "max_concurrency": self.max_concurrency,
         }
 
     @property
@@ -291,9 +293,15 @@ def _validate_workflow_args(
     allowed_methods: Any,
     public_endpoint: Any,
     retry_policy: Any,
+    max_concurrency: Any = None,
 ) -> dict[str, Any]:
     def fail(arg: str, msg: str) -> WorkflowDefinitionError:
         return WorkflowDefinitionError(f"{label}: {arg} {msg}")
+
+    if max_concurrency is not None and (
+        not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1
+    ):
+        raise fail("max_concurrency", f"must be a positive integer or None, got {max_concurrency!r}")
 
     if not isinstance(description, str):
         raise fail("description", f"must be a string, got {description!r}")
@@ -357,6 +365,7 @@ def _validate_workflow_args(
         "allowed_methods": methods,
         "public_endpoint": public_endpoint,
         "retry_policy": policy,
+        "max_concurrency": max_concurrency,
     }
 
 
@@ -421,6 +430,7 @@ def workflow(
     allowed_methods: Iterable[str] = ("POST",),
     public_endpoint: bool = False,
     retry_policy: Mapping[str, Any] | None = None,
+    max_concurrency: int | None = None,
 ) -> Any:
     """Declare a workflow. ``name`` defaults to the function name; a bare ``@workflow`` works.
 
@@ -448,6 +458,7 @@ def workflow(
             allowed_methods=allowed_methods,
             public_endpoint=public_endpoint,
             retry_policy=retry_policy,
+            max_concurrency=max_concurrency,
         )
         params = list(getattr(func, PARAMS_ATTR, ()))
         sig = _analyse(func)

@@ -36,6 +36,8 @@ class Workflow(BaseModel):
     schedule_overlap = models.CharField(max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
     # Runs of this workflow admitted at once across all organizations (DESIGN §15); null = unlimited.
     max_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    # An administrator's limit (PATCH /api/workflows/{name}); discovery never touches it. null = the decorator's.
+    max_concurrency_override = models.PositiveIntegerField(null=True, blank=True)
     endpoint_enabled = models.BooleanField(default=False)
     allowed_methods = models.JSONField(default=list, blank=True)
     public_endpoint = models.BooleanField(default=False)
@@ -57,6 +59,13 @@ class Workflow(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def concurrency_limit(self) -> int | None:
+        """Runs admitted at once (executions.admission): the administrator's override, else the decorator's."""
+        if self.max_concurrency_override is not None:
+            return self.max_concurrency_override
+        return self.max_concurrency
 
 
 class DataProvider(BaseModel):
