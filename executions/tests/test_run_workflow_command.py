@@ -75,6 +75,17 @@ def test_unknown_and_ambiguous_organizations_are_clear_errors(contoso, onboard):
 
 
 @pytest.mark.django_db
+def test_a_deactivated_organization_is_refused(contoso, onboard):
+    contoso.is_active = False
+    contoso.save()
+    with pytest.raises(
+        CommandError, match=r"^Organization Contoso \(id .*\) is deactivated; runs cannot start there\.$"
+    ):
+        call_command("run_workflow", "onboard_user", "--org", "contoso.com", "--param", "display_name=Ada")
+    assert not Execution.objects.exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "args, line",
     [

@@ -40,9 +40,9 @@ def api_error_line(exc) -> str:
 
 
 def resolve_organization(reference: str):
-    """The organization a `--org` names: its id, its name (case-insensitive) or its e-mail domain.
+    """The active organization a `--org` names: its id, its name (case-insensitive) or its e-mail domain.
 
-    Raises CommandError for no match or more than one."""
+    Raises CommandError for no match, more than one, or a deactivated organization."""
     from django.db.models import Q
 
     from orgs.models import Organization
@@ -53,9 +53,11 @@ def resolve_organization(reference: str):
     except ValueError:
         by_id = None
     if by_id is not None:
-        return by_id
-    domain = reference.lower().rstrip(".").removeprefix("@")
-    matches = list(Organization.objects.filter(Q(name__iexact=reference) | Q(domain=domain)).order_by("name", "id"))
+        matches = [by_id]
+    else:
+        domain = reference.lower().rstrip(".").removeprefix("@")
+        query = Q(name__iexact=reference) | Q(domain=domain)
+        matches = list(Organization.objects.filter(query).order_by("name", "id"))
     if not matches:
         raise CommandError(
             f"No organization has the id, name or domain {reference!r} (list them in /admin/orgs/organization/)."
@@ -63,6 +65,10 @@ def resolve_organization(reference: str):
     if len(matches) > 1:
         candidates = ", ".join(f"{org.name} (id {org.id}, domain {org.domain or 'none'})" for org in matches)
         raise CommandError(f"{reference!r} matches {len(matches)} organizations: {candidates}. Pass the id instead.")
+    if not matches[0].is_active:  # as the API's X-Organization-Id (bifrost_site/scope.py)
+        raise CommandError(
+            f"Organization {matches[0].name} (id {matches[0].id}) is deactivated; runs cannot start there."
+        )
     return matches[0]
 
 
