@@ -135,3 +135,61 @@ class DevBypassAuthentication(BaseAuthentication):
         if user is None:
             return None
         return (user, DEV_BYPASS)
+
+
+# --- personal API tokens (DESIGN §17) ---
+
+PERSONAL_TOKEN_PREFIX = "bfp_"
+PERSONAL_TOKEN_VISIBLE_CHARS = 8  # "bfp_" + 4 characters, what lists show
+# last_used_at is written at most this often per token (a busy script would otherwise write on every call)
+LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def personal_token_hash(raw_token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(raw_token.encode()).hexdigest()
+
+
+class PersonalTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer bfp_…`: acts as the token's user, with that user's scope and roles.
+
+    Every refusal (unknown, revoked, expired, user or organization inactive) is the same 401, so a
+    caller learns nothing about which tokens exist. A header that is not a `bfp_` token is left to
+    the JWT authentication (returns None).
+    """
+
+    keyword = "bearer"
+
+    def authenticate(self, request):
+        import hmac
+
+        from django.utils import timezone
+
+        from accounts.models import PersonalToken
+
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        kind, _, raw = header.partition(" ")
+        raw = raw.strip()
+        if kind.lower() != self.keyword or not raw.startswith(PERSONAL_TOKEN_PREFIX):
+            return None
+        digest = personal_token_hash(raw)
+        token = PersonalToken.objects.select_related("user", "user__organization").filter(token_hash=digest).first()
+        now = timezone.now()
+        if (
+            token is None
+            or not hmac.compare_digest(token.token_hash, digest)
+            or token.revoked_at is not None
+            or token.expires_at <= now
+        ):
+            raise exceptions.AuthenticationFailed("Invalid or expired personal token.", code="invalid_token")
+        user = token.user
+        if not user.is_active or (user.organization_id and not user.organization.is_active):
+            raise exceptions.AuthenticationFailed("Invalid or expired personal token.", code="invalid_token")
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+            PersonalToken.objects.filter(id=token.id).update(last_used_at=now)
+            token.last_used_at = now
+        return (user, token)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="api"'

@@ -190,3 +190,27 @@ class RevokedAccessToken(BaseModel):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class PersonalToken(BaseModel):
+    """A personal API token (DESIGN §17): `Authorization: Bearer bfp_…` acts as `user`.
+
+    Only the SHA-256 of the raw token is stored (the raw token has 256 random bits, so a plain digest
+    cannot be reversed by guessing; no SECRET_KEY is involved, so rotating it keeps tokens working).
+    The raw token is returned once, at creation. `prefix` ("bfp_" + 4 characters) is what lists show.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="personal_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=~models.Q(name=""), name="personal_token_name_not_empty")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

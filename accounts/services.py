@@ -185,9 +185,17 @@ def _registration_organization(*, email: str, organization_id):
     return organization
 
 
+# Reasons of user_sessions_end that also revoke the users' personal API tokens. A new password or MFA
+# ends the sign-in sessions only: personal tokens are separate credentials, each revocable on its own
+# (docs/identity.md). An inactive user or organization is refused per request besides.
+DEACTIVATION_REASONS = frozenset({"user.deactivate", "organization.deactivate"})
+
+
 @transaction.atomic
 def user_sessions_end(*, user_ids, reason: str) -> None:
     """Revoke every access and refresh token of these users and close their WebSockets (DESIGN §17).
+
+    For a deactivation (DEACTIVATION_REASONS) their personal API tokens are revoked too.
 
     Their token version moves on (the authentication and `/auth/refresh` refuse tokens issued under an
     older one), their outstanding refresh tokens are blacklisted, and once this commits each user's
@@ -206,11 +214,18 @@ def user_sessions_end(*, user_ids, reason: str) -> None:
         user_id__in=user_ids, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
     )
     BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in live], ignore_conflicts=True)
+    personal_tokens = 0
+    if reason in DEACTIVATION_REASONS:
+        from accounts.models import PersonalToken
+
+        personal_tokens = PersonalToken.objects.filter(user_id__in=user_ids, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
     audit.record(
         action="auth.sessions_end",
         resource_type="user",
         resource_id=user_ids[0] if len(user_ids) == 1 else "",
-        changes={"reason": reason, "user_count": len(user_ids)},
+        changes={"reason": reason, "user_count": len(user_ids), "personal_tokens_revoked": personal_tokens},
     )
     transaction.on_commit(lambda: user_sockets_close(user_ids))
 
@@ -567,3 +582,71 @@ def revoked_access_tokens_prune() -> int:
     """Delete revocations of access tokens past their expiry: such a token fails the expiry check anyway."""
     deleted, _ = RevokedAccessToken.objects.filter(expires_at__lt=timezone.now()).delete()
     return deleted
+
+
+# --- personal API tokens (DESIGN §17) ---
+
+PERSONAL_TOKEN_MAX_DAYS = 366  # "up to a year", leap years included
+
+
+@dataclass(frozen=True)
+class CreatedPersonalToken:
+    token: object
+    raw_token: str
+
+
+def personal_token_masked(token) -> str:
+    return f"{token.prefix}…"
+
+
+@transaction.atomic
+def personal_token_create(*, user, name: str, expires_at) -> CreatedPersonalToken:
+    """A new personal token for `user`; the raw token is only in the return value."""
+    import secrets
+
+    from accounts.authentication import PERSONAL_TOKEN_PREFIX, PERSONAL_TOKEN_VISIBLE_CHARS, personal_token_hash
+    from accounts.models import PersonalToken
+
+    now = timezone.now()
+    if expires_at <= now:
+        raise exceptions.ValidationError({"expires_at": ["The expiry must be in the future."]})
+    if expires_at > now + datetime.timedelta(days=PERSONAL_TOKEN_MAX_DAYS):
+        raise exceptions.ValidationError({"expires_at": ["A personal token expires within a year."]})
+    name = (name or "").strip()
+    if not name:
+        raise exceptions.ValidationError({"name": ["Give the token a name."]})
+    raw_token = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = PersonalToken.objects.create(
+        user=user,
+        name=name,
+        prefix=raw_token[:PERSONAL_TOKEN_VISIBLE_CHARS],
+        token_hash=personal_token_hash(raw_token),
+        expires_at=expires_at,
+    )
+    audit.record(
+        action="personal_token.create",
+        resource_type="personal_token",
+        resource_id=token.id,
+        actor=user,
+        organization=user.organization_id,
+        changes={
+            "after": {"name": name, "expires_at": expires_at.isoformat(), "masked_token": personal_token_masked(token)}
+        },
+    )
+    return CreatedPersonalToken(token=token, raw_token=raw_token)
+
+
+@transaction.atomic
+def personal_token_revoke(*, token, by=None):
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at", "updated_at"])
+        audit.record(
+            action="personal_token.revoke",
+            resource_type="personal_token",
+            resource_id=token.id,
+            actor=by,
+            organization=token.user.organization_id,
+            changes={"before": {"revoked_at": None}, "after": {"revoked_at": token.revoked_at.isoformat()}},
+        )
+    return token

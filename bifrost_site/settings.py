@@ -329,6 +329,7 @@ CELERY_WORKER_CONSUMER = "executions.engine.poison:BifrostConsumer"
 # --- DRF, JWT, OpenAPI ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.PersonalTokenAuthentication",  # `Bearer bfp_…`; before JWT (DESIGN §17)
         "accounts.authentication.BifrostJWTAuthentication",
         "accounts.authentication.CsrfSessionAuthentication",
         "accounts.authentication.DevBypassAuthentication",
@@ -401,6 +402,7 @@ SPECTACULAR_SETTINGS = {
     },
     # The development bypass is not an API contract; the schema is the same in every environment.
     "AUTHENTICATION_WHITELIST": [
+        "accounts.authentication.PersonalTokenAuthentication",
         "accounts.authentication.BifrostJWTAuthentication",
         "accounts.authentication.CsrfSessionAuthentication",
     ],

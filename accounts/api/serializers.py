@@ -144,3 +144,41 @@ class RoleFormSerializer(serializers.Serializer):
     organization_id = serializers.UUIDField(allow_null=True)
     access_level = serializers.CharField()
     is_active = serializers.BooleanField()
+
+
+# --- personal API tokens ---
+
+from accounts.models import PersonalToken  # noqa: E402
+
+
+class PersonalTokenSerializer(serializers.ModelSerializer):
+    """A personal token as lists show it: never the token itself, only `masked_token`."""
+
+    masked_token = serializers.SerializerMethodField()
+    is_active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PersonalToken
+        fields = ["id", "name", "masked_token", "created_at", "expires_at", "last_used_at", "revoked_at", "is_active"]
+        read_only_fields = fields
+
+    def get_masked_token(self, token) -> str:
+        return f"{token.prefix}…"
+
+    def get_is_active(self, token) -> bool:
+        from django.utils import timezone
+
+        return token.revoked_at is None and token.expires_at > timezone.now()
+
+
+class PersonalTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(help_text="At most one year from now.")
+
+
+class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The raw token (`bfp_…`): shown this once only.")
+
+    class Meta(PersonalTokenSerializer.Meta):
+        fields = [*PersonalTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields

@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from accounts.api import views
@@ -8,4 +9,8 @@ router = SimpleRouter(trailing_slash=False)
 router.register("users", views.UserViewSet, basename="user")
 router.register("roles", views.RoleViewSet, basename="role")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("auth/tokens", views.PersonalTokenListView.as_view(), name="personal-token-list"),
+    path("auth/tokens/<str:token_id>", views.PersonalTokenDetailView.as_view(), name="personal-token-detail"),
+    *router.urls,
+]

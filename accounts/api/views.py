@@ -383,3 +383,55 @@ def _find(queryset, object_id, label: str):
     if obj is None:
         raise exceptions.NotFound(f"{label} not found.")
     return obj
+
+
+# --- personal API tokens (DESIGN §17) ---
+
+from accounts.api import schema as _schema  # noqa: E402,F401  (registers the personal-token scheme)
+from accounts.api.serializers import (  # noqa: E402
+    PersonalTokenCreatedSerializer,
+    PersonalTokenCreateSerializer,
+    PersonalTokenSerializer,
+)
+from accounts.models import PersonalToken  # noqa: E402
+
+
+class PersonalTokenListView(APIView):
+    """Any signed-in user manages their own tokens; nobody sees another user's."""
+
+    permission_classes = [IsAuthenticatedUser]
+
+    @extend_schema(
+        responses={200: PersonalTokenSerializer(many=True), **errors(401)},
+        tags=["auth"],
+        summary="Your personal API tokens (masked), newest first",
+    )
+    def get(self, request):
+        tokens = PersonalToken.objects.filter(user=request.user).order_by("-created_at")
+        return Response(PersonalTokenSerializer(tokens, many=True).data)
+
+    @extend_schema(
+        request=PersonalTokenCreateSerializer,
+        responses={201: PersonalTokenCreatedSerializer, **errors(400, 401)},
+        tags=["auth"],
+        summary="Create a personal API token (the raw token is returned this once)",
+    )
+    def post(self, request):
+        serializer = PersonalTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = services.personal_token_create(user=request.user, **serializer.validated_data)
+        data = PersonalTokenCreatedSerializer(created.token).data
+        data["token"] = created.raw_token
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class PersonalTokenDetailView(APIView):
+    permission_classes = [IsAuthenticatedUser]
+
+    @extend_schema(
+        responses={204: None, **errors(401, 404)}, tags=["auth"], summary="Revoke one of your personal API tokens"
+    )
+    def delete(self, request, token_id):
+        token = _find(PersonalToken.objects.filter(user=request.user).select_related("user"), token_id, "Token")
+        services.personal_token_revoke(token=token, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
