@@ -36,7 +36,8 @@ from executions.selectors import (
 )
 
 HISTORY_PAGE_SIZE = 50
-CANCELLABLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
+# What execution_cancel accepts; "Scheduled" (a deferred run, DESIGN §15) as a string until every tree has it.
+CANCELLABLE = frozenset({"Scheduled", ExecutionStatus.PENDING, ExecutionStatus.RUNNING})
 # The history's columns and nothing else: no JSON (parameters, result, variables) is loaded for a list.
 HISTORY_COLUMNS = (
     "id",
@@ -79,7 +80,8 @@ def result_display(execution) -> dict:
 
 
 def can_cancel(execution) -> bool:
-    """Pending or Running, and the user may see it (ORG users: only their own runs; admins: their scope)."""
+    """Scheduled, Pending or Running; the caller has already checked that the user may see it (ORG users:
+    only their own runs; admins: their scope), which is the API's rule for POST .../cancel too."""
     return execution.status in CANCELLABLE
 
 

@@ -47,7 +47,7 @@
     }
     const words = searchInput.value.toLowerCase().split(/\s+/).filter(Boolean);
     if (!words.length) return true;
-    const text = row.textContent.toLowerCase();
+    const text = row.querySelector(".msg").textContent.toLowerCase(); // the message, not the number or time
     return words.every(function (word) { return text.indexOf(word) !== -1; });
   }
 
