@@ -300,3 +300,36 @@ def test_the_top_bar_works_from_the_keyboard(portal):
         assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 375
         driver.switch_to.active_element.send_keys(Keys.ESCAPE)
         WebDriverWait(driver, WAIT).until(lambda d: menu.get_attribute("open") is None)
+
+
+@pytest.mark.worker
+def test_cancel_a_long_run_on_the_real_worker(prefork_worker, discovered, org):
+    """A run logging slowly on the real worker: the user presses Cancel and the page follows it to Cancelled."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from accounts.tests.factories import UserFactory
+    from executions.services import execution_start
+
+    user = UserFactory(organization=org)
+
+    with live_daphne() as base_url, headless_chromium() as driver:
+        wait = WebDriverWait(driver, WAIT)
+        sign_in(driver, base_url, user)
+        execution = execution_start(
+            workflow_name="t_slow_lines",
+            parameters={"n": 200, "delay": 0.2},
+            trigger="manual",
+            organization=org,
+            user=user,
+        ).execution
+        driver.get(f"{base_url}/executions/{execution.id}/")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".log-line")) >= 2)
+        driver.find_element(By.ID, "cancel-button").click()
+        wait.until(
+            lambda d: d.find_element(By.ID, "status").get_attribute("data-status") in ("Cancelling", "Cancelled")
+        )
+        wait.until(lambda d: d.find_element(By.ID, "status").get_attribute("data-status") == "Cancelled")
+        wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-execution-complete") == "true")
+        assert not [form for form in driver.find_elements(By.ID, "cancel-form") if form.is_displayed()]
+        assert len(driver.find_elements(By.CSS_SELECTOR, ".log-line")) < 200
