@@ -8,4 +8,9 @@ urlpatterns = [
     path("logout", views.LogoutView.as_view(), name="auth-logout"),
     path("me", views.MeView.as_view(), name="auth-me"),
     path("register", views.RegisterView.as_view(), name="auth-register"),
+    path("password", views.PasswordChangeView.as_view(), name="auth-password"),
+    path("mfa", views.MFAView.as_view(), name="auth-mfa"),
+    path("mfa/totp", views.TotpView.as_view(), name="auth-mfa-totp"),
+    path("mfa/totp/confirm", views.TotpConfirmView.as_view(), name="auth-mfa-totp-confirm"),
+    path("mfa/recovery-codes", views.RecoveryCodesView.as_view(), name="auth-mfa-recovery-codes"),
 ]

@@ -214,3 +214,52 @@ class PersonalToken(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# --- multi-factor authentication (DESIGN §17, docs/identity.md) ---
+
+from bifrost_site.crypto import EncryptedTextField  # noqa: E402
+
+
+class TotpDevice(BaseModel):
+    """A user's authenticator app. Counts once `confirmed_at` is set (a code was entered)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = EncryptedTextField()  # base32, encrypted with ENCRYPTION_KEYS
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The 30-second step of the last accepted code: a code is accepted once (no replay within its window).
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"TOTP of {self.user_id}"
+
+
+class RecoveryCode(BaseModel):
+    """One single-use recovery code; only its SHA-256 is stored (80 random bits per code)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"recovery code of {self.user_id}"
+
+
+class Passkey(BaseModel):
+    """A WebAuthn credential (passkey or security key) registered by a user."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=100)
+    credential_id = models.CharField(max_length=1024, unique=True)  # base64url
+    credential_data = models.TextField()  # base64url of fido2's AttestedCredentialData (holds the public key)
+    sign_count = models.BigIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return self.name

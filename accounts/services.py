@@ -74,8 +74,9 @@ class LoginThrottled(exceptions.Throttled):
     default_detail = "Too many failed sign-in attempts; try again later."
 
 
-def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
-    """Check credentials and issue a token pair. Failures are audited and throttled."""
+def auth_login(*, username: str, password: str, ip: str | None):
+    """Check credentials and issue a token pair, or the MFA challenge / set-up demand (accounts.mfa)
+    of a user who needs a second factor. Failures are audited and throttled."""
     username = (username or "").strip().lower()
     key = login_failure_key(ip, username)
     if login_failures(key) >= settings.LOGIN_FAILURE_LIMIT:
@@ -111,6 +112,21 @@ def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
             changes={"reason": "inactive"},
         )
         raise
+    from accounts import mfa
+
+    result = mfa.sign_in_result(user=user)
+    if not isinstance(result, TokenPair):
+        # The failure count is kept until the second factor is given too: otherwise the right password
+        # would reset it between guesses of the code.
+        audit.record(
+            action="auth.mfa_challenge",
+            resource_type="user",
+            resource_id=user.id,
+            actor=user,
+            organization=user.organization_id,
+            changes={"setup_required": isinstance(result, mfa.MFASetupRequired)},
+        )
+        return result
     try:
         cache.delete(key)
     except Exception:
@@ -119,7 +135,7 @@ def auth_login(*, username: str, password: str, ip: str | None) -> TokenPair:
     audit.record(
         action="auth.login", resource_type="user", resource_id=user.id, actor=user, organization=user.organization_id
     )
-    return tokens_issue(user=user)
+    return result
 
 
 @transaction.atomic
@@ -650,3 +666,26 @@ def personal_token_revoke(*, token, by=None):
             changes={"before": {"revoked_at": None}, "after": {"revoked_at": token.revoked_at.isoformat()}},
         )
     return token
+
+
+def password_change(*, user, current_password: str, new_password: str, ip: str | None) -> None:
+    """`POST /auth/password`: one's own password. A wrong current password counts toward the sign-in
+    lock-out; the new one ends every session of the user (DESIGN §17)."""
+    key = login_failure_key(ip, user.email)
+    if login_failures(key) >= settings.LOGIN_FAILURE_LIMIT:
+        raise LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+    if not user.check_password(current_password):
+        login_failure_record(key)
+        audit.record(
+            action="auth.password_change_failed",
+            resource_type="user",
+            resource_id=user.id,
+            actor=user,
+            organization=user.organization_id,
+        )
+        raise exceptions.ValidationError({"current_password": ["This is not your current password."]})
+    try:
+        _validate_password(new_password, user)
+    except exceptions.ValidationError as exc:
+        raise exceptions.ValidationError({"new_password": exc.detail["password"]}) from None
+    user_set_password(user=user, password=new_password)

@@ -368,6 +368,12 @@ if not DEBUG:
 # Failed logins per (client address, username) before /auth/login answers 429.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=900)
+# Identity (DESIGN §17, docs/identity.md): platform admins must enrol a second factor before any token
+# is issued (on in production; organizations choose with Organization.require_mfa).
+REQUIRE_MFA_FOR_PLATFORM_ADMINS = env.bool("REQUIRE_MFA_FOR_PLATFORM_ADMINS", default=IS_PRODUCTION)
+# WebAuthn relying party: the id is the site's host name (passkeys are bound to it); empty = the request's host.
+WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")
+WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="Bifrost")
 
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=30)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=7)

@@ -182,3 +182,53 @@ class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
     class Meta(PersonalTokenSerializer.Meta):
         fields = [*PersonalTokenSerializer.Meta.fields, "token"]
         read_only_fields = fields
+
+
+# --- MFA and password (DESIGN §17) ---
+
+
+class MFAChallengeSerializer(serializers.Serializer):
+    mfa_required = serializers.BooleanField(required=False)
+    mfa_setup_required = serializers.BooleanField(required=False)
+    mfa_token = serializers.CharField(help_text="Valid 5 minutes: POST /auth/mfa, or enrol with it.")
+    methods = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class MFACompleteSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(max_length=1024)
+    code = serializers.CharField(max_length=64, help_text="A 6-digit TOTP code or a recovery code.")
+
+
+class MFATokenOptionalSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField(
+        max_length=1024, required=False, help_text="Instead of an access token: a user who must enrol (sign-in)."
+    )
+
+
+class TotpConfirmSerializer(MFATokenOptionalSerializer):
+    code = serializers.CharField(max_length=16)
+
+
+class TotpEnrolmentSerializer(serializers.Serializer):
+    secret = serializers.CharField()
+    otpauth_uri = serializers.CharField()
+    qr_svg = serializers.CharField(help_text="The otpauth URI as an SVG QR code.")
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="Shown this once.")
+    access_token = serializers.CharField(required=False)
+    refresh_token = serializers.CharField(required=False)
+    token_type = serializers.CharField(required=False)
+    expires_in = serializers.IntegerField(required=False)
+
+
+class MFAStatusSerializer(serializers.Serializer):
+    methods = serializers.ListField(child=serializers.CharField())
+    required = serializers.BooleanField()
+    recovery_codes_left = serializers.IntegerField()
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)

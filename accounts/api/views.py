@@ -1,5 +1,5 @@
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,6 +8,7 @@ from accounts import services
 from accounts.api.serializers import (
     LoginSerializer,
     MeSerializer,
+    MFAChallengeSerializer,
     RefreshSerializer,
     RegisterSerializer,
     TokenPairSerializer,
@@ -28,9 +29,19 @@ class LoginView(BearerChallengeMixin, APIView):
 
     @extend_schema(
         request={"application/json": LoginSerializer, "application/x-www-form-urlencoded": LoginSerializer},
-        responses={200: TokenPairSerializer, 400: ERROR, 401: ERROR, 403: ERROR, 429: ERROR},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="LoginResult",
+                serializers=[TokenPairSerializer, MFAChallengeSerializer],
+                resource_type_field_name=None,
+            ),
+            400: ERROR,
+            401: ERROR,
+            403: ERROR,
+            429: ERROR,
+        },
         tags=["auth"],
-        summary="Sign in with email and password",
+        summary="Sign in with email and password (a user with MFA gets an mfa_token instead of tokens)",
     )
     def post(self, request):
         serializer = LoginSerializer(data=request.data)
@@ -435,3 +446,157 @@ class PersonalTokenDetailView(APIView):
         token = _find(PersonalToken.objects.filter(user=request.user).select_related("user"), token_id, "Token")
         services.personal_token_revoke(token=token, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- MFA and password (DESIGN §17) ---
+
+from rest_framework_simplejwt.tokens import AccessToken  # noqa: E402
+
+from accounts import mfa  # noqa: E402
+from accounts.api.serializers import (  # noqa: E402
+    MFACompleteSerializer,
+    MFAStatusSerializer,
+    MFATokenOptionalSerializer,
+    PasswordChangeSerializer,
+    RecoveryCodesSerializer,
+    TotpConfirmSerializer,
+    TotpEnrolmentSerializer,
+)
+
+
+def mfa_actor(request, data) -> tuple[object, bool]:
+    """The user enrolling: the signed-in caller, or the user of a set-up `mfa_token` (sign-in not
+    finished). The flag says whether it came from an mfa_token."""
+    if request.user and request.user.is_authenticated:
+        return request.user, False
+    token = data.get("mfa_token") if hasattr(data, "get") else None
+    if not token:
+        raise exceptions.NotAuthenticated("Sign in, or send the mfa_token of your sign-in.")
+    return mfa.mfa_token_user(token, purposes=(mfa.PURPOSE_SETUP,)), True
+
+
+class MFAView(BearerChallengeMixin, APIView):
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    def get_authenticators(self):
+        if self.request.method == "POST":
+            return []  # the second step of a sign-in: only the mfa_token counts
+        return super().get_authenticators()
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
+
+    @extend_schema(
+        request=MFACompleteSerializer,
+        responses={200: TokenPairSerializer, **errors(400, 401, 429)},
+        tags=["auth"],
+        summary="Finish a sign-in with a TOTP or recovery code",
+    )
+    def post(self, request):
+        serializer = MFACompleteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = mfa.mfa_complete(ip=client_ip(request), **serializer.validated_data)
+        return Response(pair.as_response())
+
+    @extend_schema(responses={200: MFAStatusSerializer, **errors(401)}, tags=["auth"], summary="Your second factors")
+    def get(self, request):
+        if not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        from accounts.models import RecoveryCode
+
+        return Response(
+            {
+                "methods": mfa.user_methods(request.user),
+                "required": mfa.mfa_required_for(request.user),
+                "recovery_codes_left": RecoveryCode.objects.filter(user=request.user, used_at__isnull=True).count(),
+            }
+        )
+
+
+def _fresh_pair_for(request, user, via_mfa_token: bool) -> dict:
+    """Turning MFA on ends the user's sessions: a caller that signed in with a JWT (or is finishing a
+    sign-in with an mfa_token) gets a new pair; a browser session is kept by Django's session hash."""
+    if via_mfa_token or isinstance(request.auth, AccessToken):
+        from accounts.services import tokens_issue
+
+        return tokens_issue(user=user).as_response()
+    return {}
+
+
+class TotpView(BearerChallengeMixin, APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=MFATokenOptionalSerializer,
+        responses={200: TotpEnrolmentSerializer, **errors(401, 409)},
+        tags=["auth"],
+        summary="Start setting up an authenticator app (secret, otpauth URI, QR code)",
+    )
+    def post(self, request):
+        user, _ = mfa_actor(request, request.data)
+        return Response(mfa.totp_begin(user=user).as_response())
+
+    @extend_schema(responses={204: None, **errors(400, 401, 404)}, tags=["auth"], summary="Remove the authenticator")
+    def delete(self, request):
+        if not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        mfa.totp_remove(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TotpConfirmView(BearerChallengeMixin, APIView):
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(
+        request=TotpConfirmSerializer,
+        responses={200: RecoveryCodesSerializer, **errors(400, 401, 429)},
+        tags=["auth"],
+        summary="Confirm the authenticator with a code: MFA is on; 10 recovery codes (shown once)",
+    )
+    def post(self, request):
+        serializer = TotpConfirmSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user, via_token = mfa_actor(request, serializer.validated_data)
+        codes = mfa.totp_confirm(user=user, code=serializer.validated_data["code"], ip=client_ip(request))
+        if via_token:
+            mfa.sign_in_finish(user=user, key=None, method="totp_enrolment")
+        return Response({"recovery_codes": codes, **_fresh_pair_for(request, user, via_token)})
+
+
+class RecoveryCodesView(APIView):
+    permission_classes = [IsAuthenticatedUser]
+
+    @extend_schema(
+        request=None,
+        responses={200: RecoveryCodesSerializer, **errors(400, 401)},
+        tags=["auth"],
+        summary="A new set of 10 recovery codes (the old ones stop working)",
+    )
+    def post(self, request):
+        return Response({"recovery_codes": mfa.recovery_codes_regenerate(user=request.user)})
+
+
+class PasswordChangeView(APIView):
+    permission_classes = [IsAuthenticatedUser]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={200: TokenPairSerializer, **errors(400, 401, 429)},
+        tags=["auth"],
+        summary="Change your password (ends your sessions; a JWT caller gets a new pair)",
+    )
+    def post(self, request):
+        serializer = PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_change(user=request.user, ip=client_ip(request), **serializer.validated_data)
+        if request.session is not None and request.user.is_authenticated and request.auth is None:
+            from django.contrib.auth import update_session_auth_hash
+
+            update_session_auth_hash(request, request.user)
+        return Response(_fresh_pair_for(request, request.user, False) or {"detail": "Password changed."})
