@@ -117,13 +117,15 @@ def sign_in(driver, base_url, user):
     WebDriverWait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
 
 
-def console_errors(driver) -> list[str]:
-    """CSP violations and errors in the browser console (the admin's /favicon.ico request aside)."""
+def console_errors(driver, page_url="") -> list[str]:
+    """CSP violations and errors in the browser console (the admin's /favicon.ico request and the status of
+    the page itself, such as a 404 page's 404, aside)."""
     return [
         entry["message"]
         for entry in driver.get_log("browser")
         if ("Content Security Policy" in entry["message"] or entry["level"] == "SEVERE")
         and "/favicon.ico" not in entry["message"]
+        and not entry["message"].startswith(f"{page_url} - Failed to load resource")
     ]
 
 
@@ -144,7 +146,7 @@ def check_page(driver, base_url, path, name, ready_css="main"):
         )
         problems += [f"{path} @{width}: {v}" for v in axe_violations(driver)]
         problems += [f"{path} @{width}: overflow {o}" for o in overflows(driver)]
-        problems += [f"{path} @{width}: {message}" for message in console_errors(driver)]
+        problems += [f"{path} @{width}: {message}" for message in console_errors(driver, base_url + path)]
         driver.set_window_size(width, max(1000, driver.execute_script("return document.body.scrollHeight") + 120))
         driver.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
     return problems
@@ -162,6 +164,8 @@ def test_every_page_passes_axe_and_fits_a_phone(portal, admin_user):
         problems += check_page(driver, base_url, "/executions/", "user-runs", "#executions")
         problems += check_page(driver, base_url, f"/executions/{run.id}/", "user-run", ".log-line")
         problems += check_page(driver, base_url, f"/executions/{failed.id}/", "user-run-failed", "#log-pane")
+        problems += check_page(driver, base_url, "/executions/no-such-run/", "not-found", ".card")
+        problems += check_page(driver, base_url, "/logout/", "sign-out", ".card")
         driver.delete_all_cookies()
         sign_in(driver, base_url, admin_user)
         problems += check_page(driver, base_url, "/forms/", "admin-forms", ".form-list")
