@@ -197,7 +197,7 @@ def totp_confirm(*, user, code: str, ip: str | None) -> list[str]:
         raise exceptions.ValidationError({"code": ["Start the set-up first (POST /auth/mfa/totp)."]})
     step = totp_step_matching(device.secret, code, after_step=None)
     if step is None:
-        _record_failure(key, user, "totp_confirm")
+        failure_record(key, user, "totp_confirm")
         raise exceptions.ValidationError({"code": ["That code is not right; check the time on your device."]})
     device.confirmed_at = timezone.now()
     device.last_used_step = step
@@ -269,7 +269,7 @@ def _check_not_locked(key: str, user) -> None:
         raise services.LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
-def _record_failure(key: str, user, reason: str) -> None:
+def failure_record(key: str, user, reason: str) -> None:
     services.login_failure_record(key)
     audit.record(
         action="auth.login_failed",
@@ -308,7 +308,7 @@ def mfa_complete(*, mfa_token: str, code: str, ip: str | None):
     _check_not_locked(key, user)
     method = code_verify(user=user, code=code)
     if method is None:
-        _record_failure(key, user, "invalid_mfa_code")
+        failure_record(key, user, "invalid_mfa_code")
         raise exceptions.AuthenticationFailed("That code is not right.")
     return sign_in_finish(user=user, key=key, method=method)
 

@@ -70,6 +70,13 @@ def login_failure_record(key: str) -> None:
         pass
 
 
+def login_failures_clear(key: str) -> None:
+    try:
+        cache.delete(key)
+    except Exception:
+        pass
+
+
 class LoginThrottled(exceptions.Throttled):
     default_detail = "Too many failed sign-in attempts; try again later."
 

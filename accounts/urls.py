@@ -6,5 +6,7 @@ from accounts import views
 
 urlpatterns = [
     path("login/", views.SessionLoginView.as_view(), name="login"),
+    path("login/mfa/", views.MFAPageView.as_view(), name="login-mfa"),
+    path("login/mfa/setup/", views.MFASetupPageView.as_view(), name="login-mfa-setup"),
     path("logout/", views.SessionLogoutView.as_view(), name="logout"),
 ]

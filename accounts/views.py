@@ -5,16 +5,22 @@ ORG users go to `/forms/` and platform users to `/admin/`. ORG users are never s
 Failed attempts share the API login's throttle and audit trail.
 """
 
+import time
+
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views import View
 from rest_framework import exceptions as drf_exceptions
 
 import audit
-from accounts import services
+from accounts import mfa, services
 from accounts.authentication import check_user_may_sign_in
 from bifrost_site.middleware import client_ip
 
@@ -64,8 +70,20 @@ class SessionLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
     def form_valid(self, form):
-        response = super().form_valid(form)
         user = form.get_user()
+        step = mfa_step_for(user)
+        if step is not None:
+            self.signing_in = user
+            # The password was right; the session is not signed in until the second factor is given.
+            self.request.session[MFA_PENDING] = {
+                "user_id": str(user.id),
+                "purpose": step,
+                "version": user.token_version,
+                "next": self.get_success_url(),
+                "since": time.time(),
+            }
+            return redirect("login-mfa-setup" if step == mfa.PURPOSE_SETUP else "login-mfa")
+        response = super().form_valid(form)
         audit.record(
             action="auth.login",
             resource_type="user",
@@ -76,8 +94,10 @@ class SessionLoginView(auth_views.LoginView):
         )
         return response
 
+    signing_in = None  # the user whose password was right, before the session is signed in
+
     def _is_platform_user(self) -> bool:
-        return bool(getattr(self.request.user, "is_platform_admin", False))
+        return bool(getattr(self.signing_in or self.request.user, "is_platform_admin", False))
 
     def get_redirect_url(self):
         url = super().get_redirect_url()  # "" unless a same-host `next`
@@ -97,3 +117,123 @@ class SessionLogoutView(auth_views.LogoutView):
 
     def get(self, request, *args, **kwargs):
         return render(request, "accounts/logout.html")
+
+
+# --- the second factor of a page sign-in (DESIGN §17) ---
+
+MFA_PENDING = "bifrost_mfa_pending"
+
+
+def mfa_step_for(user) -> str | None:
+    if mfa.user_has_mfa(user):
+        return mfa.PURPOSE_VERIFY
+    if mfa.mfa_required_for(user):
+        return mfa.PURPOSE_SETUP
+    return None
+
+
+def pending_user(request, purpose: str):
+    """The user whose password was right in this browser session, if still valid for this step."""
+    pending = request.session.get(MFA_PENDING)
+    if not pending or pending.get("purpose") != purpose:
+        return None
+    if time.time() - pending.get("since", 0) > mfa.MFA_TOKEN_MAX_AGE_SECONDS:
+        return None
+    user = get_user_model().objects.select_related("organization").filter(id=pending["user_id"]).first()
+    if user is None or user.token_version != pending.get("version"):
+        return None
+    try:
+        check_user_may_sign_in(user)
+    except drf_exceptions.PermissionDenied:
+        return None
+    return user
+
+
+def finish_page_sign_in(request, user, method: str):
+    nxt = request.session.get(MFA_PENDING, {}).get("next") or "/"
+    request.session.pop(MFA_PENDING, None)
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    services.login_failures_clear(services.login_failure_key(client_ip(request), user.email))
+    audit.record(
+        action="auth.login",
+        resource_type="user",
+        resource_id=user.id,
+        actor=user,
+        organization=user.organization_id,
+        changes={"via": "session", "mfa": method},
+    )
+    return nxt
+
+
+class MFAPageView(View):
+    """`/login/mfa/`: the code (TOTP or recovery code) after the password."""
+
+    template_name = "accounts/login_mfa.html"
+
+    def get(self, request):
+        user = pending_user(request, mfa.PURPOSE_VERIFY)
+        if user is None:
+            return redirect("login")
+        return render(request, self.template_name, {"methods": mfa.user_methods(user)})
+
+    def post(self, request):
+        user = pending_user(request, mfa.PURPOSE_VERIFY)
+        if user is None:
+            return redirect("login")
+        key = services.login_failure_key(client_ip(request), user.email)
+        context = {"methods": mfa.user_methods(user)}
+        if services.login_failures(key) >= settings.LOGIN_FAILURE_LIMIT:
+            context["error"] = "Too many failed sign-in attempts; try again later."
+            return render(request, self.template_name, context, status=429)
+        method = mfa.code_verify(user=user, code=request.POST.get("code", ""))
+        if method is None:
+            mfa.failure_record(key, user, "invalid_mfa_code")
+            context["error"] = "That code is not right."
+            return render(request, self.template_name, context, status=400)
+        return redirect(finish_page_sign_in(request, user, method))
+
+
+class MFASetupPageView(View):
+    """`/login/mfa/setup/`: a user who must enrol sets up an authenticator app before signing in."""
+
+    template_name = "accounts/login_mfa_setup.html"
+
+    def _enrolment_context(self, user) -> dict:
+        enrolment = mfa.totp_begin(user=user)
+        # The SVG is generated here by qrcode from our own otpauth URI: no user input reaches it as markup.
+        return {"secret": enrolment.secret, "qr_svg": mark_safe(enrolment.qr_svg), "email": user.email}  # noqa: S308
+
+    def get(self, request):
+        user = pending_user(request, mfa.PURPOSE_SETUP)
+        if user is None:
+            return redirect("login")
+        return render(request, self.template_name, self._enrolment_context(user))
+
+    def post(self, request):
+        user = pending_user(request, mfa.PURPOSE_SETUP)
+        if user is None:
+            return redirect("login")
+        try:
+            codes = mfa.totp_confirm(user=user, code=request.POST.get("code", ""), ip=client_ip(request))
+        except (drf_exceptions.ValidationError, drf_exceptions.Throttled) as exc:
+            from accounts.models import TotpDevice
+
+            device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=True).first()
+            context = (
+                self._enrolment_context(user)
+                if device is None
+                else {
+                    "secret": device.secret,
+                    "qr_svg": mark_safe(mfa.qr_svg(mfa.otpauth_uri(user=user, secret=device.secret))),  # noqa: S308
+                    "email": user.email,
+                }
+            )
+            context["error"] = (
+                "Too many failed sign-in attempts; try again later."
+                if isinstance(exc, drf_exceptions.Throttled)
+                else "That code is not right; check the time on your device."
+            )
+            return render(request, self.template_name, context, status=400)
+        user.refresh_from_db()
+        nxt = finish_page_sign_in(request, user, "totp_enrolment")
+        return render(request, "accounts/recovery_codes.html", {"recovery_codes": codes, "next": nxt})

@@ -72,3 +72,70 @@ def test_logout_needs_post(member):
     response = client.post("/logout/")
     assert response.status_code == 302 and response["Location"] == "/login/"
     assert client.get("/executions/").status_code == 302
+
+
+# --- the second factor on the page (DESIGN §17) ---
+
+
+def _enrol(user):
+    import pyotp
+    from django.utils import timezone
+
+    from accounts import mfa
+
+    enrolment = mfa.totp_begin(user=user)
+    totp = pyotp.TOTP(enrolment.secret)
+    codes = mfa.totp_confirm(user=user, code=totp.generate_otp(totp.timecode(timezone.now())), ip=None)
+    return totp, codes
+
+
+def test_a_user_with_mfa_is_asked_for_the_code_after_the_password(member):
+    from django.utils import timezone
+
+    totp, _ = _enrol(member)
+    client = Client()
+    response = sign_in(client, member.email, next_url="/executions/")
+    assert response.status_code == 302 and response["Location"] == "/login/mfa/"
+    assert client.get("/executions/").status_code == 302  # not signed in yet
+    page = client.get("/login/mfa/")
+    assert b"authenticator app" in page.content
+    wrong = client.post("/login/mfa/", {"code": "12345x"})
+    assert wrong.status_code == 400 and b"That code is not right." in wrong.content
+    right = client.post("/login/mfa/", {"code": totp.generate_otp(totp.timecode(timezone.now()) + 1)})
+    assert right.status_code == 302 and right["Location"] == "/executions/"
+    assert client.get("/executions/").status_code == 200
+
+
+def test_a_recovery_code_signs_in_on_the_page(member):
+    _, codes = _enrol(member)
+    client = Client()
+    sign_in(client, member.email)
+    assert client.post("/login/mfa/", {"code": codes[3]})["Location"] == "/forms/"
+
+
+def test_the_code_step_needs_the_password_step_first(member):
+    _enrol(member)
+    assert Client().get("/login/mfa/")["Location"] == "/login/"
+    assert Client().post("/login/mfa/", {"code": "123456"})["Location"] == "/login/"
+
+
+def test_a_platform_admin_who_must_enrol_sets_up_totp_before_signing_in(settings):
+    import re
+
+    import pyotp
+    from django.utils import timezone
+
+    from accounts.tests.factories import PlatformAdminFactory
+
+    settings.REQUIRE_MFA_FOR_PLATFORM_ADMINS = True
+    admin = PlatformAdminFactory()
+    client = Client()
+    assert sign_in(client, admin.email)["Location"] == "/login/mfa/setup/"
+    page = client.get("/login/mfa/setup/")
+    assert b"<svg" in page.content
+    secret = re.search(rb'id="totp-secret">([A-Z2-7]+)<', page.content).group(1).decode()
+    totp = pyotp.TOTP(secret)
+    done = client.post("/login/mfa/setup/", {"code": totp.generate_otp(totp.timecode(timezone.now()))})
+    assert done.status_code == 200 and done.content.count(b"<li><code>") == 10
+    assert b'href="/admin/"' in done.content
+    assert client.get("/admin/").status_code == 200
