@@ -59,6 +59,18 @@ PERIODIC_TASKS: list[PeriodicSpec] = [
         every_seconds=300,  # every 5 minutes
         description="Pending > 10 min or Running past timeout + 5 min → Timeout; Cancelling > 3 min → Cancelled.",
     ),
+    PeriodicSpec(
+        name="executions: admission pass",
+        task="executions.admit_waiting",
+        every_seconds=30,
+        description="Admit deferred runs that are due and waiting runs a lost wake-up left behind (DESIGN §15).",
+    ),
+    PeriodicSpec(
+        name="executions: prune idempotency keys",
+        task="executions.prune_idempotency_keys",
+        every_seconds=3600,
+        description="Delete Idempotency-Key records older than 24 hours.",
+    ),
 ]
 
 

@@ -5,6 +5,7 @@ from bifrost_site.models import ACTIVITY, BaseModel, OrgScopedQuerySet
 
 
 class ExecutionStatus(models.TextChoices):
+    SCHEDULED = "Scheduled"
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCESS = "Success"
@@ -32,6 +33,18 @@ class Trigger(models.TextChoices):
     SCHEDULE = "schedule"
     ENDPOINT = "endpoint"
     RERUN = "rerun"
+
+
+class WaitingReason(models.TextChoices):
+    """Why an accepted `Pending` run is not yet published (DESIGN §15); empty = admitted."""
+
+    NONE = "", "admitted"
+    WORKFLOW_CONCURRENCY = "workflow_concurrency"
+    ORGANIZATION_CONCURRENCY = "organization_concurrency"
+
+
+# Statuses that hold an admission slot when `waiting_reason` is empty (executions.admission).
+ACTIVE_STATUSES = ("Pending", "Running", "Cancelling")
 
 
 class ResultType(models.TextChoices):
@@ -92,6 +105,11 @@ class Execution(BaseModel):
     rerun_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", db_index=False
     )
+    # Run admission (DESIGN §15, executions.admission). A run that waits keeps its reason; the fast path
+    # never changes it, so the partial indexes below leave the status updates HOT-capable where they can.
+    waiting_reason = models.CharField(max_length=32, choices=WaitingReason.choices, blank=True, default="")
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=64, blank=True, default="", help_text="SHA-256 of the key")
 
     objects = OrgScopedQuerySet.as_manager()
     scope_mode = ACTIVITY
@@ -107,6 +125,22 @@ class Execution(BaseModel):
             models.Index(
                 fields=["rerun_of"], name="execution_rerun_of_idx", condition=models.Q(rerun_of__isnull=False)
             ),
+            # Admission: the runs holding a slot (counted per organization and per workflow) ...
+            models.Index(
+                fields=["organization", "workflow_name"],
+                name="execution_active_idx",
+                condition=models.Q(status__in=ACTIVE_STATUSES, waiting_reason=""),
+            ),
+            # ... the runs waiting for one (oldest first per organization) ...
+            models.Index(
+                fields=["organization", "created_at"],
+                name="execution_waiting_idx",
+                condition=~models.Q(waiting_reason=""),
+            ),
+            # ... and deferred runs by due time.
+            models.Index(
+                fields=["scheduled_for"], name="execution_scheduled_idx", condition=models.Q(status="Scheduled")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -115,6 +149,24 @@ class Execution(BaseModel):
     @property
     def is_complete(self) -> bool:
         return self.status in FINISHED_STATUSES
+
+
+class IdempotencyKey(models.Model):
+    """One `Idempotency-Key` per caller for 24 hours (DESIGN §15): the unique constraint makes concurrent
+    duplicates create one run. The raw key is never stored."""
+
+    id = models.BigAutoField(primary_key=True)
+    caller = models.CharField(max_length=200)  # user:<id> | key:<workflow key id> | ip:<address>
+    key_hash = models.CharField(max_length=64)
+    body_hash = models.CharField(max_length=64)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="+", null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caller", "key_hash"], name="idempotency_unique_caller_key")]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.key_hash[:12]}"
 
 
 class ExecutionLog(models.Model):

@@ -2,12 +2,40 @@
 
 from __future__ import annotations
 
+import datetime
+
+from django.utils import timezone
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from executions.models import ExecutionStatus
 
 GENERIC_ERROR = "An error occurred during execution"
+RUN_AT_MAX_AHEAD = datetime.timedelta(days=366)
+
+
+class RunAtField(serializers.DateTimeField):
+    """`run_at` of an execute or submit body (DESIGN §15): ISO 8601, in the future, at most a year ahead.
+    The run is created `Scheduled` and admitted at that time."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("allow_null", True)
+        kwargs.setdefault(
+            "help_text",
+            "Defer the run: ISO 8601 time in the future (at most a year ahead). The answer is 202 with status "
+            "`Scheduled`; cancel it before then with POST /api/executions/{id}/cancel.",
+        )
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value):
+        when = super().to_internal_value(value)
+        now = timezone.now()
+        if when <= now:
+            raise serializers.ValidationError("Must be in the future.")
+        if when > now + RUN_AT_MAX_AHEAD:
+            raise serializers.ValidationError("Must be at most one year ahead.")
+        return when
 
 
 class ExecutionRunResultSerializer(serializers.Serializer):
@@ -65,7 +93,12 @@ def started_run_response(started, *, request) -> Response:
     Sync mode waits for the outcome (executions.services.execution_await) and answers 200 with the
     result, or 202 if it is not done within the wait; async answers 202 at once."""
     from executions import services
+    from executions.idempotency import REPLAYED_HEADER
 
+    if getattr(started, "replayed", False):
+        response = execution_run_response(started.execution, request=request)
+        response[REPLAYED_HEADER] = "true"
+        return response
     if started.mode == "sync":
         return execution_run_response(services.execution_await(started), request=request)
     return execution_run_response(started.execution, request=request)

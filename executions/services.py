@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
@@ -20,8 +20,16 @@ from audit.services import audit_record
 from bifrost.errors import ParameterValidationError
 from bifrost.params import coerce_parameters
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
-from executions import transitions
-from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus, LogLevel, Trigger
+from executions import admission, transitions
+from executions.models import (
+    FINISHED_STATUSES,
+    Execution,
+    ExecutionStatus,
+    IdempotencyKey,
+    LogLevel,
+    Trigger,
+    WaitingReason,
+)
 
 S = ExecutionStatus
 logger = logging.getLogger(__name__)
@@ -48,11 +56,34 @@ def _runnable_workflow(name: str):
     return workflow
 
 
+IDEMPOTENCY_WINDOW = datetime.timedelta(hours=24)
+# A deferred run due within this window is published at once with a Celery `eta`; later ones are
+# published by the periodic pass when they come due (an eta message is held unacknowledged by a worker,
+# and RabbitMQ closes consumers that hold one longer than its consumer_timeout).
+DEFER_PUBLISH_WINDOW = datetime.timedelta(minutes=10)
+
+
 @dataclass
 class StartedExecution:
     execution: Execution
     mode: str  # "sync" | "async"
     timeout_seconds: int = 1800
+    replayed: bool = False  # an Idempotency-Key answered with the original run
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An `Idempotency-Key` as the start service needs it: who asked, the key and the body, hashed."""
+
+    caller: str  # user:<id> | key:<workflow key id> | ip:<address>
+    key_hash: str
+    body_hash: str
+
+
+class IdempotencyKeyReused(ApplicationError):
+    status_code = 422
+    default_code = "idempotency_key_reused"
+    default_detail = "This Idempotency-Key was already used with a different request body."
 
 
 def effective_mode(execution_mode: str | None, trigger: str) -> str:
@@ -111,14 +142,19 @@ def execution_start(
     form=None,
     rerun_of=None,
     mode: str | None = None,
+    idempotency: Idempotency | None = None,
+    run_at: datetime.datetime | None = None,
 ) -> StartedExecution:
     """The one way to start a run (execute, form submit, webhook, schedule, rerun, `run_workflow`).
 
-    Validate, create the Pending row and publish the run task after commit. `mode` ("sync"/"async")
-    overrides the workflow's own execution mode (`run_workflow --sync`).
+    Validate, admit (executions.admission: limits, quota) and create the row: `Pending` and published
+    after commit when under the limits, `Pending` with a `waiting_reason` (not published) when over one,
+    `Scheduled` when `run_at` defers it. `mode` ("sync"/"async") overrides the workflow's own execution
+    mode (`run_workflow --sync`). With `idempotency`, a key already used by the same caller within 24 hours
+    answers the original run (`replayed`), or 422 when the body differs.
 
-    404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}),
-    503 broker unreachable (the row is then Failed/BrokerUnavailable).
+    404 unknown workflow, 409 unavailable, 400 bad parameters ({field: [messages]}), 422 reused key,
+    429 monthly quota used, 503 broker unreachable (the row is then Failed/BrokerUnavailable).
     """
     if executed_by_name is None:
         executed_by_name = getattr(user, "email", "") if user is not None else "system"
@@ -127,23 +163,165 @@ def execution_start(
         coerced = coerce_parameters(workflow.parameters, parameters)
     except ParameterValidationError as exc:
         raise ValidationError(exc.errors) from None
-    execution = Execution.objects.create(
-        workflow_name=workflow.name,
-        status=S.PENDING,
-        parameters=coerced,
-        celery_task_id=str(uuid.uuid4()),
-        organization=organization,
-        form=form,
-        trigger=trigger,
-        executed_by=user if getattr(user, "is_authenticated", False) else None,
-        executed_by_name=executed_by_name,
-        rerun_of=rerun_of,
-    )
-    task_id = execution.celery_task_id
     mode = mode or effective_mode(workflow.execution_mode, trigger)
     timeout_seconds = workflow.timeout_seconds
-    transaction.on_commit(lambda: _publish(execution.id, task_id, timeout_seconds, awaited=mode == "sync"))
+    with transaction.atomic():
+        record = None
+        if idempotency is not None:
+            record, original = _idempotency_claim(idempotency)
+            if original is not None:
+                return StartedExecution(execution=original, mode=mode, timeout_seconds=timeout_seconds, replayed=True)
+        admission.lock_organization(getattr(organization, "id", None))
+        admission.quota_check(organization)
+        if run_at is not None:
+            status, reason = S.SCHEDULED, WaitingReason.NONE
+        else:
+            status = S.PENDING
+            reason = admission.admit(organization=organization, workflow=workflow, org_locked=True)
+        execution = Execution.objects.create(
+            workflow_name=workflow.name,
+            status=status,
+            waiting_reason=reason,
+            scheduled_for=run_at,
+            parameters=coerced,
+            celery_task_id=str(uuid.uuid4()),
+            organization=organization,
+            form=form,
+            trigger=trigger,
+            executed_by=user if getattr(user, "is_authenticated", False) else None,
+            executed_by_name=executed_by_name,
+            rerun_of=rerun_of,
+            idempotency_key=idempotency.key_hash if idempotency else "",
+        )
+        if record is not None:
+            record.execution = execution
+            record.save(update_fields=["execution"])
+    if run_at is not None:
+        transaction.on_commit(lambda: _publish_admit_at(execution.id, run_at))
+        return StartedExecution(execution=execution, mode="async", timeout_seconds=timeout_seconds)
+    if not reason:
+        task_id = execution.celery_task_id
+        transaction.on_commit(lambda: _publish(execution.id, task_id, timeout_seconds, awaited=mode == "sync"))
     return StartedExecution(execution=execution, mode=mode, timeout_seconds=timeout_seconds)
+
+
+def _idempotency_claim(idempotency: Idempotency) -> tuple[IdempotencyKey | None, Execution | None]:
+    """(the new key row, None), or (None, the original execution) for a key used within 24 hours.
+
+    The unique constraint decides: of two concurrent requests with one key, the second INSERT waits for the
+    first transaction and then fails, and reads the first one's execution."""
+    now = timezone.now()
+    mine = IdempotencyKey.objects.filter(caller=idempotency.caller, key_hash=idempotency.key_hash)
+    mine.filter(created_at__lt=now - IDEMPOTENCY_WINDOW).delete()
+    try:
+        with transaction.atomic():
+            return (
+                IdempotencyKey.objects.create(
+                    caller=idempotency.caller, key_hash=idempotency.key_hash, body_hash=idempotency.body_hash
+                ),
+                None,
+            )
+    except IntegrityError:
+        existing = mine.select_related("execution").first()
+    if existing is None or existing.execution is None:  # expired and removed meanwhile: let the client retry
+        raise ConflictError("A request with this Idempotency-Key is being processed; retry shortly.")
+    if existing.body_hash != idempotency.body_hash:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body; use a new key for a new run.",
+            details={"execution_id": str(existing.execution_id)},
+        )
+    return None, existing.execution
+
+
+def idempotency_prune(*, now=None) -> int:
+    """Delete keys older than the 24-hour window (hourly, bifrost_site.periodic)."""
+    now = now or timezone.now()
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=now - IDEMPOTENCY_WINDOW).delete()
+    return deleted
+
+
+def publish_admitted(execution: Execution) -> bool:
+    """Publish a run the dispatcher (or a deferred run's admission) just admitted. If the broker is
+    unreachable the run goes back to waiting, for the periodic pass to publish later."""
+    from workflows.models import Workflow
+
+    workflow = Workflow.objects.filter(name=execution.workflow_name).only("execution_mode", "timeout_seconds").first()
+    timeout_seconds = workflow.timeout_seconds if workflow else 1800
+    mode = effective_mode(workflow.execution_mode if workflow else None, execution.trigger)
+    try:
+        publish_run(
+            execution.id, task_id=execution.celery_task_id, timeout_seconds=timeout_seconds, awaited=mode == "sync"
+        )
+    except Exception as exc:
+        logger.error("could not publish admitted execution %s (%s); it waits for the next pass", execution.id, exc)
+        Execution.objects.filter(id=execution.id, status=S.PENDING, waiting_reason="").update(
+            waiting_reason=WaitingReason.ORGANIZATION_CONCURRENCY, updated_at=timezone.now()
+        )
+        return False
+    return True
+
+
+# --- deferred runs (run_at) ---------------------------------------------------------------------
+
+
+def _publish_admit_at(execution_id, run_at: datetime.datetime) -> None:
+    if run_at - timezone.now() > DEFER_PUBLISH_WINDOW:
+        return  # the periodic pass publishes it when it comes due
+    from executions.tasks import admit_scheduled_task
+
+    try:
+        admit_scheduled_task.apply_async(args=[str(execution_id)], eta=run_at)
+    except Exception as exc:  # the periodic pass admits it
+        logger.warning("could not publish the admission of deferred run %s: %s", execution_id, exc)
+
+
+def execution_admit_scheduled(*, execution_id) -> Execution | None:
+    """Scheduled → Pending at its time: admitted and published, or waiting (executions.admission).
+    None when the row is no longer Scheduled (cancelled, admitted by the other path)."""
+    from workflows.models import Workflow
+
+    with transaction.atomic():
+        row = (
+            Execution.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization")
+            .filter(id=execution_id, status=S.SCHEDULED)
+            .first()
+        )
+        if row is None:
+            return None
+        workflow = Workflow.objects.filter(name=row.workflow_name).first()
+        reason = (
+            admission.admit(organization=row.organization, workflow=workflow) if workflow is not None else ""
+        )
+        admitted = transitions.transition(row.id, from_statuses={S.SCHEDULED}, to=S.PENDING, waiting_reason=reason)
+        if admitted is not None and not reason:
+            transaction.on_commit(lambda: publish_admitted(admitted))
+    return admitted
+
+
+def executions_admit_pass(*, now=None) -> dict:
+    """The periodic pass (beat, every 30 s): admit deferred runs that are due, publish an `eta` admission
+    for those due before the next pass, and publish waiting runs a lost wake-up left behind."""
+    from executions.tasks import admit_scheduled_task
+
+    now = now or timezone.now()
+    counts = {"scheduled_admitted": 0, "scheduled_published": 0, "waiting_admitted": 0}
+    due = Execution.objects.filter(status=S.SCHEDULED, scheduled_for__lte=now).order_by("scheduled_for")
+    for execution_id in due.values_list("id", flat=True)[:1000]:
+        if execution_admit_scheduled(execution_id=execution_id) is not None:
+            counts["scheduled_admitted"] += 1
+    soon = Execution.objects.filter(
+        status=S.SCHEDULED, scheduled_for__gt=now, scheduled_for__lte=now + datetime.timedelta(seconds=90)
+    )
+    for execution_id, scheduled_for in soon.values_list("id", "scheduled_for")[:1000]:
+        try:
+            admit_scheduled_task.apply_async(args=[str(execution_id)], eta=scheduled_for)
+            counts["scheduled_published"] += 1
+        except Exception as exc:
+            logger.warning("could not publish the admission of deferred run %s: %s", execution_id, exc)
+            break
+    counts["waiting_admitted"] = len(admission.admission_dispatch().admitted)
+    return counts
 
 
 def _apply_task_answer(execution: Execution, answer) -> bool:
@@ -197,6 +375,12 @@ def execution_cancel(*, execution: Execution, user) -> Execution:
 
     before = execution.status
     cancelled = transitions.transition(
+        execution.id,
+        from_statuses={S.SCHEDULED},
+        to=S.CANCELLED,
+        error_type="Cancelled",
+        error_message="The deferred execution was cancelled before its time.",
+    ) or transitions.transition(
         execution.id,
         from_statuses={S.PENDING},
         to=S.CANCELLED,
@@ -269,8 +453,9 @@ def executions_cleanup_stuck(*, now=None) -> dict:
             log_line(execution_id, LogLevel.ERROR, message)
             counts[key] += 1
 
+    # Runs waiting for an admission slot wait by design (the admission pass publishes them).
     for execution_id in Execution.objects.filter(
-        status=S.PENDING, updated_at__lt=now - CLEANUP_PENDING_AFTER
+        status=S.PENDING, waiting_reason="", updated_at__lt=now - CLEANUP_PENDING_AFTER
     ).values_list("id", flat=True):
         finish(
             execution_id,

@@ -81,3 +81,26 @@ def cleanup_stuck_executions_task() -> dict:
     from executions.services import executions_cleanup_stuck
 
     return executions_cleanup_stuck()
+
+
+@shared_task(name="executions.admit_scheduled", max_retries=0, ignore_result=True)
+def admit_scheduled_task(execution_id: str) -> None:
+    """A deferred run's time came (published with `eta`): Scheduled → Pending, admitted or waiting."""
+    from executions.services import execution_admit_scheduled
+
+    execution_admit_scheduled(execution_id=execution_id)
+
+
+@shared_task(name="executions.admit_waiting", max_retries=0)
+def admit_waiting_task() -> dict:
+    """The admission safety net (beat, every 30 s): due deferred runs and runs a lost wake-up left waiting."""
+    from executions.services import executions_admit_pass
+
+    return executions_admit_pass()
+
+
+@shared_task(name="executions.prune_idempotency_keys", max_retries=0)
+def prune_idempotency_keys_task() -> int:
+    from executions.services import idempotency_prune
+
+    return idempotency_prune()

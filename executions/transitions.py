@@ -5,6 +5,7 @@ the race (a cancel against a finishing run, a redelivered task) sees `None` and 
 After an applied transition commits, the new status is broadcast (executions.events).
 
 Allowed moves:
+    Scheduled  -> Pending (admitted at its time, or waiting) | Cancelled
     Pending    -> Running | Cancelled | Failed (broker down, poison) | Timeout (stuck)
     Running    -> Success | CompletedWithErrors | Failed | Timeout | Cancelling
                   | Pending (a retry_policy re-queues the same row with attempt + 1)
@@ -13,6 +14,7 @@ Allowed moves:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -24,16 +26,17 @@ from executions import events
 from executions.models import FINISHED_STATUSES, Execution, ExecutionStatus
 
 S = ExecutionStatus
+logger = logging.getLogger(__name__)
 
 ALLOWED: dict[str, frozenset[str]] = {
     S.RUNNING: frozenset({S.PENDING}),
     S.CANCELLING: frozenset({S.PENDING, S.RUNNING}),
-    S.CANCELLED: frozenset({S.PENDING, S.CANCELLING}),
+    S.CANCELLED: frozenset({S.PENDING, S.CANCELLING, S.SCHEDULED}),
     S.SUCCESS: frozenset({S.RUNNING}),
     S.COMPLETED_WITH_ERRORS: frozenset({S.RUNNING}),
     S.FAILED: frozenset({S.PENDING, S.RUNNING}),
     S.TIMEOUT: frozenset({S.PENDING, S.RUNNING}),
-    S.PENDING: frozenset({S.RUNNING}),
+    S.PENDING: frozenset({S.RUNNING, S.SCHEDULED}),
 }
 
 # duration_ms of a finished row, computed in its UPDATE from the stored started_at (NULL if it never started)
@@ -65,7 +68,27 @@ def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution |
             return None
         execution = Execution.objects.get(id=execution_id)
         transaction.on_commit(lambda: events.emit_status(execution))
+        if to in FINISHED_STATUSES and S.SCHEDULED not in from_statuses and not execution.waiting_reason:
+            _slot_freed(execution)
     return execution
+
+
+def _slot_freed(execution: Execution) -> None:
+    """A run gave back its admission slot: wake waiting runs after commit (executions.admission)."""
+    from executions import admission
+
+    if admission.wake_needed(organization_id=execution.organization_id, workflow_name=execution.workflow_name):
+        organization_id, workflow_name = execution.organization_id, execution.workflow_name
+        transaction.on_commit(lambda: _dispatch(organization_id, workflow_name))
+
+
+def _dispatch(organization_id, workflow_name: str) -> None:
+    from executions import admission
+
+    try:
+        admission.admission_dispatch(organization_ids=[organization_id], workflow_name=workflow_name)
+    except Exception:  # the periodic pass admits them later
+        logger.exception("admission dispatch after a finished run failed")
 
 
 WORKFLOW_FIELDS = ("name", "source_path", "is_available", "import_error", "retry_policy", "timeout_seconds")

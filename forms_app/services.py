@@ -226,9 +226,11 @@ def _data_provider_options(*, name: str, inputs: dict, organization) -> tuple[li
     return data_provider_options(name=name, inputs=inputs, organization=organization)
 
 
-def _start_for_form(actor: FormActor, workflow_name: str, parameters: dict):
-    """Start a workflow for a form (`trigger=form`) as the form's actor, in the actor's organization."""
+def _start_for_form(actor: FormActor, workflow_name: str, parameters: dict, **options):
+    """Start a workflow for a form (`trigger=form`) as the form's actor, in the actor's organization.
+    `options`: `idempotency` and `run_at` of a submit (executions.services.execution_start)."""
     return execution_services.execution_start(
+        **options,
         workflow_name=workflow_name,
         parameters=parameters,
         trigger="form",
@@ -331,9 +333,11 @@ def _upload_descriptions(actor: FormActor, field: dict, ids: list) -> list[dict]
     return files
 
 
-def form_submit(*, actor: FormActor, form_data: Any, query: Any = None, workflow: Any = None):
-    """Validate a submission and start the linked workflow (`trigger=form`). Returns the
-    StartedExecution of executions.services.execution_start."""
+def form_submit(
+    *, actor: FormActor, form_data: Any, query: Any = None, workflow: Any = None, idempotency=None, run_at=None
+):
+    """Validate a submission and start the linked workflow (`trigger=form`), deferred to `run_at` if given.
+    Returns the StartedExecution of executions.services.execution_start."""
     form = actor.form
     query = _as_dict(query, "query")
 
@@ -357,7 +361,7 @@ def form_submit(*, actor: FormActor, form_data: Any, query: Any = None, workflow
         raise exceptions.ValidationError({"form_data": exc.errors} if "form_data" not in exc.errors else exc.errors)
     declared = _declared(form.workflow)
     parameters = {k: v for k, v in cleaned.items() if declared is None or k in declared}
-    return _start_for_form(actor, form.workflow, parameters)
+    return _start_for_form(actor, form.workflow, parameters, idempotency=idempotency, run_at=run_at)
 
 
 def field_visible_names(form: Form, *, form_data: dict, query: dict, workflow: Any) -> list[str]:

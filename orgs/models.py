@@ -23,6 +23,9 @@ class Organization(BaseModel):
     domain = models.CharField(max_length=253, null=True, blank=True, unique=True)
     is_active = models.BooleanField(default=True, db_index=True)
     settings = models.JSONField(default=dict, blank=True)
+    # Run admission (DESIGN §15): null = the ORG_MAX_CONCURRENT_RUNS setting / unlimited.
+    max_concurrent_runs = models.PositiveIntegerField(null=True, blank=True)
+    monthly_run_quota = models.PositiveIntegerField(null=True, blank=True)
 
     objects = OrganizationQuerySet.as_manager()
     scope_mode = ACTIVITY

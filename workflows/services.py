@@ -208,3 +208,27 @@ def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[lis
         except Exception:
             logger.warning("could not cache options of %s", name, exc_info=True)
     return options, False
+
+
+@transaction.atomic
+def workflow_limits_update(*, workflow: Workflow, user, max_concurrency: int | None) -> Workflow:
+    """An administrator's concurrency limit for a workflow (DESIGN §15); null = the decorator's again.
+    A higher limit admits waiting runs at once."""
+    before = {"max_concurrency_override": workflow.max_concurrency_override}
+    workflow.max_concurrency_override = max_concurrency
+    workflow.save(update_fields=["max_concurrency_override", "updated_at"])
+    audit_record(
+        action="workflow.update",
+        resource_type="workflow",
+        resource_id=workflow.name,
+        actor=user,
+        changes={"before": before, "after": {"max_concurrency_override": max_concurrency}},
+    )
+
+    def wake():
+        from executions.admission import admission_dispatch
+
+        admission_dispatch(workflow_name=workflow.name)
+
+    transaction.on_commit(wake)
+    return workflow

@@ -224,7 +224,7 @@ def test_to_dict_is_json_safe_and_mirrors_the_model() -> None:
     assert set(data) == {
         "name", "description", "category", "tags", "parameters", "execution_mode",
         "timeout_seconds", "schedule", "schedule_timezone", "endpoint_enabled",
-        "allowed_methods", "public_endpoint", "retry_policy",
+        "allowed_methods", "public_endpoint", "retry_policy", "max_concurrency",
     }  # fmt: skip
     assert [p["name"] for p in data["parameters"]] == ["when", "count"]
     assert data["parameters"][1] == {
@@ -524,3 +524,18 @@ def test_specs_are_hashable_by_identity() -> None:
     spec = define()
     assert {spec: 1}[spec] == 1
     assert spec != define()
+
+
+def test_max_concurrency_is_a_positive_integer_or_none() -> None:
+    @workflow(name="limited", max_concurrency=3)
+    def limited():
+        return None
+
+    assert spec_of(limited).max_concurrency == 3
+    assert spec_of(limited).to_dict()["max_concurrency"] == 3
+    for bad in (0, -1, True, "2", 1.5):
+        with pytest.raises(WorkflowDefinitionError, match="max_concurrency"):
+
+            @workflow(name=f"bad_limit_{abs(hash(repr(bad)))}", max_concurrency=bad)
+            def bad_limit():
+                return None

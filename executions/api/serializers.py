@@ -33,6 +33,8 @@ class ExecutionListSerializer(serializers.ModelSerializer):
             "result_type",
             "attempt",
             "rerun_of_id",
+            "waiting_reason",
+            "scheduled_for",
             "created_at",
             "started_at",
             "completed_at",

@@ -11,6 +11,7 @@ from rest_framework.utils.urls import replace_query_param
 from bifrost_site.api.docs import ERROR
 from bifrost_site.api.pagination import BifrostCursorPagination
 from bifrost_site.api.permissions import IsAuthenticatedUser, IsPlatformAdmin
+from bifrost_site.api.throttling import RunRateThrottle
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
 from executions.api.serializers import (
     ExecutionDetailSerializer,
@@ -68,6 +69,11 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
     filter_backends = [DjangoFilterBackend, ExecutionOrderingFilter]
     ordering_fields = ["created_at"]
     ordering = ["-created_at", "-id"]
+
+    def get_throttles(self):
+        if self.action == "rerun":  # `@action(throttle_classes=…)` is not applied to hand-routed views
+            return [RunRateThrottle()]
+        return super().get_throttles()
 
     def get_permissions(self):
         if self.action in ADMIN_ONLY_ACTIONS:
@@ -183,6 +189,7 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
             403: ERROR,
             404: ERROR,
             409: ERROR,
+            429: ERROR,
             503: ERROR,
         },
         tags=["executions"],

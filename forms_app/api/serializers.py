@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from executions.presenters import RunAtField
 from forms_app.models import AccessLevel, Form, FormRole
 
 
@@ -104,6 +105,7 @@ class FormContextSerializer(serializers.Serializer):
 
 class SubmitSerializer(FormContextSerializer):
     form_data = serializers.JSONField(help_text="Field values, by field name.")
+    run_at = RunAtField()
 
 
 class StartupResponseSerializer(serializers.Serializer):

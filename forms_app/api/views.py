@@ -12,6 +12,8 @@ from accounts.authentication import DEV_BYPASS
 from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.throttling import ResilientScopedRateThrottle, RunRateThrottle
 from bifrost_site.api.viewsets import BifrostViewSet
+from executions.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
+from executions.idempotency import idempotency_from_request
 from executions.presenters import RUN_RESPONSES, started_run_response
 from forms_app import selectors, services
 from forms_app.api import serializers as s
@@ -228,8 +230,13 @@ class FormViewSet(BifrostViewSet):
 
     @extend_schema(
         summary="Submit the form: validate and run its workflow (200 with the result when sync, 202 when async)",
+        description=(
+            "`run_at` defers the run (202, status `Scheduled`). A 429 is the per-user run rate (Retry-After) or "
+            "the organization's monthly run quota (the message names it; show it to the user)."
+        ),
+        parameters=[IDEMPOTENCY_KEY],
         request=s.SubmitSerializer,
-        responses={**RUN_RESPONSES, **RUN_ERRORS},
+        responses={**RUN_RESPONSES, **RUN_ERRORS, **errors(422)},
     )
     @action(detail=True, methods=["post"], url_path="submit")
     def submit(self, request, pk=None):
@@ -237,8 +244,18 @@ class FormViewSet(BifrostViewSet):
         body = s.SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
+        idempotency = idempotency_from_request(
+            request,
+            target=f"form:{actor.form.id}",
+            body={k: data.get(k) for k in ("form_data", "query", "workflow", "run_at")},
+        )
         started = services.form_submit(
-            actor=actor, form_data=data["form_data"], query=data.get("query"), workflow=data.get("workflow")
+            actor=actor,
+            form_data=data["form_data"],
+            query=data.get("query"),
+            workflow=data.get("workflow"),
+            idempotency=idempotency,
+            run_at=data.get("run_at"),
         )
         return started_run_response(started, request=request)
 

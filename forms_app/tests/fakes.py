@@ -51,6 +51,8 @@ class FakeEngine:
         executed_by_name=None,
         form=None,
         rerun_of=None,
+        idempotency=None,
+        run_at=None,
     ):
         from bifrost.errors import ParameterValidationError
         from bifrost.params import coerce_parameters
@@ -66,6 +68,8 @@ class FakeEngine:
                 "user": user,
                 "executed_by_name": executed_by_name,
                 "form": form,
+                "idempotency": idempotency,
+                "run_at": run_at,
             }
         )
         workflow = Workflow.objects.filter(name=workflow_name).first()

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from executions.presenters import RunAtField
 from workflows.models import DataProvider, Workflow
 
 
@@ -21,6 +22,8 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "allowed_methods",
             "public_endpoint",
             "retry_policy",
+            "max_concurrency",
+            "max_concurrency_override",
             "source_path",
             "source_hash",
             "is_available",
@@ -50,8 +53,18 @@ class DataProviderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class WorkflowLimitsSerializer(serializers.Serializer):
+    max_concurrency = serializers.IntegerField(
+        min_value=1,
+        max_value=100000,
+        allow_null=True,
+        help_text="Runs admitted at once across organizations; null = the @workflow declaration.",
+    )
+
+
 class WorkflowExecuteSerializer(serializers.Serializer):
     parameters = serializers.DictField(required=False, default=dict)
+    run_at = RunAtField()
 
 
 class DataProviderCallSerializer(serializers.Serializer):

@@ -13,6 +13,8 @@ from bifrost_site.api.docs import error
 from bifrost_site.api.throttling import RunRateThrottle
 from bifrost_site.api.viewsets import BifrostReadOnlyViewSet
 from executions import services as execution_services
+from executions.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
+from executions.idempotency import idempotency_from_request
 from executions.models import Trigger
 from executions.presenters import RUN_RESPONSES, started_run_response
 from workflows import services as workflow_services
@@ -22,6 +24,7 @@ from workflows.api.registry_serializers import (
     DataProviderSerializer,
     ReloadAcceptedSerializer,
     WorkflowExecuteSerializer,
+    WorkflowLimitsSerializer,
     WorkflowSerializer,
 )
 from workflows.models import DataProvider, Workflow
@@ -75,18 +78,41 @@ class WorkflowViewSet(_RegistryViewSet):
         return super().get_throttles()
 
     @extend_schema(
+        summary="Set a workflow's concurrency limit",
+        description=(
+            "`max_concurrency`: runs of this workflow admitted at once across organizations; it overrides the "
+            "`@workflow(max_concurrency=...)` declaration (null = use the declaration). Discovery keeps it."
+        ),
+        request=WorkflowLimitsSerializer,
+        responses={200: WorkflowSerializer, 400: error("Invalid value"), 404: error("Unknown workflow"), **ERRORS},
+    )
+    def partial_update(self, request, name=None):
+        workflow = self.get_object()
+        serializer = WorkflowLimitsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        workflow = workflow_services.workflow_limits_update(
+            workflow=workflow, user=request.user, max_concurrency=serializer.validated_data["max_concurrency"]
+        )
+        return Response(WorkflowSerializer(workflow).data)
+
+    @extend_schema(
         summary="Run a workflow",
         description=(
-            "Validates and coerces `parameters`, then queues the run. Sync workflows answer 200 with the result "
-            "(or 202 if the result is not ready within the web timeout); async ones answer 202 at once."
+            "Validates and coerces `parameters`, then admits the run (DESIGN §15): under the workflow's and the "
+            "organization's concurrency limits it is queued at once; over one it is accepted and waits "
+            "(`Pending` with `waiting_reason`). Sync workflows answer 200 with the result (or 202 if the result "
+            "is not ready within the web timeout); async ones answer 202 at once. `run_at` defers the run "
+            "(202, status `Scheduled`)."
         ),
+        parameters=[IDEMPOTENCY_KEY],
         request=WorkflowExecuteSerializer,
         responses={
             **RUN_RESPONSES,
             400: error("Invalid parameters (each bad field named)"),
             404: error("Unknown workflow"),
             409: error("Workflow unavailable (import error or vanished file)"),
-            429: error("Too many runs started by this user; Retry-After says when to try again"),
+            422: error("Idempotency-Key already used with a different body"),
+            429: error("Too many runs started by this user (Retry-After), or the organization's monthly run quota"),
             503: error("Task queue unreachable; the execution is marked Failed"),
             **ERRORS,
         },
@@ -95,12 +121,21 @@ class WorkflowViewSet(_RegistryViewSet):
     def execute(self, request, name=None):
         serializer = WorkflowExecuteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        parameters = data.get("parameters") or {}
+        idempotency = idempotency_from_request(
+            request,
+            target=f"workflow:{name}:{request.scope.organization_id or 'GLOBAL'}",
+            body={"parameters": parameters, "run_at": data.get("run_at")},
+        )
         started = execution_services.execution_start(
             workflow_name=name,
-            parameters=serializer.validated_data.get("parameters") or {},
+            parameters=parameters,
             trigger=Trigger.MANUAL,
             organization=request.scope.organization,
             user=request.user,
+            idempotency=idempotency,
+            run_at=data.get("run_at"),
         )
         return started_run_response(started, request=request)
 

@@ -9,8 +9,10 @@ from rest_framework.views import APIView
 
 import audit
 from bifrost_site.api.docs import ERROR
-from bifrost_site.api.throttling import ResilientScopedRateThrottle
+from bifrost_site.api.throttling import ResilientScopedRateThrottle, RunRateThrottle
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
+from executions.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
+from executions.idempotency import idempotency_from_request
 from executions.presenters import RUN_RESPONSES, started_run_response
 from workflows import git_sync, keys, packages, schedules, selectors
 from workflows.api import serializers as s
@@ -18,6 +20,7 @@ from workflows.filtersets import WorkflowKeyFilterSet
 from workflows.models import Workflow
 
 EXECUTION_RESPONSES = RUN_RESPONSES
+ENDPOINT_ERRORS = dict.fromkeys((400, 401, 404, 405, 409, 422, 429), ERROR)
 
 
 class PlatformResourceMixin:
@@ -38,6 +41,11 @@ class ScheduleViewSet(PlatformResourceMixin, mixins.ListModelMixin, BifrostGener
 
     def get_queryset(self):
         return selectors.scheduled_workflows()
+
+    def get_throttles(self):
+        if self.action == "trigger":  # `@action(throttle_classes=…)` is not applied to hand-routed views
+            return [RunRateThrottle()]
+        return super().get_throttles()
 
     @extend_schema(summary="Scheduled workflows with next/last run", responses={200: s.ScheduleSerializer(many=True)})
     def list(self, request, *args, **kwargs):
@@ -246,6 +254,7 @@ class WorkflowEndpointView(APIView):
 
     def _handle(self, request, workflow: str):
         target = Workflow.objects.filter(name=workflow, endpoint_enabled=True).first()
+        key = None
         if target is not None and target.public_endpoint:
             executed_by_name = "public:anonymous"
         else:
@@ -267,6 +276,12 @@ class WorkflowEndpointView(APIView):
             response.bifrost_allow = ", ".join(allowed)
             return response
         parameters = self._input(request)
+        idempotency = idempotency_from_request(
+            request,
+            target=f"endpoint:{target.name}:{request.method}",
+            body=parameters,
+            workflow_key_id=key.id if key is not None else None,
+        )
 
         from executions.services import execution_start
 
@@ -277,7 +292,10 @@ class WorkflowEndpointView(APIView):
             organization=None,
             user=None,
             executed_by_name=executed_by_name,
+            idempotency=idempotency,
         )
+        if started.replayed:
+            return started_run_response(started, request=request)
         audit.record(
             action="workflow_endpoint.call",
             resource_type="workflow",
@@ -289,9 +307,9 @@ class WorkflowEndpointView(APIView):
 
     @extend_schema(
         summary="Run the workflow (GET: query parameters only)",
-        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False), IDEMPOTENCY_KEY],
         request=None,
-        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        responses={**EXECUTION_RESPONSES, **ENDPOINT_ERRORS},
         auth=[],
     )
     def get(self, request, workflow):
@@ -299,9 +317,9 @@ class WorkflowEndpointView(APIView):
 
     @extend_schema(
         summary="Run the workflow with a JSON body",
-        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False), IDEMPOTENCY_KEY],
         request=OpenApiTypes.OBJECT,
-        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        responses={**EXECUTION_RESPONSES, **ENDPOINT_ERRORS},
         auth=[],
     )
     def post(self, request, workflow):
@@ -309,9 +327,9 @@ class WorkflowEndpointView(APIView):
 
     @extend_schema(
         summary="Run the workflow with a JSON body (PUT)",
-        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False), IDEMPOTENCY_KEY],
         request=OpenApiTypes.OBJECT,
-        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        responses={**EXECUTION_RESPONSES, **ENDPOINT_ERRORS},
         auth=[],
     )
     def put(self, request, workflow):
@@ -319,9 +337,9 @@ class WorkflowEndpointView(APIView):
 
     @extend_schema(
         summary="Run the workflow (DELETE)",
-        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[OpenApiParameter("X-Bifrost-Key", str, OpenApiParameter.HEADER, required=False), IDEMPOTENCY_KEY],
         request=OpenApiTypes.OBJECT,
-        responses={**EXECUTION_RESPONSES, 400: ERROR, 401: ERROR, 404: ERROR, 405: ERROR, 409: ERROR, 429: ERROR},
+        responses={**EXECUTION_RESPONSES, **ENDPOINT_ERRORS},
         auth=[],
     )
     def delete(self, request, workflow):

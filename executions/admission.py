@@ -1,0 +1,253 @@
+"""Run admission (DESIGN §15): limits per workflow and per organization, fair share, quotas.
+
+A run holds a *slot* while it is `Pending` (admitted), `Running` or `Cancelling` with an empty
+`waiting_reason` (the partial index `execution_active_idx`). Admission decides, under a transaction-scoped
+PostgreSQL advisory lock per organization (GLOBAL runs count as one more organization) and, for a workflow
+with `max_concurrency`, per workflow, whether a new run takes a slot now or waits:
+
+- the fast path (under every limit): one advisory lock and one COUNT over the tiny active index, in the
+  same transaction as the row's INSERT; the row is published after commit, as before;
+- over a limit: the row is created `Pending` with `waiting_reason` and is not published.
+
+When a run leaves its slot (a finished status, executions.transitions) the same transaction takes the
+organization's lock and checks for waiting runs; if there are any, `admission_dispatch` runs after commit
+and publishes waiting runs round-robin across organizations, oldest first within each, while the limits
+allow. The locks make the count and the insert one step across processes: a run inserted as waiting is
+either seen by the finishing run's check (its insert committed first) or counted the finished run out
+(the finish committed first), so no wake-up is lost between them; the periodic pass
+(`executions.admit_waiting`, every 30 s) re-admits what a crashed process left waiting. A waiting row is
+taken with `SELECT … FOR UPDATE SKIP LOCKED` and admitted by a conditional UPDATE, so no run is published
+twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zlib
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+from rest_framework import status
+
+from bifrost_site.api.errors import ApplicationError
+from executions.models import ACTIVE_STATUSES, Execution, ExecutionStatus, WaitingReason
+
+logger = logging.getLogger(__name__)
+S = ExecutionStatus
+W = WaitingReason
+
+LOCK_NAMESPACE_ORG = 0x42F1  # pg_advisory_xact_lock(namespace, key): one namespace per kind of lock
+LOCK_NAMESPACE_WORKFLOW = 0x42F2
+GLOBAL_KEY = "GLOBAL"
+DEFAULT_ORG_LIMIT = 10
+
+
+class QuotaExceeded(ApplicationError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "quota_exceeded"
+    default_detail = "The organization's monthly run quota is used up."
+
+
+def _key32(text: str) -> int:
+    """A signed 32-bit key for the two-argument advisory lock."""
+    value = zlib.crc32(text.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def org_key(organization_id) -> str:
+    return str(organization_id) if organization_id else GLOBAL_KEY
+
+
+def lock_organization(organization_id) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE_ORG, _key32(org_key(organization_id))])
+
+
+def lock_workflow(workflow_name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE_WORKFLOW, _key32(workflow_name)])
+
+
+def org_limit(organization) -> int:
+    """The organization's concurrent-run limit (GLOBAL: the setting)."""
+    limit = getattr(organization, "max_concurrent_runs", None) if organization is not None else None
+    if limit is None:
+        limit = getattr(settings, "ORG_MAX_CONCURRENT_RUNS", DEFAULT_ORG_LIMIT)
+    return int(limit)
+
+
+def _active():
+    return Execution.objects.filter(status__in=ACTIVE_STATUSES, waiting_reason="")
+
+
+def active_count(*, organization_id=None, workflow_name: str | None = None) -> int:
+    queryset = _active()
+    if workflow_name is not None:
+        return queryset.filter(workflow_name=workflow_name).count()
+    return queryset.filter(organization_id=organization_id).count()
+
+
+def month_start(now: dt.datetime | None = None) -> dt.datetime:
+    now = now or timezone.now()
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def quota_check(organization) -> None:
+    """429 naming the quota when the organization has used its monthly runs (null = unlimited).
+    Every run in the organization's scope counts, whoever started it."""
+    quota = getattr(organization, "monthly_run_quota", None) if organization is not None else None
+    if quota is None:
+        return
+    used = Execution.objects.filter(organization_id=organization.id, created_at__gte=month_start()).count()
+    if used >= quota:
+        raise QuotaExceeded(
+            f"{organization.name} has used its monthly run quota ({used} of {quota} runs this month); "
+            "new runs start again next month or when an administrator raises the quota.",
+            details={"monthly_run_quota": quota, "used": used},
+        )
+
+
+def admit(*, organization, workflow, org_locked: bool = False) -> str:
+    """The waiting reason for a new run of `workflow` in `organization` ("" = take a slot now).
+
+    Call inside the transaction that writes the row: the locks are held until it commits."""
+    organization_id = getattr(organization, "id", None)
+    if not org_locked:
+        lock_organization(organization_id)
+    if active_count(organization_id=organization_id) >= org_limit(organization):
+        return W.ORGANIZATION_CONCURRENCY
+    limit = workflow.concurrency_limit
+    if limit is not None:
+        lock_workflow(workflow.name)
+        if active_count(workflow_name=workflow.name) >= limit:
+            return W.WORKFLOW_CONCURRENCY
+    return W.NONE
+
+
+# --- waking waiting runs ----------------------------------------------------------------------
+
+
+def _waiting():
+    return Execution.objects.filter(status=S.PENDING).exclude(waiting_reason="")
+
+
+def wake_needed(*, organization_id, workflow_name: str) -> bool:
+    """Called in the transaction that freed a slot: is any run waiting for it? (Takes the organization's
+    lock, so a run being inserted as waiting right now is committed before this looks.)"""
+    lock_organization(organization_id)
+    return (
+        _waiting()
+        .filter(
+            Q(organization_id=organization_id) | Q(workflow_name=workflow_name, waiting_reason=W.WORKFLOW_CONCURRENCY)
+        )
+        .exists()
+    )
+
+
+@dataclass
+class DispatchResult:
+    admitted: list[str] = field(default_factory=list)
+    organizations: int = 0
+
+
+def _workflow_limits(names) -> dict[str, int | None]:
+    from workflows.models import Workflow
+
+    return {w.name: w.concurrency_limit for w in Workflow.objects.filter(name__in=set(names))}
+
+
+def _admit_one(organization_id, full_workflows: set[str]) -> tuple[Execution | None, bool]:
+    """In one transaction: admit the oldest waiting run of one organization that the limits allow.
+
+    Returns (the admitted row or None, whether the organization may have more to admit now)."""
+    from orgs.models import Organization
+
+    with transaction.atomic():
+        lock_organization(organization_id)
+        organization = Organization.objects.filter(id=organization_id).first() if organization_id else None
+        if active_count(organization_id=organization_id) >= org_limit(organization):
+            return None, False
+        candidates = (
+            _waiting()
+            .filter(organization_id=organization_id)
+            .exclude(workflow_name__in=full_workflows)
+            .order_by("created_at", "id")
+            .select_for_update(skip_locked=True)
+        )
+        for row in candidates[:20]:
+            limit = _workflow_limits([row.workflow_name]).get(row.workflow_name)
+            if limit is not None:
+                lock_workflow(row.workflow_name)
+                if active_count(workflow_name=row.workflow_name) >= limit:
+                    full_workflows.add(row.workflow_name)
+                    if row.waiting_reason != W.WORKFLOW_CONCURRENCY:
+                        Execution.objects.filter(id=row.id, status=S.PENDING).update(
+                            waiting_reason=W.WORKFLOW_CONCURRENCY, updated_at=timezone.now()
+                        )
+                    continue
+            if not Execution.objects.filter(id=row.id, status=S.PENDING).exclude(waiting_reason="").update(
+                waiting_reason=W.NONE, updated_at=timezone.now()
+            ):
+                continue
+            row.waiting_reason = W.NONE
+            transaction.on_commit(lambda row=row: _publish_admitted(row))
+            return row, True
+        return None, False
+
+
+def _publish_admitted(row: Execution) -> None:
+    from executions.services import publish_admitted
+
+    publish_admitted(row)
+
+
+def admission_dispatch(
+    *, organization_ids=None, workflow_name: str | None = None, max_runs: int = 500
+) -> DispatchResult:
+    """Publish waiting runs, one per organization per round (round-robin), oldest first within each,
+    while the limits allow. `organization_ids` / `workflow_name` narrow it to what a freed slot can help
+    (None = every organization: the periodic pass)."""
+    waiting = _waiting()
+    if organization_ids is not None or workflow_name is not None:
+        scope = Q(pk__in=[])
+        if organization_ids is not None:
+            ids = [i for i in organization_ids if i]
+            scope |= Q(organization_id__in=ids)
+            if any(not i for i in organization_ids):
+                scope |= Q(organization__isnull=True)
+        if workflow_name is not None:
+            scope |= Q(workflow_name=workflow_name, waiting_reason=W.WORKFLOW_CONCURRENCY)
+        waiting = waiting.filter(scope)
+    orgs = [
+        row["organization_id"]
+        for row in waiting.values("organization_id").annotate(oldest=Min("created_at")).order_by("oldest")
+    ]
+    result = DispatchResult(organizations=len(orgs))
+    full_workflows: set[str] = set()
+    open_orgs = list(orgs)
+    while open_orgs and len(result.admitted) < max_runs:
+        still_open = []
+        for organization_id in open_orgs:
+            row, more = _admit_one(organization_id, full_workflows)
+            if row is not None:
+                result.admitted.append(str(row.id))
+            if more:
+                still_open.append(organization_id)
+        open_orgs = still_open
+    if result.admitted:
+        logger.info("admission: published %d waiting run(s)", len(result.admitted))
+    return result
+
+
+def waiting_by_organization() -> dict[str, int]:
+    """{organization id or "GLOBAL": waiting runs} for /metrics and /api/metrics."""
+    from django.db.models import Count
+
+    return {
+        org_key(row["organization_id"]): row["n"]
+        for row in _waiting().values("organization_id").annotate(n=Count("id")).order_by()
+    }
