@@ -13,4 +13,16 @@ urlpatterns = [
     path("mfa/totp", views.TotpView.as_view(), name="auth-mfa-totp"),
     path("mfa/totp/confirm", views.TotpConfirmView.as_view(), name="auth-mfa-totp-confirm"),
     path("mfa/recovery-codes", views.RecoveryCodesView.as_view(), name="auth-mfa-recovery-codes"),
+    path("mfa/passkeys", views.PasskeyListView.as_view(), name="auth-mfa-passkeys"),
+    path(
+        "mfa/passkeys/registration-options",
+        views.PasskeyRegistrationOptionsView.as_view(),
+        name="auth-mfa-passkeys-registration-options",
+    ),
+    path(
+        "mfa/passkeys/authentication-options",
+        views.PasskeyAuthenticationOptionsView.as_view(),
+        name="auth-mfa-passkeys-authentication-options",
+    ),
+    path("mfa/passkeys/<str:passkey_id>", views.PasskeyDetailView.as_view(), name="auth-mfa-passkey"),
 ]

@@ -94,9 +94,10 @@ def user_methods(user) -> list[str]:
     methods = []
     if TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
         methods.append("totp")
-    if RecoveryCode.objects.filter(user=user, used_at__isnull=True).exists() and methods:
+    has_passkey = Passkey.objects.filter(user=user).exists()
+    if (methods or has_passkey) and RecoveryCode.objects.filter(user=user, used_at__isnull=True).exists():
         methods.append("recovery_code")
-    if Passkey.objects.filter(user=user).exists():
+    if has_passkey:
         methods.append("passkey")
     return methods
 
@@ -202,7 +203,7 @@ def totp_confirm(*, user, code: str, ip: str | None) -> list[str]:
     device.confirmed_at = timezone.now()
     device.last_used_step = step
     device.save(update_fields=["confirmed_at", "last_used_step", "updated_at"])
-    codes = _recovery_codes_replace(user)
+    codes = recovery_codes_replace(user)
     _mfa_audit("mfa.totp_enable", user)
     services.user_sessions_end(user_ids=[user.id], reason="mfa.enable")
     user.refresh_from_db(fields=["token_version"])
@@ -238,7 +239,7 @@ def _recovery_code_new() -> str:
     return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
 
 
-def _recovery_codes_replace(user) -> list[str]:
+def recovery_codes_replace(user) -> list[str]:
     from accounts.models import RecoveryCode
 
     RecoveryCode.objects.filter(user=user).delete()
@@ -251,7 +252,7 @@ def _recovery_codes_replace(user) -> list[str]:
 def recovery_codes_regenerate(*, user) -> list[str]:
     if not user_has_mfa(user):
         raise exceptions.ValidationError({"detail": ["Set up an authenticator app or a passkey first."]})
-    codes = _recovery_codes_replace(user)
+    codes = recovery_codes_replace(user)
     _mfa_audit("mfa.recovery_codes_regenerate", user)
     return codes
 
@@ -301,26 +302,30 @@ def code_verify(*, user, code: str) -> str | None:
     return None
 
 
-def mfa_complete(*, mfa_token: str, code: str, ip: str | None):
-    """`POST /auth/mfa`: the code of a user challenged at sign-in → a token pair."""
+def mfa_complete(*, mfa_token: str, ip: str | None, code: str = "", credential=None, state: str = "", rp_id: str = ""):
+    """`POST /auth/mfa`: the code (or passkey assertion) of a user challenged at sign-in → a token pair."""
     user = mfa_token_user(mfa_token, purposes=(PURPOSE_VERIFY,))
     key = _failure_key(user, ip)
     _check_not_locked(key, user)
-    method = code_verify(user=user, code=code)
+    if credential is not None:
+        from accounts import passkeys
+
+        method = (
+            "passkey" if passkeys.passkey_verify(user=user, credential=credential, state=state, rp_id=rp_id) else None
+        )
+    else:
+        method = code_verify(user=user, code=code)
     if method is None:
         failure_record(key, user, "invalid_mfa_code")
-        raise exceptions.AuthenticationFailed("That code is not right.")
+        raise exceptions.AuthenticationFailed(
+            "The passkey was not accepted." if credential is not None else "That code is not right."
+        )
     return sign_in_finish(user=user, key=key, method=method)
 
 
 def sign_in_finish(*, user, key: str | None, method: str):
-    from django.core.cache import cache
-
     if key:
-        try:
-            cache.delete(key)
-        except Exception:
-            pass
+        services.login_failures_clear(key)
     User.objects.filter(id=user.id).update(last_login=timezone.now())
     audit.record(
         action="auth.login",

@@ -8,5 +8,7 @@ urlpatterns = [
     path("login/", views.SessionLoginView.as_view(), name="login"),
     path("login/mfa/", views.MFAPageView.as_view(), name="login-mfa"),
     path("login/mfa/setup/", views.MFASetupPageView.as_view(), name="login-mfa-setup"),
+    path("login/mfa/passkey/options/", views.MFAPasskeyOptionsPageView.as_view(), name="login-mfa-passkey-options"),
+    path("login/mfa/passkey/", views.MFAPasskeyPageView.as_view(), name="login-mfa-passkey"),
     path("logout/", views.SessionLogoutView.as_view(), name="logout"),
 ]

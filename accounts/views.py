@@ -237,3 +237,46 @@ class MFASetupPageView(View):
         user.refresh_from_db()
         nxt = finish_page_sign_in(request, user, "totp_enrolment")
         return render(request, "accounts/recovery_codes.html", {"recovery_codes": codes, "next": nxt})
+
+
+class MFAPasskeyOptionsPageView(View):
+    """`POST /login/mfa/passkey/options/`: the options for navigator.credentials.get (pending sign-in)."""
+
+    def post(self, request):
+        from django.http import JsonResponse
+
+        from accounts import passkeys
+
+        user = pending_user(request, mfa.PURPOSE_VERIFY)
+        if user is None:
+            return JsonResponse({"message": "Sign in again."}, status=401)
+        return JsonResponse(passkeys.authentication_options(user=user, rp_id=passkeys.rp_id_for(request)))
+
+
+class MFAPasskeyPageView(View):
+    """`POST /login/mfa/passkey/` (JSON `credential`, `state`): signs the session in → `{"redirect": …}`."""
+
+    def post(self, request):
+        import json
+
+        from django.http import JsonResponse
+
+        from accounts import passkeys
+
+        user = pending_user(request, mfa.PURPOSE_VERIFY)
+        if user is None:
+            return JsonResponse({"message": "Sign in again."}, status=401)
+        key = services.login_failure_key(client_ip(request), user.email)
+        if services.login_failures(key) >= settings.LOGIN_FAILURE_LIMIT:
+            return JsonResponse({"message": "Too many failed sign-in attempts; try again later."}, status=429)
+        try:
+            body = json.loads(request.body or b"{}")
+            ok = passkeys.passkey_verify(
+                user=user, credential=body["credential"], state=body["state"], rp_id=passkeys.rp_id_for(request)
+            )
+        except (ValueError, KeyError, TypeError, drf_exceptions.ValidationError):
+            ok = False
+        if not ok:
+            mfa.failure_record(key, user, "invalid_passkey")
+            return JsonResponse({"message": "The passkey was not accepted."}, status=400)
+        return JsonResponse({"redirect": finish_page_sign_in(request, user, "passkey")})

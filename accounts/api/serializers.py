@@ -148,7 +148,7 @@ class RoleFormSerializer(serializers.Serializer):
 
 # --- personal API tokens ---
 
-from accounts.models import PersonalToken  # noqa: E402
+from accounts.models import Passkey, PersonalToken  # noqa: E402
 
 
 class PersonalTokenSerializer(serializers.ModelSerializer):
@@ -196,7 +196,42 @@ class MFAChallengeSerializer(serializers.Serializer):
 
 class MFACompleteSerializer(serializers.Serializer):
     mfa_token = serializers.CharField(max_length=1024)
-    code = serializers.CharField(max_length=64, help_text="A 6-digit TOTP code or a recovery code.")
+    code = serializers.CharField(max_length=64, required=False, help_text="A 6-digit TOTP code or a recovery code.")
+    credential = serializers.JSONField(
+        required=False, help_text="Instead of a code: the passkey's answer (PublicKeyCredential.toJSON())."
+    )
+    state = serializers.CharField(
+        max_length=4096, required=False, help_text="With `credential`: the state of the authentication options."
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("code") and not (attrs.get("credential") and attrs.get("state")):
+            raise serializers.ValidationError({"code": ["Give a code, or a passkey credential and its state."]})
+        return attrs
+
+
+class PasskeyOptionsSerializer(serializers.Serializer):
+    options = serializers.JSONField(help_text="For PublicKeyCredential.parse…OptionsFromJSON (the publicKey member).")
+    state = serializers.CharField(help_text="Send it back with the answer (valid 5 minutes, once).")
+
+
+class PasskeySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Passkey
+        fields = ["id", "name", "created_at", "last_used_at"]
+        read_only_fields = fields
+
+
+class PasskeyRegisterSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    credential = serializers.JSONField(help_text="PublicKeyCredential.toJSON() of navigator.credentials.create().")
+    state = serializers.CharField(max_length=4096)
+    mfa_token = serializers.CharField(max_length=1024, required=False)
+
+
+class PasskeyRegisteredSerializer(serializers.Serializer):
+    passkey = PasskeySerializer()
+    recovery_codes = serializers.ListField(child=serializers.CharField(), help_text="When MFA was just turned on.")
 
 
 class MFATokenOptionalSerializer(serializers.Serializer):

@@ -492,12 +492,14 @@ class MFAView(BearerChallengeMixin, APIView):
         request=MFACompleteSerializer,
         responses={200: TokenPairSerializer, **errors(400, 401, 429)},
         tags=["auth"],
-        summary="Finish a sign-in with a TOTP or recovery code",
+        summary="Finish a sign-in with a TOTP code, a recovery code or a passkey",
     )
     def post(self, request):
         serializer = MFACompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = mfa.mfa_complete(ip=client_ip(request), **serializer.validated_data)
+        from accounts.passkeys import rp_id_for
+
+        pair = mfa.mfa_complete(ip=client_ip(request), rp_id=rp_id_for(request), **serializer.validated_data)
         return Response(pair.as_response())
 
     @extend_schema(responses={200: MFAStatusSerializer, **errors(401)}, tags=["auth"], summary="Your second factors")
@@ -600,3 +602,91 @@ class PasswordChangeView(APIView):
 
             update_session_auth_hash(request, request.user)
         return Response(_fresh_pair_for(request, request.user, False) or {"detail": "Password changed."})
+
+
+# --- passkeys (DESIGN §17) ---
+
+from accounts import passkeys  # noqa: E402
+from accounts.api.serializers import (  # noqa: E402
+    PasskeyOptionsSerializer,
+    PasskeyRegisteredSerializer,
+    PasskeyRegisterSerializer,
+    PasskeySerializer,
+)
+from accounts.models import Passkey  # noqa: E402
+
+
+class PasskeyRegistrationOptionsView(BearerChallengeMixin, APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=MFATokenOptionalSerializer,
+        responses={200: PasskeyOptionsSerializer, **errors(401)},
+        tags=["auth"],
+        summary="Options to create a passkey (navigator.credentials.create)",
+    )
+    def post(self, request):
+        user, _ = mfa_actor(request, request.data)
+        return Response(passkeys.registration_options(user=user, rp_id=passkeys.rp_id_for(request)))
+
+
+class PasskeyAuthenticationOptionsView(BearerChallengeMixin, APIView):
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(
+        request=MFACompleteSerializer,
+        responses={200: PasskeyOptionsSerializer, **errors(400, 401)},
+        tags=["auth"],
+        summary="Options to sign in with a passkey (needs the mfa_token of the sign-in)",
+    )
+    def post(self, request):
+        user = mfa.mfa_token_user(request.data.get("mfa_token", ""), purposes=(mfa.PURPOSE_VERIFY,))
+        return Response(passkeys.authentication_options(user=user, rp_id=passkeys.rp_id_for(request)))
+
+
+class PasskeyListView(BearerChallengeMixin, APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(responses={200: PasskeySerializer(many=True), **errors(401)}, tags=["auth"], summary="Your passkeys")
+    def get(self, request):
+        if not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        return Response(PasskeySerializer(Passkey.objects.filter(user=request.user), many=True).data)
+
+    @extend_schema(
+        request=PasskeyRegisterSerializer,
+        responses={201: PasskeyRegisteredSerializer, **errors(400, 401)},
+        tags=["auth"],
+        summary="Register a passkey (the first second factor turns MFA on and returns recovery codes)",
+    )
+    def post(self, request):
+        serializer = PasskeyRegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user, via_token = mfa_actor(request, data)
+        passkey, codes = passkeys.passkey_register(
+            user=user,
+            name=data["name"],
+            credential=data["credential"],
+            state=data["state"],
+            rp_id=passkeys.rp_id_for(request),
+        )
+        body = {"passkey": PasskeySerializer(passkey).data, "recovery_codes": codes}
+        if codes:
+            if via_token:
+                mfa.sign_in_finish(user=user, key=None, method="passkey_enrolment")
+            body.update(_fresh_pair_for(request, user, via_token))
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class PasskeyDetailView(APIView):
+    permission_classes = [IsAuthenticatedUser]
+
+    @extend_schema(responses={204: None, **errors(400, 401, 404)}, tags=["auth"], summary="Remove one of your passkeys")
+    def delete(self, request, passkey_id):
+        passkey = _find(Passkey.objects.filter(user=request.user), passkey_id, "Passkey")
+        passkeys.passkey_remove(user=request.user, passkey=passkey)
+        return Response(status=status.HTTP_204_NO_CONTENT)
