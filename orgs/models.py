@@ -26,6 +26,8 @@ class Organization(BaseModel):
     # Run admission (DESIGN §15): null = the ORG_MAX_CONCURRENT_RUNS setting / unlimited.
     max_concurrent_runs = models.PositiveIntegerField(null=True, blank=True)
     monthly_run_quota = models.PositiveIntegerField(null=True, blank=True)
+    # Identity (DESIGN §17): members must enrol a second factor (TOTP or a passkey) at their next sign-in.
+    require_mfa = models.BooleanField(default=False)
 
     objects = OrganizationQuerySet.as_manager()
     scope_mode = ACTIVITY
