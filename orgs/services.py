@@ -13,7 +13,7 @@ from bifrost_site.api.errors import ConflictError
 from orgs.models import Config, ConfigType, Organization
 from orgs.selectors import ConfigValueError, parse_config_value
 
-ORGANIZATION_FIELDS = ["name", "domain", "is_active", "settings"]
+ORGANIZATION_FIELDS = ["name", "domain", "is_active", "settings", "max_concurrent_runs", "monthly_run_quota"]
 CONFIG_FIELDS = ["key", "value", "config_type", "description", "organization"]
 CONFIG_SECRET_WORDS = ("secret", "password", "token", "key", "credential")
 
@@ -61,11 +61,24 @@ def _save(instance, conflict_message: str) -> None:
 
 @transaction.atomic
 def organization_create(
-    *, name: str, domain: str | None = None, is_active: bool = True, settings: dict | None = None
+    *,
+    name: str,
+    domain: str | None = None,
+    is_active: bool = True,
+    settings: dict | None = None,
+    max_concurrent_runs: int | None = None,
+    monthly_run_quota: int | None = None,
 ) -> Organization:
     domain = normalize_domain(domain)
     _ensure_domain_free(domain)
-    organization = Organization(name=name, domain=domain, is_active=is_active, settings=settings or {})
+    organization = Organization(
+        name=name,
+        domain=domain,
+        is_active=is_active,
+        settings=settings or {},
+        max_concurrent_runs=max_concurrent_runs,
+        monthly_run_quota=monthly_run_quota,
+    )
     _save(organization, f"An organization with domain '{domain}' already exists.")
     audit.record(
         action="organization.create",
@@ -75,6 +88,12 @@ def organization_create(
         changes=diff(None, snapshot(organization, ORGANIZATION_FIELDS)),
     )
     return organization
+
+
+def _admit_waiting(organization_id) -> None:
+    from executions.admission import admission_dispatch
+
+    admission_dispatch(organization_ids=[organization_id])
 
 
 @transaction.atomic
@@ -89,6 +108,10 @@ def organization_update(*, organization: Organization, data: dict[str, Any]) -> 
     _save(organization, f"An organization with domain '{organization.domain}' already exists.")
     if before["is_active"] and not organization.is_active:
         _users_sessions_end(organization)
+    if organization.max_concurrent_runs != before["max_concurrent_runs"]:
+        # A raised limit admits waiting runs now rather than at the next finished run or periodic pass.
+        organization_id = organization.id
+        transaction.on_commit(lambda: _admit_waiting(organization_id))
     changes = diff(before, snapshot(organization, ORGANIZATION_FIELDS))
     if changes["before"] or changes["after"]:
         audit.record(

@@ -409,3 +409,24 @@ def test_rerun_and_schedule_trigger_are_throttled_per_user(admin_client, setting
     cache.clear()
     codes = [admin_client.post("/api/schedules/job/trigger", {}, format="json").status_code for _ in range(3)]
     assert codes == [202, 202, 429]
+
+
+def test_organization_limits_over_the_api_and_a_raised_limit_admits_at_once(
+    admin_client, published, django_capture_on_commit_callbacks
+):
+    WorkflowFactory(name="job")
+    org = OrganizationFactory(max_concurrent_runs=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = start(organization=org).execution
+    assert published == []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.patch(
+            f"/api/organizations/{org.id}", {"max_concurrent_runs": 5, "monthly_run_quota": 1000}, format="json"
+        )
+    assert response.status_code == 200, response.content
+    assert response.json()["max_concurrent_runs"] == 5 and response.json()["monthly_run_quota"] == 1000
+    assert published == [str(waiting.id)]
+    assert (
+        admin_client.patch(f"/api/organizations/{org.id}", {"max_concurrent_runs": -1}, format="json").status_code
+        == 400
+    )

@@ -15,10 +15,34 @@ class OrganizationSerializer(serializers.ModelSerializer):
         help_text="E-mail domain, stored lower-case (example.com); unique.",
     )
     settings = serializers.JSONField(required=False)
+    max_concurrent_runs = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        max_value=100000,
+        help_text="Runs of this organization admitted at once; more wait (Pending, waiting_reason). "
+        "null = the ORG_MAX_CONCURRENT_RUNS setting.",
+    )
+    monthly_run_quota = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="Runs per calendar month (UTC); past it new runs are refused with 429. null = unlimited.",
+    )
 
     class Meta:
         model = Organization
-        fields = ["id", "name", "domain", "is_active", "settings", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "domain",
+            "is_active",
+            "settings",
+            "max_concurrent_runs",
+            "monthly_run_quota",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_settings(self, value):
