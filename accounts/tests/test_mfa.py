@@ -187,3 +187,13 @@ def test_changing_ones_password(member, lockout_store):
     assert APIClient().get("/auth/me", HTTP_AUTHORIZATION=f"Bearer {other['access_token']}").status_code == 401
     assert APIClient().get("/auth/me", HTTP_AUTHORIZATION=f"Bearer {done.json()['access_token']}").status_code == 200
     assert login(member, "A-much-better-pass1").status_code == 200
+
+
+def test_an_organization_that_requires_mfa_makes_its_members_enrol(member, org, other_org):
+    from accounts.tests.factories import UserFactory
+
+    org.require_mfa = True
+    org.save()
+    assert login(member).json()["mfa_setup_required"] is True
+    outsider = UserFactory(organization=other_org)
+    assert "access_token" in login(outsider).json()
