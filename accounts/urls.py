@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from accounts import views
+from accounts import account_page, views
 
 urlpatterns = [
     path("login/", views.SessionLoginView.as_view(), name="login"),
@@ -11,4 +11,5 @@ urlpatterns = [
     path("login/mfa/passkey/options/", views.MFAPasskeyOptionsPageView.as_view(), name="login-mfa-passkey-options"),
     path("login/mfa/passkey/", views.MFAPasskeyPageView.as_view(), name="login-mfa-passkey"),
     path("logout/", views.SessionLogoutView.as_view(), name="logout"),
+    path("account/", account_page.AccountView.as_view(), name="account"),
 ]

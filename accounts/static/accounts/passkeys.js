@@ -63,10 +63,23 @@
           });
         });
       }).then(function (done) {
-        if (done.recovery_codes && done.recovery_codes.length) {
-          window.sessionStorage.setItem("bifrost-recovery-codes", JSON.stringify(done.recovery_codes));
+        var codes = done.recovery_codes || [];
+        if (!codes.length) {
+          window.location.assign(window.location.pathname + "#passkeys");
+          window.location.reload();
+          return;
         }
-        window.location.assign(register.dataset.done || window.location.pathname);
+        // MFA was just turned on: the recovery codes are shown this once, in the page.
+        var list = document.getElementById("passkey-recovery-codes");
+        codes.forEach(function (code) {
+          var item = document.createElement("li");
+          var text = document.createElement("code");
+          text.textContent = code;
+          item.appendChild(text);
+          list.appendChild(item);
+        });
+        document.getElementById("passkey-recovery").hidden = false;
+        say(registerStatus, "Passkey added.");
       }).catch(function (error) {
         say(registerStatus, error.message || String(error));
       });
