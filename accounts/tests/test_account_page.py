@@ -38,7 +38,8 @@ def test_setting_up_the_authenticator_app_on_the_page(member):
     wrong = client.post("/account/", {"action": "totp-confirm", "code": "abc"})
     assert wrong.status_code == 400 and secret in wrong.content.decode()
     totp = pyotp.TOTP(secret)
-    done = client.post("/account/", {"action": "totp-confirm", "code": totp.generate_otp(totp.timecode(timezone.now()))})
+    code = totp.generate_otp(totp.timecode(timezone.now()))
+    done = client.post("/account/", {"action": "totp-confirm", "code": code})
     assert done.status_code == 200 and done.content.decode().count("<li><code>") == 10
     assert client.get("/account/").status_code == 200  # the browser session survives its own enrolment
     login = APIClient().post("/auth/login", {"username": member.email, "password": DEFAULT_PASSWORD}).json()
