@@ -1,0 +1,112 @@
+"""Identity in headless Chromium (DESIGN §17): the /account/ page at 1400 and 375 px (axe, overflow,
+CSP; screenshots for a human), and a passkey registered there with Chromium's virtual authenticator
+(DevTools WebAuthn domain) that then signs the user in after the password.
+
+Passkeys are bound to a host name and WebAuthn refuses IP addresses, so the browser talks to the
+server as http://localhost (a secure context)."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from accounts.models import Passkey
+from accounts.tests.factories import DEFAULT_PASSWORD
+from bifrost_site.testing.accessibility import axe_violations, overflows
+from bifrost_site.testing.browser import headless_chromium, live_daphne
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WAIT = 30
+SHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS", Path(tempfile.gettempdir()) / "bifrost-portal"))
+
+
+def wait_for(driver, css):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+
+def sign_in_with_password(driver, base_url, user):
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base_url}/login/")
+    wait_for(driver, "#login-form")
+    driver.find_element(By.NAME, "username").send_keys(user.email)
+    driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+
+
+def csp_and_console_errors(driver) -> list[str]:
+    return [
+        entry["message"]
+        for entry in driver.get_log("browser")
+        if ("Content Security Policy" in entry["message"] or entry["level"] == "SEVERE")
+        and "/favicon.ico" not in entry["message"]
+    ]
+
+
+def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with live_daphne() as base_url, headless_chromium() as driver:
+        base_url = base_url.replace("127.0.0.1", "localhost")
+        driver.execute_cdp_cmd("WebAuthn.enable", {"enableUI": False})
+        driver.execute_cdp_cmd(
+            "WebAuthn.addVirtualAuthenticator",
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )
+        sign_in_with_password(driver, base_url, member)
+        WebDriverWait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
+
+        for width in (1400, 375):
+            driver.set_window_size(width, 1000)
+            driver.get(f"{base_url}/account/")
+            wait_for(driver, "#tokens")
+            problems += [f"/account/ @{width}: {v}" for v in axe_violations(driver)]
+            problems += [f"/account/ @{width}: overflow {o}" for o in overflows(driver)]
+            driver.set_window_size(width, max(1000, driver.execute_script("return document.body.scrollHeight") + 120))
+            driver.save_screenshot(str(SHOTS / f"account-{width}.png"))
+        driver.set_window_size(1400, 1000)
+
+        driver.find_element(By.CSS_SELECTOR, "#passkey-register input[name=name]").send_keys("Work laptop")
+        driver.find_element(By.CSS_SELECTOR, "#passkey-register button[type=submit]").click()
+        WebDriverWait(driver, WAIT).until(
+            lambda d: (
+                d.find_element(By.ID, "passkey-recovery").is_displayed()
+                or d.find_element(By.ID, "passkey-register-status").text
+            )
+        )
+        status = driver.find_element(By.ID, "passkey-register-status").text
+        assert status == "Passkey added.", status
+        codes = driver.find_elements(By.CSS_SELECTOR, "#passkey-recovery-codes li")
+        assert len(codes) == 10
+        assert Passkey.objects.filter(user=member, name="Work laptop").exists()
+        driver.save_screenshot(str(SHOTS / "account-passkey-added-1400.png"))
+        problems += csp_and_console_errors(driver)
+
+        driver.delete_all_cookies()
+        sign_in_with_password(driver, base_url, member)
+        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("/login/mfa/"))
+        wait_for(driver, "#passkey-signin").click()
+        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("/forms/"))
+        assert Passkey.objects.get(user=member).last_used_at is not None
+        driver.get(f"{base_url}/account/")
+        wait_for(driver, "#passkeys")
+        assert "Work laptop" in driver.find_element(By.ID, "passkeys").text
+    assert problems == [], "\n".join(problems)
