@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from bifrost_site.models import ACTIVITY, OrgScopedQuerySet
 
@@ -15,15 +16,30 @@ class AuditLogQuerySet(OrgScopedQuerySet):
 
 
 class AuditLog(models.Model):
-    """Append-only record of who changed what. A database trigger refuses edits and deletes."""
+    """Append-only record of who changed what. A database trigger refuses edits and deletes, and a
+    hash chain (audit.chain, DESIGN §20) shows any change made around the trigger.
+
+    `actor` and `organization` keep the ids they were written with even after that user or
+    organization is deleted (no database constraint, nothing nulled): the ids are part of the
+    entry's hash. `actor_name` keeps the name."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     actor_name = models.CharField(max_length=255, blank=True, default="")
     organization = models.ForeignKey(
-        "orgs.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "orgs.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     action = models.CharField(max_length=100, db_index=True)
     resource_type = models.CharField(max_length=100, blank=True, default="")
@@ -32,8 +48,12 @@ class AuditLog(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=500, blank=True, default="")
     request_id = models.CharField(max_length=64, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now_add=True)
+    # The hash chain (audit.chain): position, the previous entry's hash, this entry's hash.
+    sequence = models.BigIntegerField(unique=True, editable=False)
+    previous_hash = models.CharField(max_length=64, editable=False)
+    entry_hash = models.CharField(max_length=64, editable=False)
 
     objects = AuditLogQuerySet.as_manager()
     scope_mode = ACTIVITY
@@ -52,6 +72,8 @@ class AuditLog(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise TypeError("Audit log entries are append-only.")
+        if not self.entry_hash:
+            raise TypeError("Audit log entries are appended through audit.record (the hash chain).")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import models
 
+from audit.chain import chain_append
 from audit.models import AuditLog
 from bifrost_site import request_context
 
@@ -84,7 +85,8 @@ def audit_record(
     secret_fields: frozenset[str] = frozenset(),
     reveal_fields: frozenset[str] = frozenset(),
 ) -> AuditLog:
-    """Append an audit entry. Request metadata (IP, user agent, request id, actor) comes from the
+    """Append an audit entry to the hash chain (audit.chain: under the chain's advisory lock, held until
+    the caller's transaction ends). Request metadata (IP, user agent, request id, actor) comes from the
     current request context when the caller does not pass it."""
     context = request_context.current()
     if actor is None and context is not None and getattr(context.actor, "is_authenticated", False):
@@ -97,7 +99,7 @@ def audit_record(
         else:
             actor_name = "system"
     organization_id = getattr(organization, "pk", organization)
-    return AuditLog.objects.create(
+    entry = AuditLog(
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         actor_name=actor_name,
         organization_id=organization_id,
@@ -109,3 +111,5 @@ def audit_record(
         user_agent=context.user_agent if context else "",
         request_id=context.request_id if context else "",
     )
+    chain_append(entry)
+    return entry

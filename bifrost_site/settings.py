@@ -5,6 +5,8 @@ Every value comes from the environment (DESIGN §3) through one django-environ o
 production refuses to start with anything a developer would leave behind.
 """
 
+import base64
+import hashlib
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -38,8 +40,19 @@ KNOWN_DEV_ENCRYPTION_KEYS = {DEV_ENCRYPTION_KEY, "Qp6dFvJQ4xkD2G3V6XbZf0k3HcJ8mN
 
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ENCRYPTION_KEYS = [k.strip() for k in env.list("ENCRYPTION_KEYS", default=[DEV_ENCRYPTION_KEY]) if k.strip()]
+# Ed25519 key that signs audit-log exports (DESIGN §20, docs/audit.md): base64 of a 32-byte private key.
+# Development and testing derive a fixed, public one; production refuses to start without its own.
+DEV_AUDIT_SIGNING_KEY = base64.b64encode(hashlib.sha256(b"bifrost development audit signing key").digest()).decode()
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="" if IS_PRODUCTION else DEV_AUDIT_SIGNING_KEY).strip()
 DEBUG = env.bool("DEBUG", default=IS_DEVELOPMENT)
 DEV_AUTH_BYPASS = env.bool("DEV_AUTH_BYPASS", default=IS_DEVELOPMENT)
+
+
+def _is_ed25519_seed(value: str) -> bool:
+    try:
+        return len(base64.b64decode(value, validate=True)) == 32
+    except ValueError:
+        return False
 
 
 def _check_environment_safety() -> None:
@@ -54,6 +67,8 @@ def _check_environment_safety() -> None:
         problems.append("ENCRYPTION_KEYS must be set to your own Fernet keys (newest first)")
     if any(len(k) < 32 for k in ENCRYPTION_KEYS):
         problems.append("every ENCRYPTION_KEYS entry must be a 32-byte url-safe base64 Fernet key")
+    if AUDIT_SIGNING_KEY == DEV_AUDIT_SIGNING_KEY or not _is_ed25519_seed(AUDIT_SIGNING_KEY):
+        problems.append("AUDIT_SIGNING_KEY must be set to your own base64 Ed25519 private key (32 bytes)")
     if DEBUG:
         problems.append("DEBUG must be off")
     if problems:

@@ -10,13 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "pR0d-7f3a9c1e5b2d8f4a6c0e9b7d5f3a1c8e6b4d2f0a9c7e5"
 GOOD_FERNET = "hTBWz1Ky1bY0fyvTCvpmm_t1Ljx-mCJxu2P8ws8xZQE="
+GOOD_AUDIT_KEY = "q8Vd0m1Xr3vJm2cU0b6oWk9QZp4sT7yH1nE5aL2fG8c="
 
 
 def run_manage(*args, **env_overrides):
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "ENVIRONMENT", "DEV_", "SECRET_KEY", "ENCRYPTION_KEYS", "DEBUG"))
+        if not k.startswith(
+            ("DJANGO_", "ENVIRONMENT", "DEV_", "SECRET_KEY", "ENCRYPTION_KEYS", "DEBUG", "AUDIT_SIGNING_KEY")
+        )
     }
     env.update({"DJANGO_SETTINGS_MODULE": "bifrost_site.settings"}, **env_overrides)
     return subprocess.run(
@@ -28,6 +31,7 @@ PRODUCTION = {
     "ENVIRONMENT": "production",
     "SECRET_KEY": GOOD_KEY,
     "ENCRYPTION_KEYS": GOOD_FERNET,
+    "AUDIT_SIGNING_KEY": GOOD_AUDIT_KEY,
     "ALLOWED_HOSTS": "bifrost.example.com",
 }
 
@@ -39,6 +43,9 @@ PRODUCTION = {
         ({"SECRET_KEY": "short"}, "SECRET_KEY"),
         ({"ENCRYPTION_KEYS": ""}, "ENCRYPTION_KEYS"),
         ({"ENCRYPTION_KEYS": "ZGV2LW9ubHktZW5jcnlwdGlvbi1rZXktMzJieXRlcyE="}, "ENCRYPTION_KEYS"),
+        ({"AUDIT_SIGNING_KEY": ""}, "AUDIT_SIGNING_KEY"),
+        ({"AUDIT_SIGNING_KEY": "c2hvcnQ="}, "AUDIT_SIGNING_KEY"),
+        ({"AUDIT_SIGNING_KEY": "not base64!"}, "AUDIT_SIGNING_KEY"),
         ({"DEBUG": "true"}, "DEBUG"),
         ({"DEV_AUTH_BYPASS": "true"}, "DEV_AUTH_BYPASS"),
     ],
