@@ -40,6 +40,18 @@ class BifrostCollector:
             executions.add_metric([status], counts.get(status, 0))
         yield executions
 
+        from executions.admission import waiting_by_organization
+
+        waiting = GaugeMetricFamily(
+            "bifrost_executions_waiting",
+            "Runs accepted and waiting for an admission slot (DESIGN §15), by organization and reason",
+            labels=["organization", "reason"],
+        )
+        for organization, reasons in sorted(waiting_by_organization().items()):
+            for reason, n in sorted(reasons.items()):
+                waiting.add_metric([organization, reason], n)
+        yield waiting
+
         workflows = GaugeMetricFamily("bifrost_workflows", "Registered workflows", labels=["available"])
         available = dict(Workflow.objects.order_by().values_list("is_available").annotate(n=Count("id")))
         workflows.add_metric(["true"], available.get(True, 0))
@@ -108,6 +120,10 @@ MetricsSerializer = inline_serializer(
         "success_rate": serializers.FloatField(allow_null=True),
         "average_duration_ms": serializers.FloatField(allow_null=True),
         "recent_failures": RecentFailureSerializer,
+        "waiting": serializers.DictField(
+            child=serializers.DictField(child=serializers.IntegerField()),
+            help_text="Runs waiting for an admission slot now (any age), by organization id (or GLOBAL) and reason.",
+        ),
     },
 )
 
@@ -124,6 +140,7 @@ class MetricsView(BifrostAPIView):
         summary="Execution counts, success rate, average duration and recent failures in scope",
     )
     def get(self, request):
+        from executions.admission import waiting_by_organization
         from executions.models import FINISHED_STATUSES, Execution
 
         raw_days = request.query_params.get("days", "7")
@@ -156,5 +173,6 @@ class MetricsView(BifrostAPIView):
                 "success_rate": round(succeeded / finished, 4) if finished else None,
                 "average_duration_ms": round(average, 1) if average is not None else None,
                 "recent_failures": list(failures),
+                "waiting": waiting_by_organization(Execution.objects.for_scope(request.scope)),
             }
         )

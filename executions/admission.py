@@ -243,11 +243,14 @@ def admission_dispatch(
     return result
 
 
-def waiting_by_organization() -> dict[str, int]:
-    """{organization id or "GLOBAL": waiting runs} for /metrics and /api/metrics."""
+def waiting_by_organization(executions=None) -> dict[str, dict[str, int]]:
+    """{organization id or "GLOBAL": {waiting reason: runs}} for /metrics and /api/metrics; `executions`
+    narrows it (a scope)."""
     from django.db.models import Count
 
-    return {
-        org_key(row["organization_id"]): row["n"]
-        for row in _waiting().values("organization_id").annotate(n=Count("id")).order_by()
-    }
+    waiting = (executions if executions is not None else Execution.objects.all()).filter(status=S.PENDING)
+    rows = waiting.exclude(waiting_reason="").values("organization_id", "waiting_reason").annotate(n=Count("id"))
+    result: dict[str, dict[str, int]] = {}
+    for row in rows.order_by():
+        result.setdefault(org_key(row["organization_id"]), {})[row["waiting_reason"]] = row["n"]
+    return result

@@ -47,3 +47,21 @@ def test_api_metrics_rejects_bad_window_and_org_users(admin_client, member_clien
     assert admin_client.get("/api/metrics?days=0").status_code == 400
     assert member_client.get("/api/metrics").status_code == 403
     assert APIClient().get("/api/metrics").status_code == 401
+
+
+def test_waiting_runs_per_organization(admin_client, org, other_org):
+    waiting = {"status": "Pending", "started_at": None}
+    ExecutionFactory.create_batch(2, organization=org, waiting_reason="organization_concurrency", **waiting)
+    ExecutionFactory(organization=org, waiting_reason="workflow_concurrency", **waiting)
+    ExecutionFactory(organization=other_org, waiting_reason="organization_concurrency", **waiting)
+    ExecutionFactory(organization=org, **waiting)  # admitted, not waiting
+    body = APIClient().get("/metrics").content.decode()
+    assert f'bifrost_executions_waiting{{organization="{org.id}",reason="organization_concurrency"}} 2.0' in body
+    assert f'bifrost_executions_waiting{{organization="{org.id}",reason="workflow_concurrency"}} 1.0' in body
+    everything = admin_client.get("/api/metrics").json()["waiting"]
+    assert everything == {
+        str(org.id): {"organization_concurrency": 2, "workflow_concurrency": 1},
+        str(other_org.id): {"organization_concurrency": 1},
+    }
+    scoped = admin_client.get("/api/metrics", HTTP_X_ORGANIZATION_ID=str(other_org.id)).json()["waiting"]
+    assert scoped == {str(other_org.id): {"organization_concurrency": 1}}
