@@ -214,6 +214,9 @@ ENGINE_DB_RETRY_SECONDS = env.int("ENGINE_DB_RETRY_SECONDS", default=60)
 DATA_PROVIDER_TIMEOUT_SECONDS = env.int("DATA_PROVIDER_TIMEOUT_SECONDS", default=30)
 # Runs a signed-in user may start (execute, form submit and startup) before a 429 (DRF rate: "60/min").
 RUN_RATE_PER_USER = env.str("RUN_RATE_PER_USER", default="60/min")
+# Runs of one organization admitted at once when its max_concurrent_runs is null (GLOBAL runs count as one
+# more organization); more wait, Pending with a waiting_reason (DESIGN §15, executions.admission).
+ORG_MAX_CONCURRENT_RUNS = env.int("ORG_MAX_CONCURRENT_RUNS", default=10)
 
 DEV_USER_EMAIL = env.str("DEV_USER_EMAIL", default="admin@localhost")
 DEV_USER_PASSWORD = env.str("DEV_USER_PASSWORD", default="admin")
