@@ -54,6 +54,7 @@ NAME_RE = re.compile(r"^[a-z0-9_]+$")
 HTTP_METHODS = ("GET", "POST", "PUT", "DELETE")
 EXECUTION_MODES = ("sync", "async")
 MAX_TIMEOUT_SECONDS = 7200
+MAX_TIME_SAVED_MINUTES = 100_000  # about ten weeks of a full-time person
 _RETRY_KEYS = frozenset({"max_attempts", "backoff_seconds", "backoff_factor"})
 
 
@@ -168,6 +169,7 @@ class WorkflowSpec:
     takes_context: bool
     is_async: bool
     max_concurrency: int | None = None  # runs admitted at once, across organizations (DESIGN §15)
+    time_saved_minutes: int | None = None  # a person's minutes one successful run saves (DESIGN §20 usage)
 
     def effective_mode(self, trigger: str) -> str:
         """``execution_mode`` if set, else "sync" for endpoint calls and "async" otherwise."""
@@ -194,6 +196,7 @@ class WorkflowSpec:
             "public_endpoint": self.public_endpoint,
             "retry_policy": dict(self.retry_policy) if self.retry_policy else None,
             "max_concurrency": self.max_concurrency,
+            "time_saved_minutes": self.time_saved_minutes,
         }
 
     @property
@@ -294,6 +297,7 @@ def _validate_workflow_args(
     public_endpoint: Any,
     retry_policy: Any,
     max_concurrency: Any = None,
+    time_saved_minutes: Any = None,
 ) -> dict[str, Any]:
     def fail(arg: str, msg: str) -> WorkflowDefinitionError:
         return WorkflowDefinitionError(f"{label}: {arg} {msg}")
@@ -302,6 +306,15 @@ def _validate_workflow_args(
         not isinstance(max_concurrency, int) or isinstance(max_concurrency, bool) or max_concurrency < 1
     ):
         raise fail("max_concurrency", f"must be a positive integer or None, got {max_concurrency!r}")
+    if time_saved_minutes is not None and (
+        not isinstance(time_saved_minutes, int)
+        or isinstance(time_saved_minutes, bool)
+        or not 0 <= time_saved_minutes <= MAX_TIME_SAVED_MINUTES
+    ):
+        raise fail(
+            "time_saved_minutes",
+            f"must be an integer from 0 to {MAX_TIME_SAVED_MINUTES} or None, got {time_saved_minutes!r}",
+        )
 
     if not isinstance(description, str):
         raise fail("description", f"must be a string, got {description!r}")
@@ -366,6 +379,7 @@ def _validate_workflow_args(
         "public_endpoint": public_endpoint,
         "retry_policy": policy,
         "max_concurrency": max_concurrency,
+        "time_saved_minutes": time_saved_minutes,
     }
 
 
@@ -431,6 +445,7 @@ def workflow(
     public_endpoint: bool = False,
     retry_policy: Mapping[str, Any] | None = None,
     max_concurrency: int | None = None,
+    time_saved_minutes: int | None = None,
 ) -> Any:
     """Declare a workflow. ``name`` defaults to the function name; a bare ``@workflow`` works.
 
@@ -459,6 +474,7 @@ def workflow(
             public_endpoint=public_endpoint,
             retry_policy=retry_policy,
             max_concurrency=max_concurrency,
+            time_saved_minutes=time_saved_minutes,
         )
         params = list(getattr(func, PARAMS_ATTR, ()))
         sig = _analyse(func)

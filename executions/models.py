@@ -110,6 +110,17 @@ class Execution(BaseModel):
     waiting_reason = models.CharField(max_length=32, choices=WaitingReason.choices, blank=True, default="")
     scheduled_for = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=64, blank=True, default="", help_text="SHA-256 of the key")
+    # Trust and accounting (DESIGN §20): the workflow source the worker ran (set with the final status;
+    # no index: looked up from the execution, never the other way) and the worker child's CPU time.
+    workflow_version = models.ForeignKey(
+        "workflows.WorkflowVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,
+    )
+    cpu_ms = models.PositiveIntegerField(null=True, blank=True)
 
     objects = OrgScopedQuerySet.as_manager()
     scope_mode = ACTIVITY

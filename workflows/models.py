@@ -38,6 +38,10 @@ class Workflow(BaseModel):
     max_concurrency = models.PositiveIntegerField(null=True, blank=True)
     # An administrator's limit (PATCH /api/workflows/{name}); discovery never touches it. null = the decorator's.
     max_concurrency_override = models.PositiveIntegerField(null=True, blank=True)
+    # Minutes of a person's work one successful run saves (`@workflow(time_saved_minutes=N)`, DESIGN §20
+    # usage); the override is an administrator's (admin site), discovery never touches it.
+    time_saved_minutes = models.PositiveIntegerField(null=True, blank=True)
+    time_saved_minutes_override = models.PositiveIntegerField(null=True, blank=True)
     endpoint_enabled = models.BooleanField(default=False)
     allowed_methods = models.JSONField(default=list, blank=True)
     public_endpoint = models.BooleanField(default=False)
@@ -66,6 +70,35 @@ class Workflow(BaseModel):
         if self.max_concurrency_override is not None:
             return self.max_concurrency_override
         return self.max_concurrency
+
+    @property
+    def time_saved_per_run(self) -> int | None:
+        """Minutes a successful run saves: the administrator's override, else the decorator's."""
+        if self.time_saved_minutes_override is not None:
+            return self.time_saved_minutes_override
+        return self.time_saved_minutes
+
+
+class WorkflowVersion(BaseModel):
+    """One distinct source of a workflow's module (DESIGN §20): written by discovery when it first sees
+    the source, or by the worker that runs a source discovery has not seen yet. Never changed."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="versions")
+    source_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the module file's bytes")
+    source = models.TextField(help_text="The module file as it was (UTF-8)")
+    source_path = models.CharField(max_length=1000, blank=True, default="")
+    git_commit = models.CharField(
+        max_length=64, blank=True, default="", help_text="The workspace's commit when git sync brought this source"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "source_hash"], name="workflowversion_unique_source")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id}@{self.source_hash[:12]}"
 
 
 class DataProvider(BaseModel):

@@ -224,7 +224,7 @@ def test_to_dict_is_json_safe_and_mirrors_the_model() -> None:
     assert set(data) == {
         "name", "description", "category", "tags", "parameters", "execution_mode",
         "timeout_seconds", "schedule", "schedule_timezone", "endpoint_enabled",
-        "allowed_methods", "public_endpoint", "retry_policy", "max_concurrency",
+        "allowed_methods", "public_endpoint", "retry_policy", "max_concurrency", "time_saved_minutes",
     }  # fmt: skip
     assert [p["name"] for p in data["parameters"]] == ["when", "count"]
     assert data["parameters"][1] == {
@@ -538,4 +538,18 @@ def test_max_concurrency_is_a_positive_integer_or_none() -> None:
 
             @workflow(name=f"bad_limit_{abs(hash(repr(bad)))}", max_concurrency=bad)
             def bad_limit():
+                return None
+
+
+def test_time_saved_minutes_is_a_non_negative_integer_or_none() -> None:
+    @workflow(name="saver", time_saved_minutes=12)
+    def saver():
+        return None
+
+    assert spec_of(saver).to_dict()["time_saved_minutes"] == 12
+    for bad in (-1, True, "5", 2.5, 100_001):
+        with pytest.raises(WorkflowDefinitionError, match="time_saved_minutes"):
+
+            @workflow(name=f"bad_saver_{abs(hash(repr(bad)))}", time_saved_minutes=bad)
+            def bad_saver():
                 return None
