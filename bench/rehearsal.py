@@ -367,17 +367,23 @@ def statuses(ids: list[str]) -> dict[str, str]:
     return found
 
 
-def wait_terminal(ids: list[str], timeout: float) -> tuple[dict[str, str], float]:
-    """Statuses once all are terminal (or at the timeout), and the wall-clock time of the last completion."""
+def wait_terminal(ids: list[str], timeout: float, stall: float = 60) -> tuple[dict[str, str], float]:
+    """Statuses once all are terminal (or at the timeout, or after `stall` seconds without a change), and the
+    wall-clock time of the last completion."""
     from django.db.models import Max
 
     from executions.models import Execution
 
     deadline = time.monotonic() + timeout
     current = statuses(ids)
+    changed = time.monotonic()
     while time.monotonic() < deadline and not all(current.get(i) in TERMINAL for i in ids):
+        if time.monotonic() - changed > stall:
+            break
         time.sleep(0.5)
-        current = statuses(ids)
+        previous, current = current, statuses(ids)
+        if current != previous:
+            changed = time.monotonic()
     last = Execution.objects.filter(id__in=ids).aggregate(last=Max("completed_at"))["last"]
     return current, last.timestamp() if last else time.time()
 
@@ -590,22 +596,25 @@ def main(argv=None) -> int:
     ids = list(client.accepted)
     final, last = wait_terminal(ids, timeout=900)
     # rows the clients never heard of: created by the killed web process, whose answer was lost (the client then
-    # retried); they must reach a terminal state too
+    # retried without an honoured Idempotency-Key); they must reach a terminal state too
     created_ids = _created_since(phase_start)
     orphans = [i for i in created_ids if i not in set(ids)]
     orphan_final, _ = wait_terminal(orphans, timeout=60) if orphans else ({}, 0.0)
     orphans_at_first = dict(Counter(orphan_final.get(i, "missing") for i in orphans))
-    if any(orphan_final.get(i) == "Pending" for i in orphans):
-        # A web process killed between its INSERT and its publish leaves a Pending row that no worker will get.
-        # Beat's cleanup task (every 5 minutes) ends it Timeout once it is 10 minutes old; rather than wait, run
-        # that task here with its clock 11 minutes ahead (every accepted run is terminal by now).
+    stuck = [i for i in ids if final.get(i) == "Pending"] + [i for i in orphans if orphan_final.get(i) == "Pending"]
+    if stuck:
+        # A web process killed between its INSERT and its publish leaves a Pending row that no worker will get
+        # (with Idempotency-Key the client's retry is answered with that same row). Beat's cleanup task (every 5
+        # minutes) ends it Timeout once it is 10 minutes old; rather than wait, run that task here with its clock
+        # 11 minutes ahead (everything else has finished by now).
         import datetime
 
         from executions.services import executions_cleanup_stuck
 
         cleanup_counts = executions_cleanup_stuck(now=timezone.now() + datetime.timedelta(minutes=11))
-        events.append(f"cleanup task (clock +11 min): {cleanup_counts}")
-        orphan_final, _ = wait_terminal(orphans, timeout=30)
+        events.append(f"{len(stuck)} left Pending; cleanup task (clock +11 min): {cleanup_counts}")
+        final, _ = wait_terminal(ids, timeout=30)
+        orphan_final, _ = wait_terminal(orphans, timeout=30) if orphans else ({}, 0.0)
     created = len(created_ids)
     ran = marker_counts()
     by_status = Counter(final.get(i, "missing") for i in ids)
