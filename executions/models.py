@@ -110,6 +110,14 @@ class Execution(BaseModel):
     waiting_reason = models.CharField(max_length=32, choices=WaitingReason.choices, blank=True, default="")
     scheduled_for = models.DateTimeField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=64, blank=True, default="", help_text="SHA-256 of the key")
+    schedule = models.ForeignKey(
+        "workflows.Schedule",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+        db_index=False,
+    )
     # Trust and accounting (DESIGN §20): the workflow source the worker ran (set with the final status;
     # no index: looked up from the execution, never the other way) and the worker child's CPU time.
     workflow_version = models.ForeignKey(
@@ -135,6 +143,11 @@ class Execution(BaseModel):
             models.Index(fields=["form"], name="execution_form_idx", condition=models.Q(form__isnull=False)),
             models.Index(
                 fields=["rerun_of"], name="execution_rerun_of_idx", condition=models.Q(rerun_of__isnull=False)
+            ),
+            models.Index(
+                fields=["schedule", "organization", "-created_at"],
+                name="execution_schedule_idx",
+                condition=models.Q(schedule__isnull=False),
             ),
             # Admission: the runs holding a slot (counted per organization and per workflow) ...
             models.Index(

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from bifrost_site.models import BaseModel
+from bifrost_site.models import ACTIVITY, BaseModel, OrgScopedQuerySet
 
 WORKFLOW_NAME_PATTERN = r"^[a-z0-9_]+$"
 WORKFLOW_NAME_VALIDATOR = RegexValidator(WORKFLOW_NAME_PATTERN, "Use lower-case letters, digits and underscores.")
@@ -215,6 +215,58 @@ class TickOutcome(models.TextChoices):
     STARTED = "started", "Started"
     SKIPPED_OVERLAP = "skipped_overlap", "Skipped: previous run unfinished"
     SKIPPED_UNAVAILABLE = "skipped_unavailable", "Skipped: workflow unavailable"
+    SKIPPED_QUOTA = "skipped_quota", "Skipped: monthly run quota used"
+
+
+class ScheduleTarget(models.TextChoices):
+    ORGANIZATION = "organization", "The schedule's organization"
+    GLOBAL = "global", "GLOBAL scope"
+    EACH_ORGANIZATION = "each_organization", "One run per active organization"
+
+
+class Schedule(BaseModel):
+    """A schedule of a workflow (DESIGN §15), in one organization or GLOBAL. `@workflow(schedule=...)` makes
+    the workflow's GLOBAL default schedule (`is_default`, kept by discovery); administrators add more.
+    Beat sends one tick task per schedule (a PeriodicTask; workflows.schedules)."""
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="schedules"
+    )
+    target = models.CharField(max_length=20, choices=ScheduleTarget.choices, default=ScheduleTarget.GLOBAL)
+    cron = models.CharField(max_length=120)
+    timezone = models.CharField(max_length=64, default="UTC")
+    parameters = models.JSONField(default=dict, blank=True)
+    overlap_policy = models.CharField(max_length=10, choices=OverlapPolicy.choices, default=OverlapPolicy.SKIP)
+    enabled = models.BooleanField(default=True)
+    is_default = models.BooleanField(default=False)
+    description = models.CharField(max_length=200, blank=True, default="")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = OrgScopedQuerySet.as_manager()
+    scope_mode = ACTIVITY  # GLOBAL admins see every schedule; an organization scope sees its own
+
+    class Meta:
+        ordering = ["workflow__name", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow"], condition=models.Q(is_default=True), name="schedule_one_default_per_workflow"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(target="organization", organization__isnull=False)
+                    | models.Q(target__in=["global", "each_organization"], organization__isnull=True)
+                ),
+                name="schedule_target_matches_organization",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_id} {self.cron}"
 
 
 class ScheduleTick(BaseModel):
@@ -222,6 +274,11 @@ class ScheduleTick(BaseModel):
 
     workflow_name = models.CharField(max_length=200)
     scheduled_for = models.DateTimeField()
+    # The schedule, and for an each_organization fan-out the organization of this run (one claim per org).
+    schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.CASCADE, related_name="ticks")
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     outcome = models.CharField(max_length=30, choices=TickOutcome.choices, default=TickOutcome.STARTED)
     execution = models.ForeignKey(
         "executions.Execution", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -231,5 +288,9 @@ class ScheduleTick(BaseModel):
     class Meta:
         ordering = ["-scheduled_for"]
         constraints = [
-            models.UniqueConstraint(fields=["workflow_name", "scheduled_for"], name="scheduletick_unique_tick")
+            models.UniqueConstraint(
+                fields=["workflow_name", "schedule", "organization", "scheduled_for"],
+                nulls_distinct=False,
+                name="scheduletick_unique_tick",
+            )
         ]
