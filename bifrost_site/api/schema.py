@@ -34,6 +34,7 @@ class BifrostAutoSchema(AutoSchema):
 
     - 400 on every operation: the input guard (bifrost_site/input_guard.py) refuses a NUL in any path or
       query string, and a NUL, a lone surrogate or too deep nesting in any JSON or form body;
+    - 406 on every operation: DRF's content negotiation, for an `Accept` header no renderer satisfies;
     - 401 and 403 on every view that is not open to anonymous callers (authentication, permissions);
     - 400, 403 and 404 (and the `X-Organization-Id` header) on every scoped view: a malformed header is 400,
       another organization for an ORG user is 403, an unknown or inactive organization is 404;
@@ -73,7 +74,7 @@ class BifrostAutoSchema(AutoSchema):
     # --- what the shared machinery can answer ---
 
     def _implied_error_codes(self) -> set[int]:
-        codes: set[int] = {400}  # the input guard, on any request
+        codes: set[int] = {400, 406}  # the input guard and content negotiation, on any request
         if not self._is_open_to_anonymous():
             codes |= {401, 403}
         if self._is_scoped_view() and not self._is_open_to_anonymous():
