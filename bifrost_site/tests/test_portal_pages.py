@@ -34,6 +34,7 @@ def test_every_page_has_the_same_top_bar(path, member, admin_user, org):
     assert nav_links(html) == [("/forms/", "Forms"), ("/executions/", "Runs")]
     assert 'id="account-menu"' in html and member.name in html and "Contoso" in html
     assert 'action="/logout/"' in html and "csrfmiddlewaretoken" in html
+    assert 'href="/account/" id="account-link"' in html
     assert 'rel="icon" href="/static/bifrost_site/favicon.svg"' in html
     assert 'aria-current="page"' in html
     html = client_as(admin_user).get(path).content.decode()
