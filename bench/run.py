@@ -33,7 +33,7 @@ import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,7 +46,7 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@localhost:5
 ADMIN_EMAIL = "bench@bifrost.local"
 ADMIN_PASSWORD = "bench-password-not-secret"
 PROFILE_DIR: Path | None = None
-ALL_SCENARIOS = "floor,http,raw,sync,async,logs,executions,workflows,memory,async1"
+ALL_SCENARIOS = "floor,http,raw,sync,async,fairness,logs,executions,workflows,memory,async1"
 
 ENV = {
     **os.environ,
@@ -64,6 +64,9 @@ ENV = {
     "LOG_LEVEL": "WARNING",
     "LOGIN_THROTTLE_RATE": "100000/min",
     "RUN_RATE_PER_USER": "1000000/min",
+    # The throughput scenarios' runs are GLOBAL: admission must not hold them (DESIGN §15); `fairness`
+    # sets its organizations' own limits.
+    "ORG_MAX_CONCURRENT_RUNS": "100000",
     "PYTHONPATH": str(ROOT),
     "PYTHONWARNINGS": "ignore",
 }
@@ -644,6 +647,89 @@ def scenario_async_one_process(bench: Bench, web: str) -> None:
         _async_run(bench, base, n, f"async no-op executions, submit → Success, 1 proc ({web})", budget=False)
 
 
+FAIR_A_RUNS, FAIR_B_RUNS, FAIR_LIMIT = 2000, 20, 8
+
+
+def scenario_fairness(bench: Bench, web: str) -> None:
+    """DESIGN §13/§15: organization A's 2,000 runs wait (its limit 0 while they are submitted), then A's
+    limit becomes 8 (the dispatcher starts on them) and organization B (limit 8) submits 20 runs. B's runs
+    must all succeed before A's backlog is 10 % done. Reports B's wait (created → started) and A's
+    throughput through the dispatcher beside the round's raw Celery baseline."""
+    from executions.models import Execution
+    from orgs.models import Organization
+
+    bench.ensure_worker()
+    base, _, session, _ = bench.server(web)
+    org_a = Organization.objects.create(name=f"bench A {RUN_ID}", max_concurrent_runs=0)
+    org_b = Organization.objects.create(name=f"bench B {RUN_ID}", max_concurrent_runs=FAIR_LIMIT)
+    pool = urllib3.HTTPConnectionPool(urlsplit(base).hostname, port=urlsplit(base).port, maxsize=8)
+    path = "/api/workflows/bench_noop_async/execute"
+    body = json.dumps({"parameters": {}}).encode()
+
+    def submit(org, count: int, clients: int) -> list[str]:
+        headers = {
+            "Authorization": f"Bearer {session.access_token}",
+            "Content-Type": "application/json",
+            "X-Organization-Id": str(org.id),
+        }
+        ids, errors, lock = [], [], threading.Lock()
+
+        def run(n: int) -> None:
+            for _ in range(n):
+                response = pool.request("POST", path, body=body, headers=headers, timeout=30.0)
+                with lock:
+                    (ids if response.status == 202 else errors).append(
+                        json.loads(response.data)["execution_id"] if response.status == 202 else response.status
+                    )
+
+        threads = [threading.Thread(target=run, args=(count // clients,)) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise RuntimeError(f"{len(errors)} submits failed, e.g. {errors[0]}")
+        return ids
+
+    a_ids = submit(org_a, FAIR_A_RUNS, 8)
+    waiting = Execution.objects.filter(id__in=a_ids, status="Pending").exclude(waiting_reason="").count()
+    released = time.time()
+    response = session.patch(f"{base}/api/organizations/{org_a.id}", json={"max_concurrent_runs": FAIR_LIMIT})
+    response.raise_for_status()
+    b_ids = submit(org_b, FAIR_B_RUNS, 4)
+    b_last = _wait_all_finished(b_ids, timeout=300)
+    b_last_at = datetime.fromtimestamp(b_last, UTC)
+    a_done_then = Execution.objects.filter(id__in=a_ids, completed_at__lte=b_last_at).count()
+    a_last = _wait_all_finished(a_ids, timeout=900)
+    bench.executions_run += len(a_ids) + len(b_ids)
+    b_runs = Execution.objects.filter(id__in=b_ids)
+    waits = [(e.started_at - e.created_at).total_seconds() for e in b_runs if e.started_at]
+    b_success = b_runs.filter(status="Success").count()
+    a_success = Execution.objects.filter(id__in=a_ids, status="Success").count()
+    a_rate = len(a_ids) / (a_last - released)
+    b = bench.baseline
+    share = a_done_then / len(a_ids)
+    ok = b_success == len(b_ids) and share < 0.10 and a_success == len(a_ids)
+    ROWS.append(
+        Row(
+            f"fairness: A's {FAIR_A_RUNS} waiting, then B's {FAIR_B_RUNS} (limit {FAIR_LIMIT} each, {web})",
+            f"B wait p50 {ms(percentile(waits, 50))}, p99 {ms(percentile(waits, 99))}; all B done when A had "
+            f"{a_done_then}/{len(a_ids)} ({share:.1%}) done; A {a_rate:.0f} executions/s through the dispatcher "
+            f"({waiting} had waited; {a_success}/{len(a_ids)} A and {b_success}/{len(b_ids)} B Success)",
+            budget="all B before 10 % of A",
+            baseline=f"{b.throughput:.0f} tasks/s",
+            ratio=ratio(a_rate, b.throughput),
+            ok=ok,
+            values={
+                "b_wait_p50_ms": percentile(waits, 50) * 1000,
+                "b_wait_p99_ms": percentile(waits, 99) * 1000,
+                "a_done_share_when_b_done": share,
+                "a_per_s": a_rate,
+            },
+        )
+    )
+
+
 def scenario_log_lines(bench: Bench) -> None:
     import websocket
 
@@ -1016,6 +1102,8 @@ def main() -> int:
                     elif key in ("http", "sync", "async"):
                         for web in webs:
                             per_web[key](bench, web)
+                    elif key == "fairness":
+                        scenario_fairness(bench, webs[0])
                     elif key == "logs":
                         scenario_log_lines(bench)
                     elif key in ("executions", "workflows"):
