@@ -263,3 +263,30 @@ class Passkey(BaseModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- single sign-on (DESIGN §17, docs/identity.md) ---
+
+
+class OrganizationSSO(BaseModel):
+    """An organization's OpenID Connect provider: its users (by email domain) sign in there.
+
+    `organization.sso` reaches it. Users are created on first sign-in in this organization with
+    `default_roles`; with `enforce`, password sign-in is refused for the organization's users.
+    """
+
+    organization = models.OneToOneField("orgs.Organization", on_delete=models.CASCADE, related_name="sso")
+    issuer = models.URLField(max_length=500, help_text="The OIDC issuer (its discovery document is read from it).")
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedTextField(blank=True, default="")  # encrypted with ENCRYPTION_KEYS; never shown
+    email_domains = models.JSONField(default=list, blank=True, help_text="Lower-case domains, e.g. contoso.com.")
+    default_roles = models.ManyToManyField(Role, blank=True, related_name="+")
+    enforce = models.BooleanField(default=False, help_text="Refuse password sign-in for this organization's users.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = "single sign-on"
+        verbose_name_plural = "single sign-on"
+
+    def __str__(self) -> str:
+        return f"SSO of {self.organization}"

@@ -90,6 +90,17 @@ def auth_login(*, username: str, password: str, ip: str | None):
         audit.record(action="auth.login_throttled", resource_type="user", actor_name=username or "anonymous")
         raise LoginThrottled(wait=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
+    from accounts import sso
+
+    refusal = sso.password_sign_in_refused(email=username) if username else None
+    if refusal:  # the email's domain signs in with an enforcing SSO provider: no password is checked
+        audit.record(
+            action="auth.login_failed",
+            resource_type="user",
+            actor_name=username,
+            changes={"reason": "sso_enforced"},
+        )
+        raise exceptions.PermissionDenied(refusal)
     user = User.objects.select_related("organization").filter(email=username).first() if username else None
     if user is None:
         User().set_password(password)  # same cost as a real check, so timing does not reveal accounts
@@ -109,14 +120,17 @@ def auth_login(*, username: str, password: str, ip: str | None):
         raise exceptions.AuthenticationFailed("Incorrect email or password.")
     try:
         check_user_may_sign_in(user)
-    except exceptions.PermissionDenied:
+        refusal = sso.password_sign_in_refused(email=username, user=user)
+        if refusal:
+            raise exceptions.PermissionDenied(refusal)
+    except exceptions.PermissionDenied as exc:
         audit.record(
             action="auth.login_failed",
             resource_type="user",
             resource_id=user.id,
             actor_name=user.email,
             organization=user.organization_id,
-            changes={"reason": "inactive"},
+            changes={"reason": "sso_enforced" if refusal else "inactive", "detail": str(exc.detail)},
         )
         raise
     from accounts import mfa

@@ -10,6 +10,8 @@ urlpatterns = [
     path("login/mfa/setup/", views.MFASetupPageView.as_view(), name="login-mfa-setup"),
     path("login/mfa/passkey/options/", views.MFAPasskeyOptionsPageView.as_view(), name="login-mfa-passkey-options"),
     path("login/mfa/passkey/", views.MFAPasskeyPageView.as_view(), name="login-mfa-passkey"),
+    path("login/sso/", views.SSOStartView.as_view(), name="login-sso"),
+    path("login/sso/callback/", views.SSOCallbackView.as_view(), name="login-sso-callback"),
     path("logout/", views.SessionLogoutView.as_view(), name="logout"),
     path("account/", account_page.AccountView.as_view(), name="account"),
 ]

@@ -20,7 +20,7 @@ from django.views import View
 from rest_framework import exceptions as drf_exceptions
 
 import audit
-from accounts import mfa, services
+from accounts import mfa, services, sso
 from accounts.authentication import check_user_may_sign_in
 from bifrost_site.middleware import client_ip
 
@@ -62,6 +62,9 @@ class EmailAuthenticationForm(AuthenticationForm):
             check_user_may_sign_in(user)
         except drf_exceptions.PermissionDenied as exc:
             raise ValidationError(str(exc.detail), code="inactive") from None
+        refusal = sso.password_sign_in_refused(email=user.email, user=user)
+        if refusal:
+            raise ValidationError(refusal, code="sso_enforced")
 
 
 class SessionLoginView(auth_views.LoginView):
@@ -95,6 +98,18 @@ class SessionLoginView(auth_views.LoginView):
         return response
 
     signing_in = None  # the user whose password was right, before the session is signed in
+
+    def post(self, request, *args, **kwargs):
+        """The email comes first: an address whose domain has single sign-on goes to its provider when
+        the person asks for SSO, leaves the password empty, or the provider is enforced."""
+        email = (request.POST.get("username") or "").strip().lower()
+        wants_sso = "sso" in request.POST or not request.POST.get("password")
+        provider = sso.provider_for_email(email) if "@" in email else None
+        if provider is not None and (wants_sso or provider.enforce):
+            return sso_redirect(request, provider, email, self.get_redirect_url())
+        if "sso" in request.POST and "@" in email:
+            return sso_refused(request, f"No single sign-on is set up for {sso.email_domain(email)}.")
+        return super().post(request, *args, **kwargs)
 
     def _is_platform_user(self) -> bool:
         return bool(getattr(self.signing_in or self.request.user, "is_platform_admin", False))
@@ -280,3 +295,76 @@ class MFAPasskeyPageView(View):
             mfa.failure_record(key, user, "invalid_passkey")
             return JsonResponse({"message": "The passkey was not accepted."}, status=400)
         return JsonResponse({"redirect": finish_page_sign_in(request, user, "passkey")})
+
+
+# --- single sign-on (DESIGN §17) ---
+
+
+def sso_refused(request, message: str, *, status: int = 400):
+    return render(request, "accounts/sso_refused.html", {"message": message}, status=status)
+
+
+def sso_redirect(request, provider, email: str, next_url: str):
+    try:
+        url = sso.sign_in_begin(
+            request=request,
+            provider=provider,
+            email=email,
+            next_url=next_url,
+            redirect_uri=request.build_absolute_uri("/login/sso/callback/"),
+        )
+    except sso.SSOError as exc:
+        return sso_refused(request, str(exc), status=502)
+    return redirect(url)
+
+
+class SSOStartView(View):
+    """`/login/sso/?email=…`: straight to the provider that owns the email's domain."""
+
+    def get(self, request):
+        from django.utils.http import url_has_allowed_host_and_scheme
+
+        email = (request.GET.get("email") or "").strip().lower()
+        if "@" not in email:
+            return redirect("login")
+        provider = sso.provider_for_email(email)
+        if provider is None:
+            return sso_refused(request, f"No single sign-on is set up for {sso.email_domain(email)}.")
+        next_url = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+            next_url = ""
+        return sso_redirect(request, provider, email, next_url)
+
+
+class SSOCallbackView(View):
+    """`/login/sso/callback/`: the provider sends the browser back with `code` and `state`."""
+
+    def get(self, request):
+        try:
+            user, next_url = sso.sign_in_complete(
+                request=request,
+                state=request.GET.get("state", ""),
+                code=request.GET.get("code", ""),
+                error=request.GET.get("error", ""),
+            )
+        except sso.SSOError as exc:
+            audit.record(
+                action="auth.login_failed",
+                resource_type="user",
+                actor_name="sso",
+                changes={"reason": "sso", "detail": str(exc)},
+            )
+            return sso_refused(request, str(exc), status=403)
+        request.session.pop(MFA_PENDING, None)
+        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        audit.record(
+            action="auth.login",
+            resource_type="user",
+            resource_id=user.id,
+            actor=user,
+            organization=user.organization_id,
+            changes={"via": "sso"},
+        )
+        if not user.is_platform_admin and (not next_url or next_url.startswith("/admin")):
+            next_url = "/forms/"
+        return redirect(next_url or "/admin/")

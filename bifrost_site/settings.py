@@ -392,6 +392,14 @@ REQUIRE_MFA_FOR_PLATFORM_ADMINS = env.bool("REQUIRE_MFA_FOR_PLATFORM_ADMINS", de
 # WebAuthn relying party: the id is the site's host name (passkeys are bound to it); empty = the request's host.
 WEBAUTHN_RP_ID = env.str("WEBAUTHN_RP_ID", default="")
 WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="Bifrost")
+# The MSP's own OpenID Connect provider for PLATFORM users (organizations configure theirs in the API/admin).
+PLATFORM_SSO_ISSUER = env.str("PLATFORM_SSO_ISSUER", default="")
+PLATFORM_SSO_CLIENT_ID = env.str("PLATFORM_SSO_CLIENT_ID", default="")
+PLATFORM_SSO_CLIENT_SECRET = env.str("PLATFORM_SSO_CLIENT_SECRET", default="")
+PLATFORM_SSO_EMAIL_DOMAINS = [d.strip().lower() for d in env.list("PLATFORM_SSO_EMAIL_DOMAINS", default=[]) if d.strip()]
+PLATFORM_SSO_ADMIN_GROUP = env.str("PLATFORM_SSO_ADMIN_GROUP", default="")  # this groups-claim value: platform admin
+PLATFORM_SSO_GROUPS_CLAIM = env.str("PLATFORM_SSO_GROUPS_CLAIM", default="groups")
+PLATFORM_SSO_ENFORCE = env.bool("PLATFORM_SSO_ENFORCE", default=False)  # refuse passwords for those domains
 
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=30)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=7)
