@@ -39,6 +39,18 @@ TRIGGER_LABELS = {
 }
 
 
+WAITING_LABELS = {
+    "workflow_concurrency": "For a free slot: this workflow is at its limit of concurrent runs",
+    "organization_concurrency": "For a free slot: the organization is at its limit of concurrent runs",
+}
+
+
+@register.filter(name="waiting_label")
+def waiting_label(reason) -> str:
+    """Why an accepted run has not started yet (DESIGN §15), in words."""
+    return WAITING_LABELS.get(str(reason or ""), "For a free slot")
+
+
 def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 

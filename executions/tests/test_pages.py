@@ -323,3 +323,20 @@ def test_log_tools_are_labelled(logged_run, member):
         and f'href="/executions/{logged_run.id}/log.ndjson"' in html
     )
     assert 'value="debug"' not in html  # no DEBUG level for users
+
+
+def test_waiting_and_deferred_runs_say_why_they_have_not_started(member, org):
+    import datetime
+
+    from django.utils import timezone
+
+    waiting = ExecutionFactory(
+        organization=org, executed_by=member, status="Pending", waiting_reason="organization_concurrency"
+    )
+    html = client_as(member).get(f"/executions/{waiting.id}/").content.decode()
+    assert "the organization is at its limit of concurrent runs" in html
+    later = timezone.now() + datetime.timedelta(hours=2)
+    deferred = ExecutionFactory(organization=org, executed_by=member, status="Scheduled", scheduled_for=later)
+    html = client_as(member).get(f"/executions/{deferred.id}/").content.decode()
+    assert "<dt>Starts</dt>" in html and later.strftime("%Y-%m-%d %H:%M") in html
+    assert f'action="/executions/{deferred.id}/cancel/"' in html
