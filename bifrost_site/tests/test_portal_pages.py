@@ -49,6 +49,7 @@ def test_execution_and_sign_in_pages_share_the_base(member, org):
     html = Client().get("/login/").content.decode()
     assert "bifrost_site/site.css" in html and 'class="mainnav"' not in html and "favicon.svg" in html
     assert "Skip to content" in html
+    assert 'class="signin"' not in html  # no "Sign in" link on the sign-in pages themselves
 
 
 def test_the_favicon_is_served(client):
