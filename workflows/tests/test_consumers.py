@@ -31,7 +31,8 @@ async def connect(path, user=None):
 
         token = await database_sync_to_async(lambda: tokens_issue(user=user).access_token)()
         path = f"{path}{'&' if '?' in path else '?'}token={token}"
-    communicator = WebsocketCommunicator(build_application(), path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    communicator = WebsocketCommunicator(build_application(), path, headers=headers)
     connected, _ = await communicator.connect()
     return communicator, connected
 
