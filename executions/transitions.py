@@ -91,7 +91,7 @@ def _dispatch(organization_id, workflow_name: str) -> None:
         logger.exception("admission dispatch after a finished run failed")
 
 
-WORKFLOW_FIELDS = ("name", "source_path", "is_available", "import_error", "retry_policy", "timeout_seconds")
+WORKFLOW_FIELDS = ("id", "name", "source_path", "is_available", "import_error", "retry_policy", "timeout_seconds")
 
 
 @dataclass

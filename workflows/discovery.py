@@ -44,6 +44,7 @@ class _LoadedFile:
     module: ModuleType
     stat: tuple | None = None  # (inode, size, mtime_ns) when the digest was last confirmed
     specs: tuple | None = None  # registry.collect(module), computed on first use
+    source: str = ""  # the file's text as hashed (a WorkflowVersion's source, DESIGN §20)
 
 
 _module_cache: dict[str, _LoadedFile] = {}  # absolute path -> what was imported from it
@@ -97,8 +98,10 @@ def iter_files(workspace: Path | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def read_source(path: Path) -> tuple[str, str]:
+    """(SHA-256 hex of the file's bytes, its text) from one read."""
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), data.decode("utf-8", errors="replace")
 
 
 def module_name_for(relative: Path) -> str:
@@ -183,13 +186,13 @@ def _loaded_file(relative_path: str) -> _LoadedFile:
     with _import_lock:
         cached = _module_cache.get(key)
         if cached is None or cached.stat != signature:
-            digest = file_hash(path)
+            digest, source = read_source(path)
             if cached is not None and cached.digest == digest:
                 cached.stat = trusted
             else:
                 with registry.capture():
                     module = import_file(Path(relative_path), workspace)
-                cached = _module_cache[key] = _LoadedFile(digest, module, trusted)
+                cached = _module_cache[key] = _LoadedFile(digest, module, trusted, source=source)
         if cached.stat is not None:
             _confirmed_paths[named] = (cached.stat, key)
         return cached
@@ -211,19 +214,26 @@ def load_module(relative_path: str) -> ModuleType:
     return _loaded_file(relative_path).module
 
 
-def load_specs(relative_path: str) -> tuple[dict, dict]:
-    """`registry.collect()` of the file's current module: (workflows, data providers) by name."""
+def load_specs_and_source(relative_path: str) -> tuple[tuple[dict, dict], str, str]:
+    """`load_specs()` plus the hash and text of the source those specs came from: the code a run really
+    runs (a WorkflowVersion, DESIGN §20)."""
     loaded = _loaded_file(relative_path)
     specs = loaded.specs
     if specs is None:
         specs = loaded.specs = registry.collect(loaded.module)
-    return specs
+    return specs, loaded.digest, loaded.source
+
+
+def load_specs(relative_path: str) -> tuple[dict, dict]:
+    """`registry.collect()` of the file's current module: (workflows, data providers) by name."""
+    return load_specs_and_source(relative_path)[0]
 
 
 @dataclass
 class FileReport:
     path: str
     hash: str = ""
+    source: str = ""
     workflows: list = field(default_factory=list)  # WorkflowSpec
     data_providers: list = field(default_factory=list)  # DataProviderSpec
     error: str = ""
@@ -242,12 +252,13 @@ def scan(workspace: Path | None = None) -> list[FileReport]:
         name = module_name_for(relative)
         present.add(name)
         try:
-            report.hash = file_hash(workspace / relative)
+            report.hash, report.source = read_source(workspace / relative)
             with registry.capture() as cap:
                 module = import_file(relative, workspace)
             report.workflows = [s for s in cap.workflows.values() if s.module == name]
             report.data_providers = [s for s in cap.data_providers.values() if s.module == name]
-            _module_cache[str((workspace / relative).resolve())] = _LoadedFile(report.hash, module)
+            loaded = _LoadedFile(report.hash, module, source=report.source)
+            _module_cache[str((workspace / relative).resolve())] = loaded
         except BaseException as exc:  # SystemExit in a module must not end the worker either
             if isinstance(exc, KeyboardInterrupt):
                 raise

@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from audit.services import audit_record
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
 from workflows.models import DataProvider, JobStatus, JobType, Workflow, WorkspaceJob
+from workflows.versions import current_git_commit, workflow_versions_record
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def discovery_run(*, reason: str) -> dict:
     workflows = {s.name: (s, r) for r in reports for s in r.workflows}
     providers = {s.name: (s, r) for r in reports for s in r.data_providers}
     workflow_count, unavailable_workflows = _sync_rows(Workflow, workflows, reports, now)
+    new_versions = workflow_versions_record(
+        specs_by_name=workflows, git_commit=current_git_commit() if reason == "git_sync" else ""
+    )
     provider_count, unavailable_providers = _sync_rows(DataProvider, providers, reports, now)
     report = {
         "reason": reason,
@@ -80,6 +84,7 @@ def discovery_run(*, reason: str) -> dict:
         "errors": {r.path: r.error for r in reports if r.error},
         "unavailable_workflows": sorted(unavailable_workflows),
         "unavailable_data_providers": sorted(unavailable_providers),
+        "new_versions": new_versions,
     }
     if importlib.util.find_spec("workflows.schedules") is not None:
         schedules = importlib.import_module("workflows.schedules")

@@ -32,6 +32,7 @@ from executions.engine.dbretry import retry_db
 from executions.engine.logs import LogCollector, log_line
 from executions.engine.runtime import DjangoRuntime, build_context
 from executions.models import Execution, ExecutionStatus, LogLevel
+from workflows.versions import version_subquery
 
 S = ExecutionStatus
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class WorkflowUnavailable(Exception):
 class WorkflowRow:
     """The registry row of the workflow being run, as read by the claim (transitions.WORKFLOW_FIELDS)."""
 
+    id: Any
     name: str
     source_path: str
     is_available: bool
@@ -62,8 +64,10 @@ class WorkflowRow:
 
 
 def load_spec(workflow_name: str, row: dict | None):
-    """(WorkflowRow, spec) for the claimed execution's workflow, loading its module fresh if the file changed."""
-    from workflows.discovery import error_summary, load_specs
+    """(WorkflowRow, spec, source hash) for the claimed execution's workflow, loading its module fresh if the
+    file changed. The source the spec came from is stored as a WorkflowVersion (DESIGN §20)."""
+    from workflows.discovery import error_summary, load_specs_and_source
+    from workflows.versions import workflow_version_ensure
 
     if row is None:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is not registered.")
@@ -71,7 +75,7 @@ def load_spec(workflow_name: str, row: dict | None):
     if not workflow.is_available:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is unavailable: {workflow.import_error}")
     try:
-        found, _ = load_specs(workflow.source_path)
+        (found, _), source_hash, source = load_specs_and_source(workflow.source_path)
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SoftTimeLimitExceeded)):
             raise
@@ -79,7 +83,13 @@ def load_spec(workflow_name: str, row: dict | None):
     spec = found.get(workflow_name)
     if spec is None:
         raise WorkflowUnavailable(f"Workflow '{workflow_name}' is no longer defined in {workflow.source_path}.")
-    return workflow, spec
+    retry_db(
+        lambda: workflow_version_ensure(
+            workflow_id=workflow.id, source_hash=source_hash, source=source, source_path=workflow.source_path
+        ),
+        what="recording the workflow version",
+    )
+    return workflow, spec, source_hash
 
 
 def call_function(spec, context, parameters: dict) -> Any:
@@ -212,7 +222,7 @@ def _execute_claimed(claim: transitions.Claim, publish_retry, answer: bool = Tru
     try:
         with collector.capturing():
             try:
-                workflow, spec = load_spec(execution.workflow_name, claim.workflow)
+                workflow, spec, source_hash = load_spec(execution.workflow_name, claim.workflow)
             except WorkflowUnavailable as exc:
                 outcome = Outcome(S.FAILED, error_type="WorkflowUnavailable", error_message=str(exc))
                 collector.add(LogLevel.ERROR, str(exc))
@@ -220,6 +230,7 @@ def _execute_claimed(claim: transitions.Claim, publish_retry, answer: bool = Tru
                 outcome = _interrupted(execution_id, execution.attempt, None)
             else:
                 outcome = _run(spec, workflow, execution, context, runtime, collector, masker)
+                outcome.extra["workflow_version"] = version_subquery(workflow_id=workflow.id, source_hash=source_hash)
     finally:
         try:
             runtime.close()
@@ -314,6 +325,7 @@ def _interrupted(execution_id, attempt: int, timeout_seconds: int | None) -> Out
 def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outcome:
     capture = LocalsCapture(spec.func.__code__)
     value = None
+    cpu_started = time.process_time()  # this worker child's CPU time (DESIGN §20 usage)
     try:
         with activate(runtime), capture:
             value = call_function(spec, context, dict(execution.parameters or {}))
@@ -340,6 +352,7 @@ def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outc
         if isinstance(value, dict) and value.get("success") is False:
             status = S.COMPLETED_WITH_ERRORS
         outcome = Outcome(status, result=result, result_type=result_type)
+    outcome.extra["cpu_ms"] = round((time.process_time() - cpu_started) * 1000)
     try:
         outcome.variables = capture_locals(capture.locals or {}, masker=masker)
     except Exception:
@@ -354,6 +367,7 @@ def _finish(execution_id, outcome: Outcome) -> Execution | None:
         "error_type": outcome.error_type,
         "error_message": outcome.error_message,
         "variables": outcome.variables,
+        **outcome.extra,  # workflow_version, cpu_ms
     }
     if outcome.status == S.CANCELLED:
         return transitions.transition(execution_id, from_statuses={S.CANCELLING}, to=S.CANCELLED, **fields)

@@ -140,8 +140,8 @@ def test_an_unchanged_old_file_is_not_read_again_and_its_specs_are_collected_onc
     old = time.time() - 3600
     os.utime(path, (old, old))
     hashed, collected = [], []
-    real_hash, real_collect = discovery.file_hash, registry.collect
-    monkeypatch.setattr(discovery, "file_hash", lambda p: hashed.append(p) or real_hash(p))
+    real_read, real_collect = discovery.read_source, registry.collect
+    monkeypatch.setattr(discovery, "read_source", lambda p: hashed.append(p) or real_read(p))
     monkeypatch.setattr(registry, "collect", lambda module: collected.append(module) or real_collect(module))
     workflows, providers = discovery.load_specs("stable.py")
     assert list(workflows) == ["stable"] and list(providers) == ["stable_options"]
