@@ -1,8 +1,10 @@
-"""Instructions per execute request in the web process, counted by valgrind (docs/performance.md §9, §10).
+"""Instructions per execute request in the web process, counted by valgrind.
 
-    python bench/instructions.py            # async no-op execute, the figure of §9
+The method: docs/performance-history.md, sections 9 and 10.
+
+    python bench/instructions.py            # async no-op execute, the web-process figure
     python bench/instructions.py --path /api/executions --method GET
-    python bench/instructions.py --worker   # one run of the no-op workflow in a worker process (§10)
+    python bench/instructions.py --worker   # one run of the no-op workflow in a worker process
 
 Wall time and /proc CPU on a shared VM move with the host's load; the number of instructions a request
 executes does not. This runs Django's WSGI handler in-process (real user, PostgreSQL and RabbitMQ, the
