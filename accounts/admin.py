@@ -122,3 +122,73 @@ class RoleAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_select_related = ["organization"]
     autocomplete_fields = ["organization"]
     inlines = [RoleUserInline]
+
+
+# --- single sign-on (DESIGN §17) ---
+
+from accounts import sso as sso_services  # noqa: E402
+from accounts.models import OrganizationSSO  # noqa: E402
+
+
+class OrganizationSSOForm(forms.ModelForm):
+    """The client secret is write-only: the field is always shown empty, and left empty it keeps the
+    stored one. Domains are typed one per line or comma-separated."""
+
+    client_secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Write-only. Leave empty to keep the stored secret.",
+    )
+    email_domains = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="One per line (or comma-separated), e.g. contoso.com."
+    )
+
+    class Meta:
+        model = OrganizationSSO
+        fields = ["organization", "issuer", "client_id", "client_secret", "email_domains", "default_roles"]
+        fields += ["enforce", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["email_domains"] = "\n".join(self.instance.email_domains or [])
+            self.initial["client_secret"] = ""
+
+    def clean_email_domains(self):
+        import re
+
+        return [d for d in re.split(r"[\s,;]+", self.cleaned_data.get("email_domains") or "") if d]
+
+
+@admin.register(OrganizationSSO)
+class OrganizationSSOAdmin(admin.ModelAdmin):
+    """Changes go through accounts.sso.organization_sso_save: validated and audited like the API's."""
+
+    form = OrganizationSSOForm
+    list_display = ["organization", "issuer", "client_id", "enforce", "is_active", "updated_at"]
+    list_filter = ["enforce", "is_active"]
+    search_fields = ["organization__name", "issuer", "client_id"]
+    list_select_related = ["organization"]
+    autocomplete_fields = ["organization"]
+    filter_horizontal = ["default_roles"]
+
+    def save_model(self, request, obj, form, change):
+        from rest_framework.exceptions import ValidationError as DRFValidationError
+
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("organization", "default_roles")}
+        data["default_role_ids"] = [role.id for role in form.cleaned_data.get("default_roles") or []]
+        if not data.get("client_secret"):
+            data.pop("client_secret", None)
+        try:
+            saved = sso_services.organization_sso_save(
+                organization=form.cleaned_data["organization"], data=data, by=request.user
+            )
+        except DRFValidationError as exc:
+            raise ValidationError(str(exc.detail)) from None
+        obj.pk = saved.pk
+
+    def save_related(self, request, form, formsets, change):
+        """The service has set the default roles already."""
+
+    def delete_model(self, request, obj):
+        sso_services.organization_sso_delete(organization=obj.organization, by=request.user)

@@ -437,3 +437,132 @@ def _created_audit(user, provider: Provider, role_ids: list[str]) -> None:
             "via": f"sso:{provider.key}",
         },
     )
+
+
+# --- managing an organization's provider (API and admin) ---
+
+
+def sso_snapshot(sso) -> dict:
+    if sso is None:
+        return {}
+    return {
+        "issuer": sso.issuer,
+        "client_id": sso.client_id,
+        "client_secret": "***" if sso.client_secret else "",
+        "email_domains": list(sso.email_domains or []),
+        "default_role_ids": sorted(str(r) for r in sso.default_roles.values_list("id", flat=True)),
+        "enforce": sso.enforce,
+        "is_active": sso.is_active,
+    }
+
+
+def _normalize_domains(domains) -> list[str]:
+    import re
+
+    from rest_framework import exceptions
+
+    cleaned = []
+    for domain in domains or []:
+        value = str(domain).strip().lower().lstrip("@")
+        if not re.fullmatch(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise exceptions.ValidationError({"email_domains": [f"{domain!r} is not a domain name."]})
+        if value not in cleaned:
+            cleaned.append(value)
+    if not cleaned:
+        raise exceptions.ValidationError({"email_domains": ["Give at least one email domain."]})
+    return cleaned
+
+
+@transaction.atomic
+def organization_sso_save(*, organization, data: dict, by=None):
+    """Create or change an organization's provider. `client_secret` left out (or None) keeps the stored one."""
+    from rest_framework import exceptions
+
+    from accounts.models import OrganizationSSO, Role
+
+    sso = OrganizationSSO.objects.select_for_update().filter(organization=organization).first()
+    before = sso_snapshot(sso) if sso else None
+    if sso is None:
+        for required in ("issuer", "client_id", "email_domains"):
+            if not data.get(required):
+                raise exceptions.ValidationError({required: ["This field is required."]})
+        sso = OrganizationSSO(organization=organization)
+    if "issuer" in data:
+        issuer = normalize_issuer(data["issuer"])
+        problem = issuer_problem(issuer)
+        if problem:
+            raise exceptions.ValidationError({"issuer": [problem]})
+        sso.issuer = issuer
+    if "client_id" in data:
+        sso.client_id = data["client_id"].strip()
+    if data.get("client_secret") is not None:
+        sso.client_secret = data["client_secret"]
+    if "email_domains" in data:
+        domains = _normalize_domains(data["email_domains"])
+        taken, clash = None, []
+        for other in OrganizationSSO.objects.exclude(organization=organization).select_related("organization"):
+            clash = sorted(set(domains) & set(other.email_domains or []))
+            if clash:
+                taken = other
+                break
+        if taken is not None:
+            raise exceptions.ValidationError(
+                {"email_domains": [f"{', '.join(clash)} already signs in through {taken.organization.name}."]}
+            )
+        platform = set(settings.PLATFORM_SSO_EMAIL_DOMAINS) & set(domains)
+        if platform:
+            raise exceptions.ValidationError(
+                {"email_domains": [f"{', '.join(sorted(platform))} belongs to the platform's own provider."]}
+            )
+        sso.email_domains = domains
+    for flag in ("enforce", "is_active"):
+        if flag in data:
+            setattr(sso, flag, bool(data[flag]))
+    sso.save()
+    if "default_role_ids" in data:
+        ids = [str(i) for i in data["default_role_ids"] or []]
+        roles = list(Role.objects.filter(id__in=ids).filter(models_q_org_or_global(organization.id)))
+        missing = sorted(set(ids) - {str(r.id) for r in roles})
+        if missing:
+            raise exceptions.ValidationError(
+                {"default_role_ids": [f"Unknown roles for this organization: {', '.join(missing)}."]}
+            )
+        sso.default_roles.set(roles)
+    after = sso_snapshot(sso)
+    from audit.services import diff
+
+    changes = diff(before, after)
+    if before and data.get("client_secret") is not None:
+        changes["before"]["client_secret"] = before["client_secret"]
+        changes["after"]["client_secret"] = "*** (replaced)"
+    if changes["before"] or changes["after"]:
+        audit.record(
+            action="organization.sso_update" if before else "organization.sso_create",
+            resource_type="organization",
+            resource_id=organization.id,
+            actor=by,
+            organization=organization.id,
+            changes=changes,
+        )
+    return sso
+
+
+@transaction.atomic
+def organization_sso_delete(*, organization, by=None) -> None:
+    from rest_framework import exceptions
+
+    from accounts.models import OrganizationSSO
+
+    sso = OrganizationSSO.objects.filter(organization=organization).first()
+    if sso is None:
+        raise exceptions.NotFound("This organization has no single sign-on.")
+    before = sso_snapshot(sso)
+    sso.delete()
+    audit.record(
+        action="organization.sso_delete",
+        resource_type="organization",
+        resource_id=organization.id,
+        actor=by,
+        organization=organization.id,
+        changes={"before": before, "after": None},
+    )

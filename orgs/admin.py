@@ -30,7 +30,7 @@ def _drf_message(exc: DRFValidationError) -> str:
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "domain", "is_active", "settings"]
+        fields = ["name", "domain", "is_active", "require_mfa", "settings"]
 
     def clean_domain(self):
         try:
@@ -50,7 +50,7 @@ class OrganizationAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     inlines = [OrganizationUserInline]
     actions = ["deactivate", "activate"]
-    audit_fields = ["name", "domain", "is_active", "settings"]
+    audit_fields = ["name", "domain", "is_active", "require_mfa", "settings"]
 
     def has_delete_permission(self, request, obj=None):
         return False

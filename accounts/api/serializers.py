@@ -267,3 +267,47 @@ class MFAStatusSerializer(serializers.Serializer):
 class PasswordChangeSerializer(serializers.Serializer):
     current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
     new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+# --- single sign-on of an organization ---
+
+from accounts.models import OrganizationSSO  # noqa: E402
+
+
+class OrganizationSSOSerializer(serializers.ModelSerializer):
+    """An organization's OpenID Connect provider. `client_secret` is write-only (`has_client_secret`
+    says whether one is stored); on PUT, leaving it out keeps the stored secret."""
+
+    organization_id = serializers.UUIDField(read_only=True)
+    issuer = serializers.CharField(max_length=500, help_text="The OIDC issuer URL (https).")
+    client_secret = serializers.CharField(
+        max_length=4096, write_only=True, required=False, allow_blank=True, trim_whitespace=False
+    )
+    has_client_secret = serializers.SerializerMethodField()
+    email_domains = serializers.ListField(child=serializers.CharField(max_length=253), allow_empty=False)
+    default_role_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
+
+    class Meta:
+        model = OrganizationSSO
+        fields = [
+            "organization_id",
+            "issuer",
+            "client_id",
+            "client_secret",
+            "has_client_secret",
+            "email_domains",
+            "default_role_ids",
+            "enforce",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["organization_id", "has_client_secret", "created_at", "updated_at"]
+
+    def get_has_client_secret(self, sso) -> bool:
+        return bool(sso.client_secret)
+
+    def to_representation(self, sso):
+        data = super().to_representation(sso)
+        data["default_role_ids"] = sorted(str(i) for i in sso.default_roles.values_list("id", flat=True))
+        return data

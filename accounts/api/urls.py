@@ -12,5 +12,6 @@ router.register("roles", views.RoleViewSet, basename="role")
 urlpatterns = [
     path("auth/tokens", views.PersonalTokenListView.as_view(), name="personal-token-list"),
     path("auth/tokens/<str:token_id>", views.PersonalTokenDetailView.as_view(), name="personal-token-detail"),
+    path("organizations/<str:organization_id>/sso", views.OrganizationSSOView.as_view(), name="organization-sso"),
     *router.urls,
 ]

@@ -690,3 +690,51 @@ class PasskeyDetailView(APIView):
         passkey = _find(Passkey.objects.filter(user=request.user), passkey_id, "Passkey")
         passkeys.passkey_remove(user=request.user, passkey=passkey)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- single sign-on of an organization (DESIGN §17) ---
+
+from accounts import sso as sso_services  # noqa: E402
+from accounts.api.serializers import OrganizationSSOSerializer  # noqa: E402
+from accounts.models import OrganizationSSO  # noqa: E402
+from bifrost_site.api.viewsets import BifrostAPIView  # noqa: E402
+
+
+@extend_schema(tags=["organizations"], parameters=[ORG_SCOPE_PARAMETER])
+class OrganizationSSOView(BifrostAPIView):
+    """`/api/organizations/{id}/sso`: platform admins; another scope's organization is 404."""
+
+    def _organization(self, organization_id):
+        return _find(Organization.objects.for_scope(self.scope), organization_id, "Organization")
+
+    @extend_schema(
+        summary="An organization's single sign-on", responses={200: OrganizationSSOSerializer, **errors(404)}
+    )
+    def get(self, request, organization_id):
+        organization = self._organization(organization_id)
+        sso = OrganizationSSO.objects.filter(organization=organization).first()
+        if sso is None:
+            raise exceptions.NotFound("This organization has no single sign-on.")
+        return Response(OrganizationSSOSerializer(sso).data)
+
+    @extend_schema(
+        summary="Set up or change an organization's single sign-on (leave client_secret out to keep it)",
+        request=OrganizationSSOSerializer,
+        responses={200: OrganizationSSOSerializer, **errors(400, 404)},
+    )
+    def put(self, request, organization_id):
+        organization = self._organization(organization_id)
+        existing = OrganizationSSO.objects.filter(organization=organization).exists()
+        serializer = OrganizationSSOSerializer(data=request.data, partial=existing)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        if "client_secret" not in request.data:
+            data.pop("client_secret", None)
+        sso = sso_services.organization_sso_save(organization=organization, data=data, by=request.user)
+        return Response(OrganizationSSOSerializer(sso).data)
+
+    @extend_schema(summary="Remove an organization's single sign-on", responses={204: None, **errors(404)})
+    def delete(self, request, organization_id):
+        organization = self._organization(organization_id)
+        sso_services.organization_sso_delete(organization=organization, by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -49,3 +49,14 @@ class UserRoleFactory(DjangoModelFactory):
     role = factory.SubFactory(RoleFactory)
     # The user belongs to the role's organization unless told otherwise.
     user = factory.SubFactory(UserFactory, organization=factory.SelfAttribute("..role.organization"))
+
+
+class OrganizationSSOFactory(DjangoModelFactory):
+    class Meta:
+        model = "accounts.OrganizationSSO"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    issuer = "https://login.example.test/tenant"
+    client_id = factory.Sequence(lambda n: f"client-{n}")
+    client_secret = "factory-client-secret"
+    email_domains = factory.Sequence(lambda n: [f"sso{n}.example.test"])

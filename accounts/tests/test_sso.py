@@ -161,3 +161,100 @@ def test_the_platform_provider_makes_msp_staff_and_admins_from_the_group_claim(s
     assert sso_sign_in(Client(), "tech@msp.test", provider)["Location"] == "/admin/"
     tech.refresh_from_db()
     assert tech.is_platform_admin
+
+
+# --- /api/organizations/{id}/sso ---
+
+
+def sso_payload(provider, **extra):
+    return {
+        "issuer": provider.issuer,
+        "client_id": provider.client_id,
+        "client_secret": provider.client_secret,
+        "email_domains": ["Contoso.test"],
+        **extra,
+    }
+
+
+def test_managing_an_organizations_sso_through_the_api(admin_user, org, provider):
+    from conftest import client_for
+
+    role = RoleFactory(organization=org)
+    client = client_for(admin_user)
+    url = f"/api/organizations/{org.id}/sso"
+    assert client.get(url).status_code == 404
+    created = client.put(url, sso_payload(provider, default_role_ids=[str(role.id)], enforce=True), format="json")
+    assert created.status_code == 200, created.content
+    body = created.json()
+    assert body["email_domains"] == ["contoso.test"] and body["default_role_ids"] == [str(role.id)]
+    assert body["has_client_secret"] is True and "client_secret" not in body
+    stored = OrganizationSSO.objects.get(organization=org)
+    assert stored.client_secret == provider.client_secret
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT client_secret FROM accounts_organizationsso WHERE id = %s", [stored.id])
+        assert provider.client_secret not in cursor.fetchone()[0]
+    changed = client.put(url, {"enforce": False}, format="json")
+    assert changed.status_code == 200 and changed.json()["enforce"] is False
+    assert OrganizationSSO.objects.get(organization=org).client_secret == provider.client_secret  # kept
+    entries = AuditLog.objects.filter(resource_id=str(org.id), action__startswith="organization.sso")
+    assert {e.action for e in entries} == {"organization.sso_create", "organization.sso_update"}
+    assert provider.client_secret not in str(list(entries.values_list("changes", flat=True)))
+    assert client.delete(url).status_code == 204
+    assert AuditLog.objects.filter(action="organization.sso_delete").exists()
+
+
+def test_sso_settings_are_validated(admin_user, org, other_org, provider):
+    from conftest import client_for
+
+    client = client_for(admin_user)
+    bad_issuer = client.put(
+        f"/api/organizations/{org.id}/sso", sso_payload(provider, issuer="http://idp.example.com"), format="json"
+    )
+    assert bad_issuer.status_code == 400 and "issuer" in bad_issuer.json()["details"]
+    assert client.put(f"/api/organizations/{org.id}/sso", sso_payload(provider), format="json").status_code == 200
+    clash = client.put(f"/api/organizations/{other_org.id}/sso", sso_payload(provider), format="json")
+    assert clash.status_code == 400 and "already signs in through Contoso" in str(clash.json())
+    foreign_role = RoleFactory(organization=other_org)
+    wrong_role = client.put(
+        f"/api/organizations/{org.id}/sso", {"default_role_ids": [str(foreign_role.id)]}, format="json"
+    )
+    assert wrong_role.status_code == 400
+
+
+def test_sso_management_is_for_platform_admins_in_scope(admin_user, member, org, other_org, provider):
+    from conftest import client_for
+
+    url = f"/api/organizations/{org.id}/sso"
+    assert APIClient().get(url).status_code == 401
+    assert client_for(member).get(url).status_code == 403
+    scoped_elsewhere = client_for(admin_user, organization=other_org)
+    assert scoped_elsewhere.put(url, sso_payload(provider), format="json").status_code == 404
+
+
+def test_the_admin_keeps_the_secret_when_left_empty_and_audits_changes(admin_user, org):
+    from accounts.tests.factories import OrganizationSSOFactory
+
+    sso = OrganizationSSOFactory(organization=org, email_domains=["contoso.test"])
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get(f"/admin/accounts/organizationsso/{sso.id}/change/")
+    assert page.status_code == 200 and "factory-client-secret" not in page.content.decode()
+    response = client.post(
+        f"/admin/accounts/organizationsso/{sso.id}/change/",
+        {
+            "organization": str(org.id),
+            "issuer": "https://login.example.test/tenant",
+            "client_id": sso.client_id,
+            "client_secret": "",
+            "email_domains": "contoso.test\nContoso.example",
+            "enforce": "on",
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    sso.refresh_from_db()
+    assert sso.client_secret == "factory-client-secret" and sso.enforce
+    assert sso.email_domains == ["contoso.test", "contoso.example"]
+    assert AuditLog.objects.filter(action="organization.sso_update", actor=admin_user).exists()
