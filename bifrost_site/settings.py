@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "workflows",
     "executions",
     "forms_app",
+    "approvals",
 ]
 
 MIDDLEWARE = [

@@ -6,6 +6,7 @@ from bifrost_site.models import ACTIVITY, BaseModel, OrgScopedQuerySet
 
 class ExecutionStatus(models.TextChoices):
     SCHEDULED = "Scheduled"
+    AWAITING_APPROVAL = "AwaitingApproval"
     PENDING = "Pending"
     RUNNING = "Running"
     SUCCESS = "Success"
@@ -14,6 +15,8 @@ class ExecutionStatus(models.TextChoices):
     TIMEOUT = "Timeout"
     CANCELLING = "Cancelling"
     CANCELLED = "Cancelled"
+    REJECTED = "Rejected"
+    EXPIRED = "Expired"
 
 
 FINISHED_STATUSES = frozenset(
@@ -23,6 +26,8 @@ FINISHED_STATUSES = frozenset(
         ExecutionStatus.FAILED,
         ExecutionStatus.TIMEOUT,
         ExecutionStatus.CANCELLED,
+        ExecutionStatus.REJECTED,
+        ExecutionStatus.EXPIRED,
     }
 )
 
@@ -33,6 +38,7 @@ class Trigger(models.TextChoices):
     SCHEDULE = "schedule"
     ENDPOINT = "endpoint"
     RERUN = "rerun"
+    WORKFLOW = "workflow"  # started by another run through `bifrost.workflows.start` (parent_execution)
 
 
 class WaitingReason(models.TextChoices):
@@ -129,6 +135,10 @@ class Execution(BaseModel):
         db_index=False,
     )
     cpu_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The run whose code started this one (`bifrost.workflows.start`, DESIGN §16).
+    parent_execution = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", db_index=False
+    )
 
     objects = OrgScopedQuerySet.as_manager()
     scope_mode = ACTIVITY
@@ -143,6 +153,11 @@ class Execution(BaseModel):
             models.Index(fields=["form"], name="execution_form_idx", condition=models.Q(form__isnull=False)),
             models.Index(
                 fields=["rerun_of"], name="execution_rerun_of_idx", condition=models.Q(rerun_of__isnull=False)
+            ),
+            models.Index(
+                fields=["parent_execution"],
+                name="execution_parent_idx",
+                condition=models.Q(parent_execution__isnull=False),
             ),
             models.Index(
                 fields=["schedule", "organization", "-created_at"],

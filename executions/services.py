@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
+from approvals.services import approval_cancel_for_execution, approval_request, approval_required
 from audit.services import audit_record
 from bifrost.errors import ParameterValidationError
 from bifrost.params import coerce_parameters
@@ -144,6 +145,7 @@ def execution_start(
     mode: str | None = None,
     idempotency: Idempotency | None = None,
     run_at: datetime.datetime | None = None,
+    parent_execution=None,
 ) -> StartedExecution:
     """The one way to start a run (execute, form submit, webhook, schedule, rerun, `run_workflow`).
 
@@ -173,7 +175,12 @@ def execution_start(
                 return StartedExecution(execution=original, mode=mode, timeout_seconds=timeout_seconds, replayed=True)
         admission.lock_organization(getattr(organization, "id", None))
         admission.quota_check(organization)
-        if run_at is not None:
+        approval = approval_required(workflow=workflow, form=form, organization=organization)
+        if approval is not None:  # created AwaitingApproval; approving it admits the run (approvals.services)
+            if run_at is not None:
+                raise ValidationError({"run_at": ["A run that needs approval cannot be deferred."]})
+            status, reason = S.AWAITING_APPROVAL, WaitingReason.NONE
+        elif run_at is not None:
             status, reason = S.SCHEDULED, WaitingReason.NONE
         else:
             status = S.PENDING
@@ -191,11 +198,15 @@ def execution_start(
             executed_by=user if getattr(user, "is_authenticated", False) else None,
             executed_by_name=executed_by_name,
             rerun_of=rerun_of,
+            parent_execution=parent_execution,
             idempotency_key=idempotency.key_hash if idempotency else "",
         )
         if record is not None:
             record.execution = execution
             record.save(update_fields=["execution"])
+        if approval is not None:
+            approval_request(execution=execution, policy=approval, user=user)
+            return StartedExecution(execution=execution, mode="async", timeout_seconds=timeout_seconds)
     if run_at is not None:
         transaction.on_commit(lambda: _publish_admit_at(execution.id, run_at))
         return StartedExecution(execution=execution, mode="async", timeout_seconds=timeout_seconds)
@@ -387,6 +398,16 @@ def execution_cancel(*, execution: Execution, user) -> Execution:
         error_type="Cancelled",
         error_message="The execution was cancelled before it started.",
     )
+    if cancelled is None and (
+        cancelled := transitions.transition(
+            execution.id,
+            from_statuses={S.AWAITING_APPROVAL},
+            to=S.CANCELLED,
+            error_type="Cancelled",
+            error_message="The execution was cancelled while it waited for approval.",
+        )
+    ):
+        approval_cancel_for_execution(execution_id=execution.id)
     if cancelled is None:
         cancelled = transitions.transition(execution.id, from_statuses={S.RUNNING}, to=S.CANCELLING)
         if cancelled is None:

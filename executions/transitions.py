@@ -6,6 +6,7 @@ After an applied transition commits, the new status is broadcast (executions.eve
 
 Allowed moves:
     Scheduled  -> Pending (admitted at its time, or waiting) | Cancelled
+    AwaitingApproval -> Pending (approved: admitted, or waiting) | Rejected | Expired | Cancelled (approvals)
     Pending    -> Running | Cancelled | Failed (broker down, poison) | Timeout (stuck)
     Running    -> Success | CompletedWithErrors | Failed | Timeout | Cancelling
                   | Pending (a retry_policy re-queues the same row with attempt + 1)
@@ -31,13 +32,17 @@ logger = logging.getLogger(__name__)
 ALLOWED: dict[str, frozenset[str]] = {
     S.RUNNING: frozenset({S.PENDING}),
     S.CANCELLING: frozenset({S.PENDING, S.RUNNING}),
-    S.CANCELLED: frozenset({S.PENDING, S.CANCELLING, S.SCHEDULED}),
+    S.CANCELLED: frozenset({S.PENDING, S.CANCELLING, S.SCHEDULED, S.AWAITING_APPROVAL}),
     S.SUCCESS: frozenset({S.RUNNING}),
     S.COMPLETED_WITH_ERRORS: frozenset({S.RUNNING}),
     S.FAILED: frozenset({S.PENDING, S.RUNNING}),
     S.TIMEOUT: frozenset({S.PENDING, S.RUNNING}),
-    S.PENDING: frozenset({S.RUNNING, S.SCHEDULED}),
+    S.PENDING: frozenset({S.RUNNING, S.SCHEDULED, S.AWAITING_APPROVAL}),
+    S.REJECTED: frozenset({S.AWAITING_APPROVAL}),
+    S.EXPIRED: frozenset({S.AWAITING_APPROVAL}),
 }
+# Statuses before admission: a run leaving one of them never held a slot.
+NOT_ADMITTED = frozenset({S.SCHEDULED, S.AWAITING_APPROVAL})
 
 # duration_ms of a finished row, computed in its UPDATE from the stored started_at (NULL if it never started)
 DURATION_SQL = 'GREATEST(0, FLOOR(EXTRACT(EPOCH FROM (%s::timestamptz - "started_at")) * 1000))::integer'
@@ -68,7 +73,7 @@ def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution |
             return None
         execution = Execution.objects.get(id=execution_id)
         transaction.on_commit(lambda: events.emit_status(execution))
-        if to in FINISHED_STATUSES and S.SCHEDULED not in from_statuses and not execution.waiting_reason:
+        if to in FINISHED_STATUSES and not (from_statuses & NOT_ADMITTED) and not execution.waiting_reason:
             _slot_freed(execution)
     return execution
 

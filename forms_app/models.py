@@ -51,6 +51,10 @@ class Form(OrgOwnedModel):
     roles = models.ManyToManyField(
         "accounts.Role", through="FormRole", through_fields=("form", "role"), related_name="forms"
     )
+    # Approval before a submission runs (DESIGN §16, approvals.services).
+    requires_approval = models.BooleanField(default=False)
+    approver_roles = models.ManyToManyField("accounts.Role", blank=True, related_name="approval_forms")
+    approval_timeout_hours = models.PositiveIntegerField(null=True, blank=True, help_text="Default 72 hours.")
 
     class Meta:
         ordering = ["name"]

@@ -42,6 +42,10 @@ class Workflow(BaseModel):
     # usage); the override is an administrator's (admin site), discovery never touches it.
     time_saved_minutes = models.PositiveIntegerField(null=True, blank=True)
     time_saved_minutes_override = models.PositiveIntegerField(null=True, blank=True)
+    # Approval before a run starts (DESIGN §16): `@workflow(approval={...})` as discovery wrote it, and an
+    # administrator's override (PATCH /api/workflows/{name}, admin site; discovery never touches it; {} = none).
+    approval_policy = models.JSONField(null=True, blank=True)
+    approval_policy_override = models.JSONField(null=True, blank=True)
     endpoint_enabled = models.BooleanField(default=False)
     allowed_methods = models.JSONField(default=list, blank=True)
     public_endpoint = models.BooleanField(default=False)
@@ -70,6 +74,13 @@ class Workflow(BaseModel):
         if self.max_concurrency_override is not None:
             return self.max_concurrency_override
         return self.max_concurrency
+
+    @property
+    def effective_approval_policy(self) -> dict | None:
+        """{"approver_role_ids"|"approver_roles": [...], "timeout_hours": n} or None: the administrator's
+        override (an empty one turns approval off), else the decorator's (approvals.services)."""
+        policy = self.approval_policy_override if self.approval_policy_override is not None else self.approval_policy
+        return policy or None
 
     @property
     def time_saved_per_run(self) -> int | None:

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("secrets_app.api.urls")),
     path("", include("oauth_app.api.urls")),
     path("", include("forms_app.api.urls")),
+    path("", include("approvals.api.urls")),
     path("", APIRootView.as_view(), name="api-root"),  # GET /api/: the map of the routes above
 ]
