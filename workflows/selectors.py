@@ -96,3 +96,37 @@ def workspace_job_get(job_id) -> WorkspaceJob | None:
 
 def workflow_keys():
     return WorkflowKey.objects.select_related("workflow", "created_by").order_by("-created_at", "-id")
+
+
+# --- versions (DESIGN §20) ---
+
+
+def workflow_versions(workflow: Workflow):
+    """Every stored source of `workflow`, newest first."""
+    from workflows.models import WorkflowVersion
+
+    return WorkflowVersion.objects.filter(workflow=workflow).order_by("-created_at", "-id")
+
+
+def execution_code_changed(execution) -> bool | None:
+    """Whether the workflow's current source (as discovery last saw it) differs from the source `execution`
+    ran; None when that run recorded no version (it never reached a worker, or predates versions)."""
+    version = execution.workflow_version
+    if version is None:
+        return None
+    current = Workflow.objects.filter(name=execution.workflow_name).values_list("source_hash", flat=True).first()
+    return current != version.source_hash
+
+
+def execution_source(execution) -> dict:
+    """The exact code `execution` ran (its WorkflowVersion) and how it compares with today's source."""
+    version = execution.workflow_version
+    current = Workflow.objects.filter(name=execution.workflow_name).values_list("source_hash", flat=True).first()
+    return {
+        "execution_id": execution.id,
+        "workflow_name": execution.workflow_name,
+        "version": version,
+        "source": version.source if version else None,
+        "current_source_hash": current or None,
+        "code_changed": None if version is None else current != version.source_hash,
+    }

@@ -26,8 +26,10 @@ from executions.filtersets import ExecutionFilterSet
 from executions.models import Execution
 from executions.presenters import RUN_RESPONSES
 from executions.selectors import execution_logs_visible, executions_visible_to
+from workflows.api.version_serializers import ExecutionSourceSerializer
+from workflows.selectors import execution_code_changed, execution_source
 
-ADMIN_ONLY_ACTIONS = frozenset({"variables", "rerun"})
+ADMIN_ONLY_ACTIONS = frozenset({"variables", "rerun", "source"})
 # What ExecutionListSerializer reads, and nothing else: loading fewer columns (and no JSON) is the cheaper page.
 LIST_COLUMNS = (
     *(name for name in ExecutionListSerializer.Meta.fields if name not in ("is_complete", "organization_name")),
@@ -166,6 +168,24 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
         return Response({"execution_id": execution.id, "variables": execution.variables})
 
     @extend_schema(
+        summary="The exact workflow code the execution ran (platform admins only, DESIGN §20)",
+        description=(
+            "The module source the worker imported for this run (a WorkflowVersion; workflow code never holds "
+            "secret values, which come from `secrets.get` at run time) and whether today's source differs. "
+            "`version`, `source` and `code_changed` are null when the run recorded no version."
+        ),
+        responses={200: ExecutionSourceSerializer, 401: ERROR, 403: ERROR, 404: ERROR},
+        tags=["executions"],
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def source(self, request, pk=None):
+        execution = self.get_object()
+        data = execution_source(execution)
+        return Response(
+            ExecutionSourceSerializer(data, context={"current_source_hash": data["current_source_hash"]}).data
+        )
+
+    @extend_schema(
         summary="Cancel a pending or running execution (admins in scope; users their own)",
         request=None,
         responses={200: ExecutionDetailSerializer, 400: ERROR, 401: ERROR, 404: ERROR},
@@ -199,5 +219,9 @@ class ExecutionViewSet(BifrostReadOnlyViewSet):
         from executions.presenters import started_run_response
         from executions.services import execution_rerun
 
-        started = execution_rerun(execution=self.get_object(), user=request.user)
-        return started_run_response(started, request=request)
+        original = self.get_object()
+        started = execution_rerun(execution=original, user=request.user)
+        response = started_run_response(started, request=request)
+        # DESIGN §20: whether the workflow's code changed since the original run (null: unknown)
+        response.data["code_changed"] = execution_code_changed(original)
+        return response

@@ -26,6 +26,7 @@ class TestExecutionMatrix(ResourceMatrix):
         Extra("/api/executions/{lookup}/logs", readable_by_org_users=True),
         Extra("/api/executions/{lookup}/result", readable_by_org_users=True),
         Extra("/api/executions/{lookup}/variables"),
+        Extra("/api/executions/{lookup}/source"),  # DESIGN §20: the code that ran, admins only
         Extra("/api/executions/{lookup}/cancel", methods=("POST",), org_users=True),
         Extra("/api/executions/{lookup}/rerun", methods=("POST",)),
         # execution figures of the caller's scope (admins only): bifrost_site/tests/test_metrics.py checks the numbers

@@ -27,7 +27,9 @@ from workflows.api.registry_serializers import (
     WorkflowLimitsSerializer,
     WorkflowSerializer,
 )
+from workflows.api.version_serializers import WorkflowVersionWithSourceSerializer
 from workflows.models import DataProvider, Workflow
+from workflows.selectors import workflow_versions
 
 ERRORS = {401: error("Not authenticated"), 403: error("Platform administrators only")}
 
@@ -94,6 +96,23 @@ class WorkflowViewSet(_RegistryViewSet):
             workflow=workflow, user=request.user, max_concurrency=serializer.validated_data["max_concurrency"]
         )
         return Response(WorkflowSerializer(workflow).data)
+
+    @extend_schema(
+        summary="The stored sources of a workflow, newest first (DESIGN §20)",
+        description=(
+            "Each distinct source of the workflow's module that discovery saw or a worker ran, with the git "
+            "commit when a git sync brought it; `is_current` marks the source discovery sees today."
+        ),
+        responses={200: WorkflowVersionWithSourceSerializer(many=True), 404: error("Unknown workflow"), **ERRORS},
+    )
+    @action(detail=True, methods=["get"])
+    def versions(self, request, name=None):
+        workflow = self.get_object()
+        page = self.paginate_queryset(workflow_versions(workflow))
+        serializer = WorkflowVersionWithSourceSerializer(
+            page, many=True, context={"current_source_hash": workflow.source_hash}
+        )
+        return self.get_paginated_response(serializer.data)
 
     @extend_schema(
         summary="Run a workflow",

@@ -19,6 +19,7 @@ urlpatterns = [
         name="workflow-detail",
     ),
     path("workflows/<str:name>/execute", workflows.as_view({"post": "execute"}), name="workflow-execute"),
+    path("workflows/<str:name>/versions", workflows.as_view({"get": "versions"}), name="workflow-versions"),
     path("data-providers", providers.as_view({"get": "list"}), name="data-provider-list"),
     path("data-providers/<str:name>", providers.as_view({"post": "call"}), name="data-provider-call"),
     path("workspace/git", views.GitSettingsView.as_view(), name="workspace-git"),

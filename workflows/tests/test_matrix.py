@@ -41,6 +41,7 @@ class TestWorkflowRegistryMatrix(ResourceMatrix):
             created_organization_id=_execution_organization,
         ),
         Extra("/api/workflows/reload", methods=("POST",), detail=False),
+        Extra("/api/workflows/{lookup}/versions"),  # DESIGN §20: stored sources, admins only
     )
 
     def make(self, organization):
