@@ -106,7 +106,12 @@ class SessionLoginView(auth_views.LoginView):
         wants_sso = "sso" in request.POST or not request.POST.get("password")
         provider = sso.provider_for_email(email) if "@" in email else None
         if provider is not None and (wants_sso or provider.enforce):
-            return sso_redirect(request, provider, email, self.get_redirect_url())
+            # Through a page of our own: the login page's CSP (form-action 'self') would block a form
+            # submission that redirects to another origin.
+            from urllib.parse import urlencode
+
+            query = {"email": email, **({"next": self.get_redirect_url()} if self.get_redirect_url() else {})}
+            return redirect("/login/sso/?" + urlencode(query))
         if "sso" in request.POST and "@" in email:
             return sso_refused(request, f"No single sign-on is set up for {sso.email_domain(email)}.")
         return super().post(request, *args, **kwargs)
@@ -304,7 +309,9 @@ def sso_refused(request, message: str, *, status: int = 400):
     return render(request, "accounts/sso_refused.html", {"message": message}, status=status)
 
 
-def sso_redirect(request, provider, email: str, next_url: str):
+def sso_continue(request, provider, email: str, next_url: str):
+    """A page that sends the browser on to the provider (meta refresh, and a link): a new navigation,
+    which the login form's CSP `form-action 'self'` does not govern, unlike a redirect of its POST."""
     try:
         url = sso.sign_in_begin(
             request=request,
@@ -315,7 +322,7 @@ def sso_redirect(request, provider, email: str, next_url: str):
         )
     except sso.SSOError as exc:
         return sso_refused(request, str(exc), status=502)
-    return redirect(url)
+    return render(request, "accounts/sso_continue.html", {"url": url, "provider": provider.label})
 
 
 class SSOStartView(View):
@@ -333,7 +340,7 @@ class SSOStartView(View):
         next_url = request.GET.get("next", "")
         if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
             next_url = ""
-        return sso_redirect(request, provider, email, next_url)
+        return sso_continue(request, provider, email, next_url)
 
 
 class SSOCallbackView(View):

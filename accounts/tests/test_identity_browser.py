@@ -110,3 +110,43 @@ def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
         wait_for(driver, "#passkeys")
         assert "Work laptop" in driver.find_element(By.ID, "passkeys").text
     assert problems == [], "\n".join(problems)
+
+
+def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org):
+    """/login/ with an SSO domain's email → the loopback OIDC provider → back, signed in and created."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from accounts.models import OrganizationSSO, User
+    from accounts.tests.factories import RoleFactory
+    from accounts.tests.oidc_provider import OIDCProvider
+
+    role = RoleFactory(organization=org, name="Technicians")
+    with OIDCProvider() as provider, live_daphne() as base_url, headless_chromium() as driver:
+        sso = OrganizationSSO.objects.create(
+            organization=org,
+            issuer=provider.issuer,
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            email_domains=["contoso.test"],
+        )
+        sso.default_roles.set([role])
+        provider.next_user = {"email": "jit.user@contoso.test", "name": "Jit User", "email_verified": True}
+        driver.get(f"{base_url}/login/")
+        wait_for(driver, "#login-form")
+        driver.find_element(By.NAME, "username").send_keys("jit.user@contoso.test")
+        driver.find_element(By.ID, "sso-button").click()
+        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
+        assert "/authorize" in provider.requests and "/token" in provider.requests
+        user = User.objects.get(email="jit.user@contoso.test")
+        assert user.organization_id == org.id and list(user.roles.values_list("name", flat=True)) == ["Technicians"]
+
+        driver.delete_all_cookies()
+        driver.get(f"{base_url}/login/")
+        wait_for(driver, "#login-form")
+        driver.find_element(By.NAME, "username").send_keys("nobody@unknown.test")
+        driver.find_element(By.ID, "sso-button").click()
+        error = wait_for(driver, "#sso-error")
+        assert error.text == "No single sign-on is set up for unknown.test."
+        # the refusal page answers 400, which the console reports; nothing else may be there (CSP above all)
+        assert [m for m in csp_and_console_errors(driver) if "status of 400" not in m] == []
