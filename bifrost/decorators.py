@@ -170,6 +170,7 @@ class WorkflowSpec:
     is_async: bool
     max_concurrency: int | None = None  # runs admitted at once, across organizations (DESIGN §15)
     time_saved_minutes: int | None = None  # a person's minutes one successful run saves (DESIGN §20 usage)
+    approval_policy: dict[str, Any] | None = None  # a person approves each run first (DESIGN §16)
 
     def effective_mode(self, trigger: str) -> str:
         """``execution_mode`` if set, else "sync" for endpoint calls and "async" otherwise."""
@@ -197,6 +198,7 @@ class WorkflowSpec:
             "retry_policy": dict(self.retry_policy) if self.retry_policy else None,
             "max_concurrency": self.max_concurrency,
             "time_saved_minutes": self.time_saved_minutes,
+            "approval_policy": dict(self.approval_policy) if self.approval_policy else None,
         }
 
     @property
@@ -298,6 +300,7 @@ def _validate_workflow_args(
     retry_policy: Any,
     max_concurrency: Any = None,
     time_saved_minutes: Any = None,
+    approval: Any = None,
 ) -> dict[str, Any]:
     def fail(arg: str, msg: str) -> WorkflowDefinitionError:
         return WorkflowDefinitionError(f"{label}: {arg} {msg}")
@@ -380,7 +383,42 @@ def _validate_workflow_args(
         "retry_policy": policy,
         "max_concurrency": max_concurrency,
         "time_saved_minutes": time_saved_minutes,
+        "approval_policy": _validate_approval(label, approval),
     }
+
+
+_APPROVAL_KEYS = frozenset({"approver_role_ids", "approver_roles", "timeout_hours"})
+MAX_APPROVAL_TIMEOUT_HOURS = 24 * 90
+
+
+def _validate_approval(label: str, approval: Any) -> dict[str, Any] | None:
+    """``approval={"approver_roles": ["Change approvers"], "timeout_hours": 72}`` (or role ids in
+    ``approver_role_ids``): every run waits for a person (DESIGN §16). None = no approval."""
+    if approval is None:
+        return None
+
+    def fail(msg: str) -> WorkflowDefinitionError:
+        return WorkflowDefinitionError(f"{label}: approval {msg}")
+
+    if not isinstance(approval, Mapping):
+        raise fail(f"must be None or a dict, got {approval!r}")
+    unknown = set(approval) - _APPROVAL_KEYS
+    if unknown:
+        raise fail(f"has unknown key(s) {sorted(unknown)}; allowed: {', '.join(sorted(_APPROVAL_KEYS))}")
+    policy: dict[str, Any] = {}
+    for key in ("approver_role_ids", "approver_roles"):
+        values = approval.get(key, [])
+        if isinstance(values, str) or not isinstance(values, Iterable):
+            raise fail(f"'{key}' must be a list of strings, got {values!r}")
+        values = list(values)
+        if not all(isinstance(v, str) and v.strip() for v in values):
+            raise fail(f"'{key}' must contain non-empty strings, got {values!r}")
+        policy[key] = [v.strip() for v in values]
+    hours = approval.get("timeout_hours", 72)
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_APPROVAL_TIMEOUT_HOURS:
+        raise fail(f"'timeout_hours' must be an integer from 1 to {MAX_APPROVAL_TIMEOUT_HOURS}, got {hours!r}")
+    policy["timeout_hours"] = hours
+    return policy
 
 
 def _is_number(value: Any) -> bool:
@@ -446,6 +484,7 @@ def workflow(
     retry_policy: Mapping[str, Any] | None = None,
     max_concurrency: int | None = None,
     time_saved_minutes: int | None = None,
+    approval: Mapping[str, Any] | None = None,
 ) -> Any:
     """Declare a workflow. ``name`` defaults to the function name; a bare ``@workflow`` works.
 
@@ -475,6 +514,7 @@ def workflow(
             retry_policy=retry_policy,
             max_concurrency=max_concurrency,
             time_saved_minutes=time_saved_minutes,
+            approval=approval,
         )
         params = list(getattr(func, PARAMS_ATTR, ()))
         sig = _analyse(func)

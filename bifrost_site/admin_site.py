@@ -17,9 +17,11 @@ APP_ORDER = [
     "accounts",
     "workflows",
     "executions",
+    "approvals",
     "forms_app",
     "secrets_app",
     "oauth_app",
+    "notifications",
     "audit",
     "django_celery_beat",
 ]

@@ -71,6 +71,12 @@ PERIODIC_TASKS: list[PeriodicSpec] = [
         every_seconds=3600,
         description="Delete Idempotency-Key records older than 24 hours.",
     ),
+    PeriodicSpec(
+        name="approvals: expire requests",
+        task="approvals.expire_approvals",
+        every_seconds=60,
+        description="Pending approvals past their time → expired; their runs end Expired (DESIGN §16).",
+    ),
 ]
 
 

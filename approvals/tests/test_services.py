@@ -192,3 +192,30 @@ def test_cancelling_a_waiting_run_closes_its_request(org, member, approvers):
     assert Approval.objects.get(execution=execution).status == ApprovalStatus.CANCELLED
     with pytest.raises(ConflictError):
         services.approval_approve(approval_id=execution.approval.id, user=approver)
+
+
+def test_decorator_policy_is_validated_and_discovered_as_written():
+    from bifrost import workflow
+    from bifrost.errors import WorkflowDefinitionError
+
+    @workflow(name="risky_change", approval={"approver_roles": ["Change approvers"], "timeout_hours": 4})
+    def risky_change():
+        return None
+
+    assert risky_change.__bifrost_workflow__.to_dict()["approval_policy"] == {
+        "approver_role_ids": [],
+        "approver_roles": ["Change approvers"],
+        "timeout_hours": 4,
+    }
+    for bad in ({"approvers": []}, {"timeout_hours": 0}, {"approver_roles": "x"}, ["x"]):
+        with pytest.raises(WorkflowDefinitionError, match="approval"):
+
+            @workflow(name="bad_risky", approval=bad)
+            def bad_risky():
+                return None
+
+
+def test_expiry_task_is_on_beat():
+    from bifrost_site.periodic import PERIODIC_TASKS
+
+    assert any(spec.task == "approvals.expire_approvals" for spec in PERIODIC_TASKS)

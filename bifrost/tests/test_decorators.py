@@ -225,6 +225,7 @@ def test_to_dict_is_json_safe_and_mirrors_the_model() -> None:
         "name", "description", "category", "tags", "parameters", "execution_mode",
         "timeout_seconds", "schedule", "schedule_timezone", "endpoint_enabled",
         "allowed_methods", "public_endpoint", "retry_policy", "max_concurrency", "time_saved_minutes",
+        "approval_policy",
     }  # fmt: skip
     assert [p["name"] for p in data["parameters"]] == ["when", "count"]
     assert data["parameters"][1] == {

@@ -87,6 +87,7 @@ def test_the_admin_is_branded_and_its_sections_have_human_names_in_working_order
         "Accounts",
         "Workflows",
         "Executions",
+        "Approvals",
         "Forms",
         "Secrets",
         "OAuth",
