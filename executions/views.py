@@ -129,8 +129,19 @@ def execution_detail_page(request, execution_id):
             "can_cancel": can_cancel(execution),
             "can_rerun": scope.is_platform_admin,
             "run_again_url": _form_run_again_url(execution, scope),
+            **_code_version_context(execution, scope),
         },
     )
+
+
+def _code_version_context(execution, scope) -> dict:
+    """Admins: the workflow source this run used and whether today's differs (DESIGN §20, issue 26)."""
+    if not scope.is_platform_admin:
+        return {}
+    from workflows.selectors import execution_source
+
+    source = execution_source(execution)
+    return {"code_version": source["version"], "code_changed": source["code_changed"]}
 
 
 @login_required

@@ -91,6 +91,18 @@ def test_each_run_records_the_source_it_ran_across_file_edits(workspace, org, ad
     assert client_for(member).get(f"/api/executions/{run_one.id}").status_code == 200
     assert client_for(member).get(f"/api/executions/{run_one.id}/source").status_code == 403
 
+    # the execution page: admins see which code ran and whether it differs from today's; members do not
+    from django.test import Client
+
+    page = Client()
+    page.force_login(admin_user)
+    html = page.get(f"/executions/{run_one.id}/").content.decode()
+    assert f'href="/api/executions/{run_one.id}/source"' in html and "differs from today's code" in html
+    html = page.get(f"/executions/{run_two.id}/").content.decode()
+    assert "same as today's code" in html
+    page.force_login(member)
+    assert 'id="code-version"' not in page.get(f"/executions/{run_one.id}/").content.decode()
+
     rerun = admin.post(f"/api/executions/{run_one.id}/rerun")
     assert rerun.status_code == 202, rerun.content
     assert rerun.json()["code_changed"] is True
