@@ -290,3 +290,50 @@ class OrganizationSSO(BaseModel):
 
     def __str__(self) -> str:
         return f"SSO of {self.organization}"
+
+
+# --- invitations (DESIGN §17) ---
+
+
+class Invitation(BaseModel):
+    """A single-use link, valid 7 days, that creates the invited user (password or SSO) with these roles.
+
+    Only the SHA-256 of the link's token is stored."""
+
+    email = models.EmailField()
+    organization = models.ForeignKey(
+        "orgs.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
+    roles = models.ManyToManyField(Role, blank=True, related_name="+")
+    is_platform_admin = models.BooleanField(default=False)
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+    scope_mode = ACTIVITY
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email}"
+
+    @property
+    def status(self) -> str:
+        from django.utils import timezone
+
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

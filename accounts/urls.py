@@ -14,4 +14,5 @@ urlpatterns = [
     path("login/sso/callback/", views.SSOCallbackView.as_view(), name="login-sso-callback"),
     path("logout/", views.SessionLogoutView.as_view(), name="logout"),
     path("account/", account_page.AccountView.as_view(), name="account"),
+    path("invitations/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation-accept"),
 ]

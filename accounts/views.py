@@ -363,6 +363,11 @@ class SSOCallbackView(View):
             )
             return sso_refused(request, str(exc), status=403)
         request.session.pop(MFA_PENDING, None)
+        invitation_id = request.session.pop("bifrost_invitation", None)
+        if invitation_id:
+            from accounts import invitations
+
+            invitations.invitation_complete_by_sso(invitation_id=invitation_id, user=user)
         auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         audit.record(
             action="auth.login",
@@ -375,3 +380,59 @@ class SSOCallbackView(View):
         if not user.is_platform_admin and (not next_url or next_url.startswith("/admin")):
             next_url = "/forms/"
         return redirect(next_url or "/admin/")
+
+
+# --- accepting an invitation (DESIGN §17) ---
+
+
+class InvitationAcceptView(View):
+    """`/invitations/<token>/`: set a password (or sign in with the organization's SSO) and the invited
+    user exists, with the invited roles. The link works once."""
+
+    template_name = "accounts/invitation.html"
+
+    def _context(self, invitation, **extra) -> dict:
+        provider = sso.provider_for_email(invitation.email)
+        return {
+            "invitation": invitation,
+            "sso_available": provider is not None,
+            "password_allowed": provider is None or not provider.enforce,
+            **extra,
+        }
+
+    def get(self, request, token):
+        from accounts import invitations
+
+        invitation = invitations.invitation_for_token(token)
+        if invitation is None:
+            return sso_refused(request, "This invitation link is invalid, used, revoked or expired.", status=404)
+        return render(request, self.template_name, self._context(invitation))
+
+    def post(self, request, token):
+        from urllib.parse import urlencode
+
+        from accounts import invitations
+
+        invitation = invitations.invitation_for_token(token)
+        if invitation is None:
+            return sso_refused(request, "This invitation link is invalid, used, revoked or expired.", status=404)
+        context = self._context(invitation)
+        if "sso" in request.POST and context["sso_available"]:
+            request.session[invitations.INVITATION_SESSION_KEY] = str(invitation.id)
+            return redirect("/login/sso/?" + urlencode({"email": invitation.email}))
+        if not context["password_allowed"]:
+            return render(request, self.template_name, {**context, "error": "Use single sign-on."}, status=400)
+        password = request.POST.get("password", "")
+        if password != request.POST.get("password_again", ""):
+            return render(request, self.template_name, {**context, "error": "The passwords differ."}, status=400)
+        try:
+            user = invitations.invitation_accept(raw=token, password=password, name=request.POST.get("name", ""))
+        except drf_exceptions.APIException as exc:
+            detail = exc.detail
+            texts = [str(m) for v in detail.values() for m in v] if isinstance(detail, dict) else [str(detail)]
+            return render(request, self.template_name, {**context, "error": " ".join(texts)}, status=400)
+        step = mfa_step_for(user)
+        if step is not None:  # e.g. a platform admin who must enrol: the sign-in step asks for it
+            return redirect("login")
+        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("/admin/" if user.is_platform_admin else "/forms/")

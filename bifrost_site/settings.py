@@ -401,6 +401,10 @@ PLATFORM_SSO_EMAIL_DOMAINS = [d.strip().lower() for d in env.list("PLATFORM_SSO_
 PLATFORM_SSO_ADMIN_GROUP = env.str("PLATFORM_SSO_ADMIN_GROUP", default="")  # this groups-claim value: platform admin
 PLATFORM_SSO_GROUPS_CLAIM = env.str("PLATFORM_SSO_GROUPS_CLAIM", default="groups")
 PLATFORM_SSO_ENFORCE = env.bool("PLATFORM_SSO_ENFORCE", default=False)  # refuse passwords for those domains
+# Outgoing email (invitations): EMAIL_URL as django-environ reads it, e.g. smtp+tls://user:pass@mail.example.com:587.
+# Development prints emails to the console; the test runner swaps in Django's in-memory backend.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://" if IS_DEVELOPMENT else "smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bifrost <bifrost@localhost>")
 
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=30)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=7)

@@ -311,3 +311,37 @@ class OrganizationSSOSerializer(serializers.ModelSerializer):
         data = super().to_representation(sso)
         data["default_role_ids"] = sorted(str(i) for i in sso.default_roles.values_list("id", flat=True))
         return data
+
+
+# --- invitations ---
+
+from accounts.models import Invitation  # noqa: E402
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    organization_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+    role_ids = serializers.ListField(child=serializers.UUIDField(), required=False, default=list)
+    status = serializers.CharField(read_only=True)
+    invited_by = serializers.EmailField(source="invited_by.email", read_only=True, default=None)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "email",
+            "organization_id",
+            "role_ids",
+            "is_platform_admin",
+            "status",
+            "expires_at",
+            "invited_by",
+            "accepted_at",
+            "revoked_at",
+            "created_at",
+        ]
+        read_only_fields = ["id", "status", "expires_at", "invited_by", "accepted_at", "revoked_at", "created_at"]
+
+    def to_representation(self, invitation):
+        data = super().to_representation(invitation)
+        data["role_ids"] = sorted(str(r.id) for r in invitation.roles.all())
+        return data

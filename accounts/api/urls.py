@@ -8,6 +8,7 @@ app_name = "accounts-api"
 router = SimpleRouter(trailing_slash=False)
 router.register("users", views.UserViewSet, basename="user")
 router.register("roles", views.RoleViewSet, basename="role")
+router.register("invitations", views.InvitationViewSet, basename="invitation")
 
 urlpatterns = [
     path("auth/tokens", views.PersonalTokenListView.as_view(), name="personal-token-list"),

@@ -738,3 +738,76 @@ class OrganizationSSOView(BifrostAPIView):
         organization = self._organization(organization_id)
         sso_services.organization_sso_delete(organization=organization, by=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- invitations (DESIGN §17) ---
+
+from rest_framework import mixins  # noqa: E402
+
+from accounts import invitations as invitation_services  # noqa: E402
+from accounts.api.serializers import InvitationSerializer  # noqa: E402
+from accounts.models import Invitation  # noqa: E402
+from bifrost_site.api.viewsets import BifrostGenericViewSet  # noqa: E402
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Pending invitations in scope (?status=all for every one)",
+        responses={200: InvitationSerializer(many=True), **errors(400, 404)},
+    ),
+    create=extend_schema(
+        summary="Invite someone: emails a single-use link valid 7 days",
+        responses={201: InvitationSerializer, **errors(400, 404, 409)},
+    ),
+    retrieve=extend_schema(summary="An invitation", responses={200: InvitationSerializer, **errors(404)}),
+    destroy=extend_schema(summary="Revoke a pending invitation", responses={204: None, **errors(400, 404)}),
+)
+@extend_schema(tags=["users"], parameters=[ORG_SCOPE_PARAMETER])
+class InvitationViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    BifrostGenericViewSet,
+):
+    queryset = Invitation.objects.select_related("invited_by", "organization").prefetch_related("roles")
+    serializer_class = InvitationSerializer
+    ordering_fields = ["created_at", "email", "expires_at"]
+    ordering = ["-created_at"]
+    filter_backends: list = []
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list" and self.request.query_params.get("status") != "all":
+            from django.utils import timezone
+
+            queryset = queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        return queryset.order_by("-created_at")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        scope_org = self.scope_organization
+        organization_id = data.get("organization_id")
+        if scope_org is not None:
+            if organization_id not in (None, scope_org.id):
+                raise exceptions.ValidationError(
+                    {"organization_id": ["In an organization scope, invitations are to that organization."]}
+                )
+            organization_id = scope_org.id
+        organization = None
+        if organization_id is not None:
+            organization = Organization.objects.filter(id=organization_id, is_active=True).first()
+            if organization is None:
+                raise exceptions.NotFound(f"Organization {organization_id} does not exist or is inactive.")
+        invitation, _raw = invitation_services.invitation_create(
+            email=data["email"],
+            organization=organization,
+            role_ids=data.get("role_ids") or [],
+            is_platform_admin=data.get("is_platform_admin", False),
+            by=self.request.user,
+            base_url=self.request.build_absolute_uri("/"),
+        )
+        serializer.instance = invitation
+
+    def perform_destroy(self, instance):
+        invitation_services.invitation_revoke(invitation=instance, by=self.request.user)
