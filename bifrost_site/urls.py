@@ -10,12 +10,14 @@ from bifrost_site.api import schema  # noqa: F401
 from bifrost_site.health import HealthView, LiveView
 from bifrost_site.metrics import prometheus_metrics
 from bifrost_site.views import home
+from executions.admin_usage import usage_admin_view
 
 # BifrostAdminConfig leaves the discovery of the apps' admin modules to the URLconf (not the worker).
 discover_admin()
 
 urlpatterns = [
     path("api/", include("bifrost_site.api.urls")),  # first: the busiest prefix (see api/urls.py)
+    path("admin/usage/", usage_admin_view, name="admin-usage"),  # DESIGN §20: usage per organization
     path("admin/", admin.site.urls),
     path("auth/", include("accounts.auth_urls")),
     path("health", HealthView.as_view(), name="health"),
