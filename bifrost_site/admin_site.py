@@ -48,6 +48,12 @@ class BifrostAdminSite(admin.AdminSite):
         discover()
         return super().check(app_configs)
 
+    def index(self, request, extra_context=None):
+        """The app list under a dashboard of what needs attention now (bifrost_site.dashboard)."""
+        from bifrost_site.dashboard import dashboard
+
+        return super().index(request, {"dashboard": dashboard(), **(extra_context or {})})
+
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
         position = {label: index for index, label in enumerate(APP_ORDER)}

@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 
 import audit
 from audit.services import diff
@@ -67,11 +68,30 @@ def _snapshot(connection: OAuthConnection) -> dict:
     return snapshot(connection)
 
 
+class TokenExpiryFilter(admin.SimpleListFilter):
+    """Connections whose token has expired or expires within 24 hours (the dashboard's "expiring")."""
+
+    title = "token expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return [("soon", "Expired or expiring within 24 h"), ("none", "No token")]
+
+    def queryset(self, request, queryset):
+        from bifrost_site.dashboard import EXPIRY_WINDOW
+
+        if self.value() == "soon":
+            return queryset.filter(token__expires_at__lt=timezone.now() + EXPIRY_WINDOW).exclude(status="failed")
+        if self.value() == "none":
+            return queryset.filter(token__isnull=True)
+        return queryset
+
+
 @admin.register(OAuthConnection)
 class OAuthConnectionAdmin(admin.ModelAdmin):
     form = OAuthConnectionAdminForm
     list_display = ["name", "organization", "flow_type", "status", "token_expires_at", "last_refresh_at"]
-    list_filter = ["flow_type", "status", "organization"]
+    list_filter = ["flow_type", "status", TokenExpiryFilter, "organization"]
     search_fields = ["name", "description", "client_id"]
     list_select_related = ["organization", "token"]
     autocomplete_fields = ["organization"]

@@ -1,0 +1,155 @@
+"""The admin console's flows in headless Chromium as a platform admin (issue 21, "How it will be checked"):
+the dashboard with the broker up and down, cancel and rerun from the executions list. Each page is
+photographed at 1400 px and 375 px (ADMIN_SCREENSHOTS, default: the test's tmp_path)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from accounts.tests.factories import DEFAULT_PASSWORD
+from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.ports import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WAIT = 30
+WIDE, PHONE = 1400, 375
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("ADMIN_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def signed_in(admin_user):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with live_daphne() as base_url, headless_chromium() as driver:
+        driver.set_window_size(WIDE, 1000)
+        driver.get(f"{base_url}/admin/login/")
+        driver.find_element(By.NAME, "username").send_keys(admin_user.email)
+        driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "user-tools")))
+        yield base_url, driver
+
+
+def open_page(driver, url: str):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(url)
+    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "content")))
+
+
+def photograph(driver, folder: Path, name: str) -> dict[int, int]:
+    """The page at 1400 px and at 375 px (full height), then back to 1400 px; returns how many pixels the
+    page was wider than the window at each width."""
+    overflow = {}
+    for width in (WIDE, PHONE):
+        driver.set_window_size(width, 1000)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(max(height, 600), 4000))
+        driver.save_screenshot(str(folder / f"{name}-{width}.png"))
+        overflow[width] = sideways_overflow(driver)
+    driver.set_window_size(WIDE, 1000)
+    return overflow
+
+
+def sideways_overflow(driver) -> int:
+    return driver.execute_script(
+        "return Math.max(document.documentElement.scrollWidth, document.body.scrollWidth) - window.innerWidth;"
+    )
+
+
+def csp_violations(driver) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+
+
+def test_dashboard_with_the_broker_up(admin_user, org, shots):
+    from selenium.webdriver.common.by import By
+
+    from bifrost_site import queues
+    from bifrost_site.celery import app
+    from executions.tests.factories import ExecutionFactory
+
+    with app.connection_for_write() as connection:
+        queues.declare_topology(connection)  # as a worker does when it starts
+    ExecutionFactory(organization=org, status="Running", workflow_name="sync_mailboxes")
+    ExecutionFactory(organization=org, status="Failed", workflow_name="onboard_user")
+    with signed_in(admin_user) as (base_url, driver):
+        open_page(driver, f"{base_url}/admin/")
+        dashboard = driver.find_element(By.ID, "bifrost-dashboard")
+        assert "dead-lettered" in dashboard.text.lower() and "online" in dashboard.text, dashboard.text
+        assert "unreachable" not in dashboard.text
+        overflow = photograph(driver, shots, "dashboard-broker-up")
+        assert max(overflow.values()) <= 0, overflow
+        # A figure opens the list it counts.
+        driver.find_element(By.PARTIAL_LINK_TEXT, "Failed in the last 24 h").click()
+        rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+        assert len(rows) == 1 and "onboard_user" in rows[0].text
+        assert not csp_violations(driver)
+
+
+def test_dashboard_with_the_broker_down(admin_user, monkeypatch, shots):
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setenv("RABBITMQ_URL", f"amqp://guest:guest@127.0.0.1:{free_port()}//")  # the server's broker
+    with signed_in(admin_user) as (base_url, driver):
+        open_page(driver, f"{base_url}/admin/")
+        text = driver.find_element(By.ID, "dashboard-broker").text
+        assert "The broker (RabbitMQ) is unreachable" in text
+        overflow = photograph(driver, shots, "dashboard-broker-down")
+        assert max(overflow.values()) <= 0, overflow
+
+
+def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from executions.models import Execution
+    from executions.tests.factories import ExecutionFactory
+    from workflows.tests.factories import WorkflowFactory
+
+    WorkflowFactory(name="reset_password")
+    pending = ExecutionFactory(organization=org, workflow_name="reset_password", status="Pending", parameters={})
+    failed = ExecutionFactory(organization=org, workflow_name="reset_password", status="Failed", parameters={})
+    with signed_in(admin_user) as (base_url, driver):
+        changelist = f"{base_url}/admin/executions/execution/"
+        open_page(driver, changelist)
+        photograph(driver, shots, "executions-list")
+        # Bulk cancel: tick the pending run, choose the action, Go.
+        driver.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{pending.id}']").click()
+        Select(driver.find_element(By.NAME, "action")).select_by_value("cancel_selected")
+        driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+        message = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+        assert "the run was cancelled" in message.text
+        pending.refresh_from_db()
+        assert pending.status == "Cancelled"
+        # Bulk rerun of the failed one.
+        driver.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{failed.id}']").click()
+        Select(driver.find_element(By.NAME, "action")).select_by_value("rerun_selected")
+        driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
+        message = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+        assert "a new run was started with the same parameters" in message.text
+        photograph(driver, shots, "executions-after-actions")
+        rerun = Execution.objects.get(rerun_of=failed)
+        # From a run's page: Rerun lands on the new run's live log.
+        open_page(driver, f"{changelist}{failed.id}/change/")
+        photograph(driver, shots, "execution-change")
+        driver.find_element(By.XPATH, "//button[normalize-space()='Rerun']").click()
+        WebDriverWait(driver, WAIT).until(lambda d: "/admin/" not in d.current_url)
+        second = Execution.objects.filter(rerun_of=failed).exclude(pk=rerun.pk).get()
+        assert driver.current_url == f"{base_url}/executions/{second.id}/"
+        assert not csp_violations(driver)
