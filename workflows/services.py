@@ -237,3 +237,20 @@ def workflow_limits_update(*, workflow: Workflow, user, max_concurrency: int | N
 
     transaction.on_commit(wake)
     return workflow
+
+
+@transaction.atomic
+def workflow_time_saved_update(*, workflow: Workflow, user, minutes: int | None) -> Workflow:
+    """An administrator's estimate of the minutes one successful run saves (usage, DESIGN §20); null = the
+    decorator's again."""
+    before = {"time_saved_minutes_override": workflow.time_saved_minutes_override}
+    workflow.time_saved_minutes_override = minutes
+    workflow.save(update_fields=["time_saved_minutes_override", "updated_at"])
+    audit_record(
+        action="workflow.update",
+        resource_type="workflow",
+        resource_id=workflow.name,
+        actor=user,
+        changes={"before": before, "after": {"time_saved_minutes_override": minutes}},
+    )
+    return workflow

@@ -149,3 +149,19 @@ def test_the_admin_usage_page_shows_the_month_with_bars(world, admin_user, membe
     assert page.get("/admin/usage/", {"month": "bad"}).status_code == 200  # falls back to this month, says so
     page.force_login(member)
     assert page.get("/admin/usage/").status_code == 302  # to the admin sign-in
+
+
+def test_an_administrator_overrides_time_saved_with_patch(world, admin_user):
+    from audit.models import AuditLog
+
+    admin = client_for(admin_user)
+    response = admin.patch("/api/workflows/saver", {"time_saved_minutes": 9}, format="json")
+    assert response.status_code == 200, response.content
+    assert (response.json()["time_saved_minutes"], response.json()["time_saved_minutes_override"]) == (5, 9)
+    rows = {row.organization_name: row for row in usage_for_month(month="2026-11")}
+    assert rows["Contoso"].time_saved_minutes == 2 * 9
+    assert AuditLog.objects.filter(action="workflow.update", resource_id="saver").exists()
+    assert admin.patch("/api/workflows/saver", {"time_saved_minutes": None}, format="json").status_code == 200
+    assert usage_for_month(month="2026-11")[0].time_saved_minutes == 2 * 5
+    assert admin.patch("/api/workflows/saver", {"time_saved_minutes": -1}, format="json").status_code == 400
+    assert admin.patch("/api/workflows/saver", {}, format="json").status_code == 400

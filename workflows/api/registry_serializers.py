@@ -24,6 +24,8 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "retry_policy",
             "max_concurrency",
             "max_concurrency_override",
+            "time_saved_minutes",
+            "time_saved_minutes_override",
             "source_path",
             "source_hash",
             "is_available",
@@ -54,12 +56,27 @@ class DataProviderSerializer(serializers.ModelSerializer):
 
 
 class WorkflowLimitsSerializer(serializers.Serializer):
+    """An administrator's overrides; send one or both. Discovery keeps them."""
+
     max_concurrency = serializers.IntegerField(
         min_value=1,
         max_value=100000,
         allow_null=True,
+        required=False,
         help_text="Runs admitted at once across organizations; null = the @workflow declaration.",
     )
+    time_saved_minutes = serializers.IntegerField(
+        min_value=0,
+        max_value=100000,
+        allow_null=True,
+        required=False,
+        help_text="Minutes one successful run saves (usage, DESIGN §20); null = the @workflow declaration.",
+    )
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Send max_concurrency and/or time_saved_minutes.")
+        return attrs
 
 
 class WorkflowExecuteSerializer(serializers.Serializer):

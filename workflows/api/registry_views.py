@@ -80,10 +80,12 @@ class WorkflowViewSet(_RegistryViewSet):
         return super().get_throttles()
 
     @extend_schema(
-        summary="Set a workflow's concurrency limit",
+        summary="Set a workflow's concurrency limit and time saved per run",
         description=(
             "`max_concurrency`: runs of this workflow admitted at once across organizations; it overrides the "
-            "`@workflow(max_concurrency=...)` declaration (null = use the declaration). Discovery keeps it."
+            "`@workflow(max_concurrency=...)` declaration (null = use the declaration). `time_saved_minutes`: "
+            "the minutes one successful run saves, for usage reports; it overrides "
+            "`@workflow(time_saved_minutes=...)` (null = use the declaration). Discovery keeps both."
         ),
         request=WorkflowLimitsSerializer,
         responses={200: WorkflowSerializer, 400: error("Invalid value"), 404: error("Unknown workflow"), **ERRORS},
@@ -92,9 +94,14 @@ class WorkflowViewSet(_RegistryViewSet):
         workflow = self.get_object()
         serializer = WorkflowLimitsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        workflow = workflow_services.workflow_limits_update(
-            workflow=workflow, user=request.user, max_concurrency=serializer.validated_data["max_concurrency"]
-        )
+        if "max_concurrency" in serializer.validated_data:
+            workflow = workflow_services.workflow_limits_update(
+                workflow=workflow, user=request.user, max_concurrency=serializer.validated_data["max_concurrency"]
+            )
+        if "time_saved_minutes" in serializer.validated_data:
+            workflow = workflow_services.workflow_time_saved_update(
+                workflow=workflow, user=request.user, minutes=serializer.validated_data["time_saved_minutes"]
+            )
         return Response(WorkflowSerializer(workflow).data)
 
     @extend_schema(
