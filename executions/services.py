@@ -145,6 +145,7 @@ def execution_start(
     mode: str | None = None,
     idempotency: Idempotency | None = None,
     run_at: datetime.datetime | None = None,
+    schedule=None,
     parent_execution=None,
 ) -> StartedExecution:
     """The one way to start a run (execute, form submit, webhook, schedule, rerun, `run_workflow`).
@@ -198,6 +199,7 @@ def execution_start(
             executed_by=user if getattr(user, "is_authenticated", False) else None,
             executed_by_name=executed_by_name,
             rerun_of=rerun_of,
+            schedule=schedule,
             parent_execution=parent_execution,
             idempotency_key=idempotency.key_hash if idempotency else "",
         )

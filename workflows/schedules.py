@@ -1,4 +1,11 @@
-"""Workflow schedules on django-celery-beat (DESIGN §11).
+"""Workflow schedules on django-celery-beat (DESIGN §11, §15).
+
+Schedules are rows (`Schedule`): per organization or GLOBAL, with a target (`organization`, `global`,
+`each_organization`: one run per active organization at every tick), parameters, an overlap policy.
+Beat integration (decision): one `PeriodicTask` per schedule row, each sending the one tick task
+`workflows.run_scheduled_workflow`; a workflow's default schedule (from `@workflow(schedule=...)`) keeps its
+beat entry `workflow:<name>` (kwargs `workflow_name`), every other schedule has `schedule:<id>` (kwargs
+`schedule_id`). Beat keeps evaluating cron and time zones; the database keeps deciding what runs.
 
 Discovery calls `schedule_sync()`: every `Workflow` with a `schedule` gets one `PeriodicTask`
 named `workflow:<name>` (a `CrontabSchedule` in the workflow's timezone) that sends
@@ -26,11 +33,13 @@ from rest_framework import exceptions
 
 import audit
 import audit.services
-from workflows.models import OverlapPolicy, ScheduleTick, TickOutcome, Workflow
+from workflows.models import OverlapPolicy, Schedule, ScheduleTarget, ScheduleTick, TickOutcome, Workflow
 
 logger = logging.getLogger(__name__)
 
 PERIODIC_TASK_PREFIX = "workflow:"
+ROW_TASK_PREFIX = "schedule:"
+ROW_DESCRIPTION = "Schedule {id} of workflow {name}; managed by Bifrost (/api/schedules)."
 TICK_TASK_NAME = "workflows.run_scheduled_workflow"
 SCHEDULER_NAME = "system:scheduler"
 MANAGED_DESCRIPTION = "Schedule of workflow {name}; managed by discovery. Pause it here or through the API."
@@ -226,56 +235,142 @@ def schedule_sync(*, workflow_names: list[str] | None = None) -> dict:
         tasks = tasks.filter(name__in=[periodic_task_name(n) for n in workflow_names])
     existing = {task.name: task for task in tasks}
     for workflow in workflows:
-        _sync_one(workflow, existing.pop(periodic_task_name(workflow.name), None), counts)
+        task = _sync_one(workflow, existing.pop(periodic_task_name(workflow.name), None), counts)
+        default_schedule_sync(workflow, task)
     if workflow_names is None:
         for task in existing.values():  # the workflow row itself is gone
             if _disable(task, "the workflow no longer exists."):
                 counts["disabled"] += 1
+    rows = Schedule.objects.filter(is_default=False).select_related("workflow")
+    if workflow_names is not None:
+        rows = rows.filter(workflow__name__in=workflow_names)
+    for row in rows:
+        row_task_sync(row)
     logger.info("schedule sync: %s", counts)
     return counts
+
+
+def default_schedule_sync(workflow: Workflow, task) -> Schedule | None:
+    """The workflow's GLOBAL default schedule row, mirroring its decorator and its beat entry."""
+    row = Schedule.objects.filter(workflow=workflow, is_default=True).first()
+    if row is None and not workflow.schedule:
+        return None
+    values = {
+        "cron": workflow.schedule or (row.cron if row else ""),
+        "timezone": workflow.schedule_timezone or "UTC",
+        "overlap_policy": workflow.schedule_overlap,
+        "enabled": bool(task is not None and task.enabled),
+    }
+    if values["enabled"]:
+        values["next_run_at"] = _next_run(values["cron"], values["timezone"])
+    if row is None:
+        return Schedule.objects.create(workflow=workflow, is_default=True, target=ScheduleTarget.GLOBAL, **values)
+    if any(getattr(row, name) != value for name, value in values.items()):
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.save()
+    return row
+
+
+def _next_run(cron: str, tz_name: str) -> dt.datetime | None:
+    try:
+        return next_runs(cron, zoneinfo.ZoneInfo(tz_name or "UTC"), count=1)[0]
+    except Exception:
+        return None
+
+
+def row_task_name(schedule: Schedule) -> str:
+    return f"{ROW_TASK_PREFIX}{schedule.id}"
+
+
+def row_task_sync(schedule: Schedule):
+    """Create or update the beat entry of a non-default schedule (enabled while the row is enabled and its
+    workflow available)."""
+    from django_celery_beat.models import PeriodicTask
+
+    crontab = _crontab_for(schedule.cron, schedule.timezone)
+    enabled = schedule.enabled and schedule.workflow.is_available
+    task, _ = PeriodicTask.objects.update_or_create(
+        name=row_task_name(schedule),
+        defaults={
+            "task": TICK_TASK_NAME,
+            "crontab": crontab,
+            "interval": None,
+            "kwargs": json.dumps({"schedule_id": str(schedule.id)}),
+            "description": ROW_DESCRIPTION.format(id=schedule.id, name=schedule.workflow.name),
+            "enabled": enabled,
+        },
+    )
+    next_run_at = _next_run(schedule.cron, schedule.timezone) if enabled else None
+    if schedule.next_run_at != next_run_at:
+        Schedule.objects.filter(id=schedule.id).update(next_run_at=next_run_at)
+        schedule.next_run_at = next_run_at
+    return task
 
 
 # --- ticks ------------------------------------------------------------------------------------
 
 
-def tick_time(*, workflow_name: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    """The tick beat meant: the crontab's last due time at or before now (truncated to the minute)."""
+def default_schedule(workflow_name: str) -> Schedule | None:
+    return Schedule.objects.filter(workflow__name=workflow_name, is_default=True).select_related("workflow").first()
+
+
+def tick_time(*, workflow_name: str, now: dt.datetime | None = None, schedule: Schedule | None = None):
+    """The tick beat meant: the cron's last due time at or before now (truncated to the minute)."""
     from django_celery_beat.models import PeriodicTask
 
     now = now or timezone.now()
-    task = PeriodicTask.objects.select_related("crontab").filter(name=periodic_task_name(workflow_name)).first()
-    if task is not None and task.crontab is not None:
-        c = task.crontab
-        expression = f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
-        tz = zoneinfo.ZoneInfo(str(c.timezone))
+    if schedule is not None and not schedule.is_default:
+        expression, tz = schedule.cron, zoneinfo.ZoneInfo(schedule.timezone or "UTC")
     else:
-        workflow = Workflow.objects.filter(name=workflow_name).only("schedule", "schedule_timezone").first()
-        if workflow is None or not workflow.schedule:
-            return None
-        expression, tz = workflow.schedule, zoneinfo.ZoneInfo(workflow.schedule_timezone or "UTC")
+        task = PeriodicTask.objects.select_related("crontab").filter(name=periodic_task_name(workflow_name)).first()
+        if task is not None and task.crontab is not None:
+            c = task.crontab
+            expression = f"{c.minute} {c.hour} {c.day_of_month} {c.month_of_year} {c.day_of_week}"
+            tz = zoneinfo.ZoneInfo(str(c.timezone))
+        else:
+            workflow = Workflow.objects.filter(name=workflow_name).only("schedule", "schedule_timezone").first()
+            if workflow is None or not workflow.schedule:
+                return None
+            expression, tz = workflow.schedule, zoneinfo.ZoneInfo(workflow.schedule_timezone or "UTC")
     due = previous_run(expression, tz, before=now + CLOCK_SKEW)
     return due.replace(second=0, microsecond=0).astimezone(dt.UTC)
 
 
-def tick_claim(*, workflow_name: str, scheduled_for: dt.datetime) -> ScheduleTick | None:
-    """Claim a tick; None when it was claimed already (a second beat, a redelivered message)."""
+def tick_claim(
+    *, workflow_name: str, scheduled_for: dt.datetime, schedule: Schedule | None = None, organization=None
+) -> ScheduleTick | None:
+    """Claim a tick (of one organization, for a fan-out); None when it was claimed already (a second beat,
+    a redelivered message). Without `schedule`, the workflow's default schedule."""
+    if schedule is None:
+        schedule = default_schedule(workflow_name)
     try:
         with transaction.atomic():
-            return ScheduleTick.objects.create(workflow_name=workflow_name, scheduled_for=scheduled_for)
+            return ScheduleTick.objects.create(
+                workflow_name=workflow_name, scheduled_for=scheduled_for, schedule=schedule, organization=organization
+            )
     except IntegrityError:
         return None
 
 
 def previous_unfinished_execution(workflow_name: str, *, before: ScheduleTick):
-    """The execution of this schedule's latest started tick, when it has not finished."""
+    """The execution of this schedule's (and organization's) latest started tick, when it has not finished."""
+    from django.db.models import Q
+
     from executions.models import Execution
 
+    ticks = ScheduleTick.objects.filter(
+        workflow_name=workflow_name,
+        organization=before.organization_id,
+        outcome=TickOutcome.STARTED,
+        execution__isnull=False,
+    )
+    if before.schedule_id is not None and before.schedule.is_default:
+        ticks = ticks.filter(Q(schedule=before.schedule_id) | Q(schedule__isnull=True))  # ticks before §15
+    else:
+        ticks = ticks.filter(schedule=before.schedule_id)
     previous = (
-        ScheduleTick.objects.filter(workflow_name=workflow_name, outcome=TickOutcome.STARTED, execution__isnull=False)
-        .exclude(id=before.id)
-        .order_by("-scheduled_for")
-        .values_list("execution_id", flat=True)
-        .first()
+        ticks.exclude(id=before.id).order_by("-scheduled_for").values_list("execution_id", flat=True).first()
     )
     if previous is None:
         return None
@@ -293,50 +388,112 @@ def _record(tick: ScheduleTick, outcome: str, detail: str = "", execution=None) 
         "workflow_name": tick.workflow_name,
         "scheduled_for": tick.scheduled_for.isoformat(),
         "execution_id": str(execution.id) if execution is not None else None,
+        "organization_id": str(tick.organization_id) if tick.organization_id else None,
         "detail": detail,
     }
 
 
-def schedule_tick_run(
-    *, workflow_name: str, now: dt.datetime | None = None, scheduled_for: dt.datetime | None = None
-) -> dict:
-    """Handle one beat tick: claim it, apply the overlap policy, start the execution."""
-    scheduled_for = scheduled_for or tick_time(workflow_name=workflow_name, now=now)
-    if scheduled_for is None:
-        logger.warning("tick for %s ignored: no such scheduled workflow", workflow_name)
-        return {"outcome": "ignored", "workflow_name": workflow_name, "detail": "no such scheduled workflow"}
-    tick = tick_claim(workflow_name=workflow_name, scheduled_for=scheduled_for)
+def _targets(schedule: Schedule | None) -> list:
+    """The organizations one tick runs in (None = GLOBAL)."""
+    if schedule is None or schedule.target == ScheduleTarget.GLOBAL:
+        return [None]
+    if schedule.target == ScheduleTarget.ORGANIZATION:
+        return [schedule.organization]
+    from orgs.models import Organization
+
+    return list(Organization.objects.filter(is_active=True).order_by("name", "id"))
+
+
+def _tick_one(workflow: Workflow, schedule: Schedule | None, scheduled_for: dt.datetime, organization) -> dict:
+    tick = tick_claim(
+        workflow_name=workflow.name, scheduled_for=scheduled_for, schedule=schedule, organization=organization
+    )
     if tick is None:
-        logger.info("tick %s %s already claimed; nothing to do", workflow_name, scheduled_for)
-        return {"outcome": "duplicate", "workflow_name": workflow_name, "scheduled_for": scheduled_for.isoformat()}
-
-    workflow = Workflow.objects.filter(name=workflow_name).first()
-    if workflow is None or not workflow.is_available or not workflow.schedule:
-        return _record(tick, TickOutcome.SKIPPED_UNAVAILABLE, "The workflow is unavailable or has no schedule.")
-    if workflow.schedule_overlap == OverlapPolicy.SKIP:
-        running = previous_unfinished_execution(workflow_name, before=tick)
+        logger.info("tick %s %s already claimed; nothing to do", workflow.name, scheduled_for)
+        return {"outcome": "duplicate", "workflow_name": workflow.name, "scheduled_for": scheduled_for.isoformat()}
+    overlap = schedule.overlap_policy if schedule is not None else workflow.schedule_overlap
+    if overlap == OverlapPolicy.SKIP:
+        running = previous_unfinished_execution(workflow.name, before=tick)
         if running is not None:
-            return _record(
-                tick,
-                TickOutcome.SKIPPED_OVERLAP,
-                f"The previous run {running.id} is still {running.status}.",
-                execution=None,
-            )
+            detail = f"The previous run {running.id} is still {running.status}."
+            return _record(tick, TickOutcome.SKIPPED_OVERLAP, detail)
 
+    from executions.admission import QuotaExceeded
     from executions.services import execution_start
 
     try:
         started = execution_start(
-            workflow_name=workflow_name,
-            parameters={},
+            workflow_name=workflow.name,
+            parameters=dict(schedule.parameters or {}) if schedule is not None else {},
             trigger="schedule",
-            organization=None,
+            organization=organization,
             user=None,
             executed_by_name=SCHEDULER_NAME,
+            schedule=schedule,
         )
+    except QuotaExceeded as exc:
+        return _record(tick, TickOutcome.SKIPPED_QUOTA, str(exc.detail))
     except exceptions.APIException as exc:
         return _record(tick, TickOutcome.SKIPPED_UNAVAILABLE, f"Could not start: {exc.detail}")
     return _record(tick, TickOutcome.STARTED, execution=started.execution)
+
+
+def schedule_tick_run(
+    *,
+    workflow_name: str | None = None,
+    schedule_id=None,
+    now: dt.datetime | None = None,
+    scheduled_for: dt.datetime | None = None,
+) -> dict:
+    """Handle one beat tick of a schedule (by id, or a workflow's default): claim it once per organization it
+    runs in, apply the overlap policy, start each run through admission. An `each_organization` tick fans out
+    one run per active organization; a quota used up is recorded as a skipped tick."""
+    schedule = None
+    if schedule_id is not None:
+        schedule = Schedule.objects.select_related("workflow", "organization").filter(id=schedule_id).first()
+        if schedule is None:
+            logger.warning("tick for schedule %s ignored: no such schedule", schedule_id)
+            return {"outcome": "ignored", "schedule_id": str(schedule_id), "detail": "no such schedule"}
+        workflow_name = schedule.workflow.name
+    elif workflow_name is not None:
+        schedule = default_schedule(workflow_name)
+    scheduled_for = scheduled_for or tick_time(workflow_name=workflow_name, now=now, schedule=schedule)
+    if scheduled_for is None:
+        logger.warning("tick for %s ignored: no such scheduled workflow", workflow_name)
+        return {"outcome": "ignored", "workflow_name": workflow_name, "detail": "no such scheduled workflow"}
+
+    workflow = Workflow.objects.filter(name=workflow_name).first()
+    unavailable = (
+        workflow is None
+        or not workflow.is_available
+        or (schedule is None and not workflow.schedule)
+        or (schedule is not None and schedule.is_default and not workflow.schedule)
+    )
+    if unavailable:
+        tick = tick_claim(workflow_name=workflow_name, scheduled_for=scheduled_for, schedule=schedule)
+        if tick is None:
+            return {"outcome": "duplicate", "workflow_name": workflow_name, "scheduled_for": scheduled_for.isoformat()}
+        return _record(tick, TickOutcome.SKIPPED_UNAVAILABLE, "The workflow is unavailable or has no schedule.")
+
+    results = [_tick_one(workflow, schedule, scheduled_for, organization) for organization in _targets(schedule)]
+    if schedule is not None:
+        Schedule.objects.filter(id=schedule.id).update(
+            last_run_at=scheduled_for,
+            next_run_at=_next_run(schedule.cron, schedule.timezone) if schedule.enabled else None,
+        )
+    if schedule is not None and schedule.target == ScheduleTarget.EACH_ORGANIZATION:
+        outcomes: dict[str, int] = {}
+        for result in results:
+            outcomes[result["outcome"]] = outcomes.get(result["outcome"], 0) + 1
+        return {
+            "outcome": "fan_out",
+            "workflow_name": workflow_name,
+            "schedule_id": str(schedule.id),
+            "scheduled_for": scheduled_for.isoformat(),
+            "organizations": len(results),
+            "outcomes": outcomes,
+        }
+    return results[0]
 
 
 # --- admin/API operations ---------------------------------------------------------------------
@@ -373,6 +530,7 @@ def schedule_update(*, workflow_name: str, enabled: bool | None = None, timezone
         task.enabled = enabled
         task.description = MANAGED_DESCRIPTION.format(name=workflow.name)
         task.save()
+    default_schedule_sync(workflow, task)
     after = {"enabled": task.enabled, "timezone": workflow.schedule_timezone}
     audit.record(
         action="schedule.update",
@@ -395,12 +553,143 @@ def schedule_trigger(*, workflow_name: str, user, organization=None, parameters:
         organization=organization,
         user=user,
         executed_by_name=getattr(user, "email", None),
+        schedule=default_schedule(workflow.name),
     )
     audit.record(
         action="schedule.trigger",
         resource_type="schedule",
         resource_id=workflow.name,
         organization=organization,
+        changes={"after": {"execution_id": str(started.execution.id)}},
+    )
+    return started
+
+
+# --- schedules as rows (/api/schedules, DESIGN §15) --------------------------------------------------
+
+ROW_FIELDS = ("cron", "timezone", "parameters", "overlap_policy", "enabled", "description", "target")
+DEFAULT_EDITABLE = {"enabled", "timezone"}
+
+
+def _validate_row(*, workflow: Workflow, values: dict, organization) -> dict:
+    """Normalised values of a schedule row, or a 400 naming each bad field."""
+    from bifrost.errors import ParameterValidationError
+    from bifrost.params import coerce_parameters
+
+    values = dict(values)
+    if "cron" in values:
+        try:
+            values["cron"] = " ".join(cron_fields(values["cron"]))
+        except exceptions.ValidationError as exc:
+            raise exceptions.ValidationError({"cron": exc.detail["expression"]}) from None
+    if "timezone" in values:
+        timezone_validate(values["timezone"])
+    if "parameters" in values:
+        try:
+            values["parameters"] = coerce_parameters(workflow.parameters, values["parameters"] or {})
+        except ParameterValidationError as exc:
+            raise exceptions.ValidationError({"parameters": exc.errors}) from None
+    target = values.get("target")
+    if target == ScheduleTarget.ORGANIZATION and organization is None:
+        raise exceptions.ValidationError(
+            {"target": ["An organization schedule needs an organization (X-Organization-Id or organization_id)."]}
+        )
+    if target in (ScheduleTarget.GLOBAL, ScheduleTarget.EACH_ORGANIZATION) and organization is not None:
+        raise exceptions.ValidationError({"target": [f"A {target} schedule is created in GLOBAL scope."]})
+    return values
+
+
+@transaction.atomic
+def schedule_create(*, workflow_name: str, organization, values: dict, user) -> Schedule:
+    workflow = Workflow.objects.filter(name=workflow_name).first()
+    if workflow is None:
+        raise exceptions.ValidationError({"workflow": [f"No workflow named {workflow_name!r}."]})
+    values = {"parameters": {}, **values}
+    values.setdefault("target", ScheduleTarget.ORGANIZATION if organization is not None else ScheduleTarget.GLOBAL)
+    values = _validate_row(workflow=workflow, values=values, organization=organization)
+    row = Schedule.objects.create(workflow=workflow, organization=organization, created_by=user, **values)
+    row_task_sync(row)
+    audit.record(
+        action="schedule.create",
+        resource_type="schedule",
+        resource_id=row.id,
+        organization=organization,
+        changes={"after": {"workflow": workflow.name, **{k: getattr(row, k) for k in ROW_FIELDS}}},
+    )
+    return row
+
+
+@transaction.atomic
+def schedule_row_update(*, schedule: Schedule, values: dict, user) -> Schedule:
+    """Change a schedule. A workflow's default schedule takes only `enabled` and `timezone` (the rest is its
+    decorator's)."""
+    if schedule.is_default:
+        fixed = sorted(set(values) - DEFAULT_EDITABLE)
+        if fixed:
+            message = "The default schedule follows @workflow(schedule=...); add a schedule instead."
+            raise exceptions.ValidationError({name: [message] for name in fixed})
+        schedule_update(
+            workflow_name=schedule.workflow.name, enabled=values.get("enabled"), timezone_name=values.get("timezone")
+        )
+        schedule.refresh_from_db()
+        return schedule
+    values = _validate_row(
+        workflow=schedule.workflow, values={"target": schedule.target, **values}, organization=schedule.organization
+    )
+    before = {k: getattr(schedule, k) for k in ROW_FIELDS}
+    for name, value in values.items():
+        setattr(schedule, name, value)
+    schedule.save()
+    row_task_sync(schedule)
+    audit.record(
+        action="schedule.update",
+        resource_type="schedule",
+        resource_id=schedule.id,
+        organization=schedule.organization,
+        changes=audit.services.diff(before, {k: getattr(schedule, k) for k in ROW_FIELDS}),
+    )
+    return schedule
+
+
+@transaction.atomic
+def schedule_delete(*, schedule: Schedule, user) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    from bifrost_site.api.errors import ConflictError
+
+    if schedule.is_default:
+        raise ConflictError("A workflow's default schedule comes from @workflow(schedule=...); pause it instead.")
+    PeriodicTask.objects.filter(name=row_task_name(schedule)).delete()
+    audit.record(
+        action="schedule.delete",
+        resource_type="schedule",
+        resource_id=schedule.id,
+        organization=schedule.organization,
+        changes={"before": {"workflow": schedule.workflow.name, "cron": schedule.cron}},
+    )
+    schedule.delete()
+
+
+def schedule_row_trigger(*, schedule: Schedule, user, organization=None):
+    """Run a schedule's workflow now with its parameters, as the admin who asked (trigger=manual): in the
+    schedule's organization, else in the caller's scope."""
+    from executions.services import execution_start
+
+    where = schedule.organization if schedule.target == ScheduleTarget.ORGANIZATION else organization
+    started = execution_start(
+        workflow_name=schedule.workflow.name,
+        parameters=dict(schedule.parameters or {}),
+        trigger="manual",
+        organization=where,
+        user=user,
+        executed_by_name=getattr(user, "email", None),
+        schedule=schedule,
+    )
+    audit.record(
+        action="schedule.trigger",
+        resource_type="schedule",
+        resource_id=schedule.id,
+        organization=where,
         changes={"after": {"execution_id": str(started.execution.id)}},
     )
     return started

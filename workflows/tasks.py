@@ -16,14 +16,17 @@ def discover_workflows_task(job_id: str | None = None) -> dict:
 
 
 @shared_task(name="workflows.run_scheduled_workflow", acks_late=True, reject_on_worker_lost=True)
-def run_scheduled_workflow_task(workflow_name: str, scheduled_for: str | None = None) -> dict:
-    """One beat tick. The tick is claimed in the database, so a redelivery or a second beat does nothing."""
+def run_scheduled_workflow_task(
+    workflow_name: str | None = None, scheduled_for: str | None = None, schedule_id: str | None = None
+) -> dict:
+    """One beat tick of a schedule (`schedule_id`, or a workflow's default schedule by `workflow_name`). The tick
+    is claimed in the database, so a redelivery or a second beat does nothing."""
     import datetime as dt
 
     from workflows.schedules import schedule_tick_run
 
     when = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
-    return schedule_tick_run(workflow_name=workflow_name, scheduled_for=when)
+    return schedule_tick_run(workflow_name=workflow_name, schedule_id=schedule_id, scheduled_for=when)
 
 
 @shared_task(name="workflows.git_sync", acks_late=True, reject_on_worker_lost=True)

@@ -35,6 +35,7 @@ class ExecutionListSerializer(serializers.ModelSerializer):
             "rerun_of_id",
             "waiting_reason",
             "scheduled_for",
+            "schedule_id",
             "created_at",
             "started_at",
             "completed_at",

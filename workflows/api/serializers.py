@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from workflows.keys import masked_key
-from workflows.models import JobStatus, JobType, WorkflowKey, WorkspaceJob, WorkspaceJobLog
+from workflows.models import JobStatus, JobType, Schedule, WorkflowKey, WorkspaceJob, WorkspaceJobLog
 
 
 # --- schedules ---
@@ -34,6 +34,64 @@ class ScheduleSerializer(serializers.Serializer):
         if w.last_execution_id is None:
             return None
         return {"time": w.last_execution_at, "execution_id": w.last_execution_id, "status": w.last_execution_status}
+
+
+class ScheduleRowSerializer(serializers.ModelSerializer):
+    """A schedule (DESIGN §15). `organization_id` null = GLOBAL; `target` says where each tick runs."""
+
+    workflow = serializers.CharField(source="workflow.name")
+    organization_id = serializers.UUIDField(read_only=True, allow_null=True)
+    human_readable = serializers.SerializerMethodField()
+    is_available = serializers.BooleanField(source="workflow.is_available", read_only=True)
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "workflow",
+            "organization_id",
+            "target",
+            "cron",
+            "timezone",
+            "human_readable",
+            "parameters",
+            "overlap_policy",
+            "enabled",
+            "is_default",
+            "description",
+            "is_available",
+            "last_run_at",
+            "next_run_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_human_readable(self, schedule) -> str:
+        from workflows.schedules import human_readable
+
+        return human_readable(schedule.cron)
+
+
+class ScheduleWriteSerializer(serializers.Serializer):
+    """Create (workflow and cron required) or change a schedule; the service validates cron, time zone and
+    parameters against the workflow's parameters."""
+
+    workflow = serializers.CharField(max_length=200, required=False)
+    organization_id = serializers.UUIDField(
+        required=False, allow_null=True, help_text="GLOBAL scope only: create the schedule in this organization."
+    )
+    target = serializers.ChoiceField(
+        choices=["organization", "global", "each_organization"],
+        required=False,
+        help_text="Default: `organization` in an organization scope, `global` in GLOBAL scope.",
+    )
+    cron = serializers.CharField(max_length=120, required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    parameters = serializers.DictField(required=False)
+    overlap_policy = serializers.ChoiceField(choices=["skip", "allow"], required=False)
+    enabled = serializers.BooleanField(required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
 class ScheduleUpdateSerializer(serializers.Serializer):

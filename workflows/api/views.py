@@ -3,12 +3,12 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, permissions, status
-from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import audit
 from bifrost_site.api.docs import ERROR
+from bifrost_site.api.errors import ConflictError
 from bifrost_site.api.throttling import ResilientScopedRateThrottle, RunRateThrottle
 from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
 from executions.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
@@ -16,8 +16,8 @@ from executions.idempotency import idempotency_from_request
 from executions.presenters import RUN_RESPONSES, started_run_response
 from workflows import git_sync, keys, packages, schedules, selectors
 from workflows.api import serializers as s
-from workflows.filtersets import WorkflowKeyFilterSet
-from workflows.models import Workflow
+from workflows.filtersets import ScheduleFilterSet, WorkflowKeyFilterSet
+from workflows.models import Schedule, Workflow
 
 EXECUTION_RESPONSES = RUN_RESPONSES
 ENDPOINT_ERRORS = dict.fromkeys((400, 401, 404, 405, 409, 422, 429), ERROR)
@@ -31,56 +31,102 @@ class PlatformResourceMixin:
         return queryset
 
 
-@extend_schema(tags=["schedules"])
-class ScheduleViewSet(PlatformResourceMixin, mixins.ListModelMixin, BifrostGenericViewSet):
-    lookup_field = "name"
-    lookup_url_kwarg = "workflow"
-    lookup_value_regex = "[a-z0-9_]+"
-    serializer_class = s.ScheduleSerializer
-    filter_backends: list = []
-
-    def get_queryset(self):
-        return selectors.scheduled_workflows()
+class TriggerThrottleMixin:
+    """`trigger` starts a run: throttled per user like execute (`RUN_RATE_PER_USER`). Set here because
+    `@action(throttle_classes=…)` is not applied to hand-routed views."""
 
     def get_throttles(self):
-        if self.action == "trigger":  # `@action(throttle_classes=…)` is not applied to hand-routed views
+        if self.action == "trigger":
             return [RunRateThrottle()]
         return super().get_throttles()
 
-    @extend_schema(summary="Scheduled workflows with next/last run", responses={200: s.ScheduleSerializer(many=True)})
-    def list(self, request, *args, **kwargs):
-        page = self.paginate_queryset(self.get_queryset())
-        views = selectors.schedule_views(page)
-        return self.get_paginated_response(s.ScheduleSerializer(views, many=True).data)
 
-    def _one(self, name):
-        workflow = selectors.scheduled_workflows().filter(name=name).first()
-        if workflow is None:
-            raise exceptions.NotFound(f"No scheduled workflow named {name!r}.")
-        return selectors.schedule_views([workflow])[0]
+@extend_schema(tags=["schedules"])
+class ScheduleViewSet(TriggerThrottleMixin, BifrostGenericViewSet):
+    """`/api/schedules`: schedules as rows (DESIGN §15). A GLOBAL admin sees every schedule (filter
+    `organization`); an organization scope sees its own. Creates land in the current scope."""
+
+    queryset = Schedule.objects.select_related("workflow")
+    serializer_class = s.ScheduleRowSerializer
+    filterset_class = ScheduleFilterSet
+    ordering_fields = ["created_at", "next_run_at"]
+    ordering = ["created_at", "id"]
+
+
+    @extend_schema(summary="List schedules", responses={200: s.ScheduleRowSerializer(many=True)})
+    def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.ScheduleRowSerializer(page, many=True).data)
 
     @extend_schema(
-        summary="Pause/resume a schedule or change its time zone",
-        request=s.ScheduleUpdateSerializer,
-        responses={200: s.ScheduleSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
+        summary="Add a schedule (workflow, cron; parameters are validated against the workflow's)",
+        request=s.ScheduleWriteSerializer,
+        responses={201: s.ScheduleRowSerializer, 400: ERROR, 404: ERROR},
     )
-    def partial_update(self, request, workflow=None):
-        serializer = s.ScheduleUpdateSerializer(data=request.data)
+    def create(self, request):
+        serializer = s.ScheduleWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        if not data:
-            raise exceptions.ValidationError({"non_field_errors": ["Send `enabled` and/or `timezone`."]})
-        schedules.schedule_update(
-            workflow_name=workflow, enabled=data.get("enabled"), timezone_name=data.get("timezone")
+        data = dict(serializer.validated_data)
+        missing = [name for name in ("workflow", "cron") if name not in data]
+        if missing:
+            raise exceptions.ValidationError(dict.fromkeys(missing, ["This field is required."]))
+        organization = self.scope_organization
+        organization_id = data.pop("organization_id", None)
+        if organization_id is not None:
+            from orgs.models import Organization
+
+            if organization is not None and organization.id != organization_id:
+                raise exceptions.ValidationError({"organization_id": ["Use your scope's organization."]})
+            organization = Organization.objects.for_scope(self.scope).filter(id=organization_id).first()
+            if organization is None:
+                raise exceptions.ValidationError({"organization_id": ["No such organization."]})
+        row = schedules.schedule_create(
+            workflow_name=data.pop("workflow"), organization=organization, values=data, user=request.user
         )
-        return Response(s.ScheduleSerializer(self._one(workflow)).data)
+        return Response(s.ScheduleRowSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Get a schedule", responses={200: s.ScheduleRowSerializer, 404: ERROR})
+    def retrieve(self, request, pk=None):
+        return Response(s.ScheduleRowSerializer(self.get_object()).data)
+
+    @extend_schema(
+        summary="Change a schedule (a workflow's default schedule: only enabled and timezone)",
+        request=s.ScheduleWriteSerializer,
+        responses={200: s.ScheduleRowSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
+    )
+    def partial_update(self, request, pk=None):
+        schedule = self.get_object()
+        serializer = s.ScheduleWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        for fixed in ("workflow", "organization_id", "target"):
+            if fixed in data:
+                raise exceptions.ValidationError({fixed: ["Cannot be changed; add another schedule."]})
+        row = schedules.schedule_row_update(schedule=schedule, values=data, user=request.user)
+        return Response(s.ScheduleRowSerializer(row).data)
+
+    @extend_schema(summary="Delete a schedule", responses={204: None, 404: ERROR, 409: ERROR})
+    def destroy(self, request, pk=None):
+        schedules.schedule_delete(schedule=self.get_object(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Run a schedule's workflow now with its parameters (trigger=manual, by you)",
+        request=None,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 404: ERROR, 409: ERROR, 429: ERROR, 503: ERROR},
+    )
+    def trigger(self, request, pk=None):
+        started = schedules.schedule_row_trigger(
+            schedule=self.get_object(), user=request.user, organization=self.scope_organization
+        )
+        return started_run_response(started, request=request)
 
     @extend_schema(
         summary="Check a cron expression: text, next 5 runs, short-interval warning",
         request=s.ScheduleValidateSerializer,
         responses={200: s.ScheduleValidationSerializer, 400: ERROR},
     )
-    @action(detail=False, methods=["post"])
     def validate(self, request):
         serializer = s.ScheduleValidateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -101,12 +147,61 @@ class ScheduleViewSet(PlatformResourceMixin, mixins.ListModelMixin, BifrostGener
             ).data
         )
 
+
+@extend_schema(tags=["schedules"], deprecated=True)
+class WorkflowScheduleViewSet(TriggerThrottleMixin, PlatformResourceMixin, BifrostGenericViewSet):
+    """Deprecated: `/api/schedules/{workflow}` answers for the workflow's default schedule (DESIGN §15);
+    use `/api/schedules/{id}`."""
+
+    lookup_field = "name"
+    lookup_url_kwarg = "workflow"
+    lookup_value_regex = "[a-z0-9_]+"
+    serializer_class = s.ScheduleSerializer
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return selectors.scheduled_workflows()
+
+
+    def _one(self, name):
+        workflow = selectors.scheduled_workflows().filter(name=name).first()
+        if workflow is None:
+            raise exceptions.NotFound(f"No scheduled workflow named {name!r}.")
+        return selectors.schedule_views([workflow])[0]
+
+    @extend_schema(summary="Deprecated: a workflow's default schedule", responses={200: s.ScheduleSerializer})
+    def retrieve(self, request, workflow=None):
+        return Response(s.ScheduleSerializer(self._one(workflow)).data)
+
     @extend_schema(
-        summary="Run a scheduled workflow now (trigger=manual, by you)",
-        request=s.ScheduleTriggerSerializer,
-        responses={**EXECUTION_RESPONSES, 400: ERROR, 404: ERROR, 409: ERROR, 503: ERROR},
+        summary="Deprecated: pause/resume a workflow's default schedule or change its time zone",
+        request=s.ScheduleUpdateSerializer,
+        responses={200: s.ScheduleSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
     )
-    @action(detail=True, methods=["post"])
+    def partial_update(self, request, workflow=None):
+        serializer = s.ScheduleUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not data:
+            raise exceptions.ValidationError({"non_field_errors": ["Send `enabled` and/or `timezone`."]})
+        schedules.schedule_update(
+            workflow_name=workflow, enabled=data.get("enabled"), timezone_name=data.get("timezone")
+        )
+        return Response(s.ScheduleSerializer(self._one(workflow)).data)
+
+    @extend_schema(
+        summary="Deprecated: a workflow's default schedule cannot be deleted (pause it instead)",
+        responses={404: ERROR, 409: ERROR},
+    )
+    def destroy(self, request, workflow=None):
+        self._one(workflow)
+        raise ConflictError("A workflow's default schedule comes from @workflow(schedule=...); pause it instead.")
+
+    @extend_schema(
+        summary="Deprecated: run a scheduled workflow now (trigger=manual, by you)",
+        request=s.ScheduleTriggerSerializer,
+        responses={**EXECUTION_RESPONSES, 400: ERROR, 404: ERROR, 409: ERROR, 429: ERROR, 503: ERROR},
+    )
     def trigger(self, request, workflow=None):
         serializer = s.ScheduleTriggerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

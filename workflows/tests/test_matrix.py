@@ -1,17 +1,17 @@
 """Tenancy/permission matrix for the platform's workflow resources (bifrost_site.testing.matrix).
 
-The workflow registry, data providers, schedules, workflow keys and the workspace (git, jobs,
-packages) belong to the platform, not to an organization (`PLATFORM`): every endpoint is for
+The workflow registry, data providers, the deprecated per-workflow schedule paths, workflow keys and the
+workspace (git, jobs, packages) belong to the platform, not to an organization (`PLATFORM`): every endpoint is for
 platform admins (anonymous 401, ORG users 403), every admin scope sees the same rows, and the list
-query counts are constant. `/api/endpoints/{workflow}` (workflow-key auth) is in test_keys.py.
+query counts are constant. Schedules as rows (DESIGN §15) are per organization (ACTIVITY).
+`/api/endpoints/{workflow}` (workflow-key auth) is in test_keys.py.
 """
 
 import uuid
 
 import pytest
 
-from bifrost_site.testing.matrix import PLATFORM, Extra, ResourceMatrix
-from executions.tests.factories import ExecutionFactory
+from bifrost_site.testing.matrix import ACTIVITY, PLATFORM, Extra, ResourceMatrix
 from workflows import schedules
 from workflows.tests.factories import DataProviderFactory, WorkflowFactory, WorkflowKeyFactory, WorkspaceJobFactory
 
@@ -65,14 +65,14 @@ class TestDataProviderMatrix(ResourceMatrix):
 
 
 class TestScheduleMatrix(ResourceMatrix):
+    """Schedules as rows (DESIGN §15): per organization or GLOBAL; a GLOBAL admin sees every one."""
+
     list_url = "/api/schedules"
     detail_url = "/api/schedules/{lookup}"
-    lookup = "name"
-    id_key = "workflow"
-    scope_mode = PLATFORM
-    list_methods = ("GET",)
-    detail_methods = ("PATCH",)
-    max_list_queries = 5  # + the page's periodic tasks
+    scope_mode = ACTIVITY
+    list_methods = ("GET", "POST")
+    detail_methods = ("GET", "PATCH", "DELETE")
+    max_list_queries = 4  # user, scope organization, count, rows (with their workflows)
     extras = (
         Extra(
             "/api/schedules/validate",
@@ -80,6 +80,39 @@ class TestScheduleMatrix(ResourceMatrix):
             detail=False,
             payload=lambda m, org: {"expression": "0 6 * * *", "timezone": "UTC"},
         ),
+        Extra(
+            "/api/schedules/{lookup}/trigger",
+            methods=("POST",),
+            created_organization_id=_execution_organization,
+        ),
+    )
+
+    def make(self, organization):
+        workflow = WorkflowFactory(execution_mode="async")
+        return schedules.schedule_create(
+            workflow_name=workflow.name,
+            organization=organization,
+            values={"cron": "0 6 * * *", "target": "organization" if organization else "global"},
+            user=None,
+        )
+
+    def create_payload(self, organization):
+        return {"workflow": WorkflowFactory(execution_mode="async").name, "cron": "0 7 * * *"}
+
+    def update_payload(self, obj):
+        return {"enabled": False}
+
+
+class TestWorkflowScheduleMatrix(ResourceMatrix):
+    """Deprecated `/api/schedules/{workflow}`: a workflow's default schedule (platform)."""
+
+    list_url = None
+    detail_url = "/api/schedules/{lookup}"
+    lookup = "name"
+    id_key = "workflow"
+    scope_mode = PLATFORM
+    detail_methods = ("GET", "PATCH", "DELETE")
+    extras = (
         Extra(
             "/api/schedules/{lookup}/trigger",
             methods=("POST",),
@@ -91,12 +124,6 @@ class TestScheduleMatrix(ResourceMatrix):
     def make(self, organization):
         workflow = WorkflowFactory(schedule="*/15 * * * *", execution_mode="async")
         schedules.schedule_sync()
-        return workflow
-
-    def make_list_row(self, organization):
-        # with scheduled runs: last run and run count must not be queried per schedule
-        workflow = self.make(organization)
-        ExecutionFactory(organization=organization, workflow_name=workflow.name, trigger="schedule")
         return workflow
 
     def result_id(self, obj):

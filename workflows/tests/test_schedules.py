@@ -302,7 +302,11 @@ def test_list_schedules(scheduled, admin_client):
     ExecutionFactory(workflow_name="nightly_report", trigger="manual", organization=None, executed_by=None)
     response = admin_client.get("/api/schedules")
     assert response.status_code == 200, response.content
-    [row] = response.json()["results"]
+    [listed] = response.json()["results"]  # the workflow's default schedule, as a row (DESIGN §15)
+    assert (listed["workflow"], listed["is_default"], listed["target"]) == ("nightly_report", True, "global")
+    assert listed["cron"] == "*/15 * * * *" and listed["next_run_at"] is not None
+    # the deprecated per-workflow path still answers with the old shape
+    row = admin_client.get("/api/schedules/nightly_report").json()
     assert row["workflow"] == "nightly_report"
     assert row["cron"] == "*/15 * * * *"
     assert row["timezone"] == "Europe/Amsterdam"
@@ -319,7 +323,7 @@ def test_admin_pause_is_reflected_by_the_api(scheduled, admin_client):
     task = task_for("nightly_report")
     task.enabled = False
     task.save()
-    [row] = admin_client.get("/api/schedules").json()["results"]
+    row = admin_client.get("/api/schedules/nightly_report").json()
     assert row["enabled"] is False
     assert row["next_run"] is None
 
