@@ -30,6 +30,7 @@ urlpatterns = [
     path("executions/", include("executions.urls")),
     path("", include("accounts.urls")),
     path("forms/", include("forms_app.urls")),
+    path("approvals/", include("approvals.urls")),
     path("", home, name="home"),
 ]
 

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from executions.models import ExecutionStatus
+from executions.selectors import DECISION_ERROR_TYPES
 
 GENERIC_ERROR = "An error occurred during execution"
 RUN_AT_MAX_AHEAD = datetime.timedelta(days=366)
@@ -65,7 +66,11 @@ def visible_error(execution, user) -> tuple[str | None, str | None]:
     """
     if not execution.error_type and not execution.error_message:
         return None, None
-    if execution.error_type == "UserError" or getattr(user, "is_platform_admin", False):
+    if (
+        execution.error_type == "UserError"
+        or execution.error_type in DECISION_ERROR_TYPES
+        or getattr(user, "is_platform_admin", False)
+    ):
         return execution.error_type or None, execution.error_message or None
     return None, GENERIC_ERROR
 

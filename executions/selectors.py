@@ -17,6 +17,9 @@ from executions.models import Execution, ExecutionLog, LogLevel
 ADMIN_ONLY_LEVELS = frozenset({LogLevel.DEBUG.value, LogLevel.TRACEBACK.value})
 USER_ERROR_TYPE = "UserError"
 GENERIC_ERROR_MESSAGE = "An error occurred during execution"
+# Errors Bifrost writes itself about a person's decision (approvals: who rejected and why, the expiry):
+# never exception text, so every user sees them as written.
+DECISION_ERROR_TYPES = frozenset({"Rejected", "Expired"})
 
 
 def _is_admin(scope) -> bool:
@@ -87,4 +90,6 @@ def execution_error_visible(execution, scope) -> tuple[str, str]:
         return "", ""
     if execution.error_type == USER_ERROR_TYPE:
         return execution.error_message, USER_ERROR_TYPE
+    if execution.error_type in DECISION_ERROR_TYPES:
+        return execution.error_message, execution.error_type
     return GENERIC_ERROR_MESSAGE, ""
