@@ -31,7 +31,7 @@ class TestWorkflowRegistryMatrix(ResourceMatrix):
     lookup = "name"
     scope_mode = PLATFORM
     list_methods = ("GET",)
-    detail_methods = ("GET",)
+    detail_methods = ("GET", "PATCH")  # PATCH: an administrator's max_concurrency (DESIGN §15)
     max_list_queries = 4  # user, scope organization, count, rows
     extras = (
         Extra(
@@ -50,6 +50,9 @@ class TestWorkflowRegistryMatrix(ResourceMatrix):
 
     def result_id(self, obj):
         return str(obj.id)
+
+    def update_payload(self, obj):
+        return {"max_concurrency": 3}
 
 
 class TestDataProviderMatrix(ResourceMatrix):
