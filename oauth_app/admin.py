@@ -1,5 +1,8 @@
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
 
 import audit
@@ -97,6 +100,7 @@ class OAuthConnectionAdmin(admin.ModelAdmin):
     autocomplete_fields = ["organization"]
     readonly_fields = ["status", "status_message", "token_expires_at", "last_refresh_at"]
     actions = ["refresh_now"]
+    change_form_template = "admin/oauth_app/oauthconnection/change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("token")
@@ -108,17 +112,75 @@ class OAuthConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refresh now (get a new token from the provider)")
     def refresh_now(self, request, queryset):
+        for connection in queryset:
+            self._refresh(request, connection)
+
+    def _refresh(self, request, connection) -> None:
         from bifrost_site.api.errors import ApplicationError
         from oauth_app.services import connection_refresh
 
-        for connection in queryset:
-            try:
-                connection_refresh(connection=connection)
-                self.message_user(request, f"Refreshed OAuth connection '{connection.name}'.", messages.SUCCESS)
-            except ApplicationError as exc:
-                self.message_user(
-                    request, f"Refreshing OAuth connection '{connection.name}' failed: {exc.detail}", messages.ERROR
-                )
+        try:
+            connection_refresh(connection=connection)
+            self.message_user(request, f"Refreshed OAuth connection '{connection.name}'.", messages.SUCCESS)
+        except ApplicationError as exc:
+            self.message_user(
+                request, f"Refreshing OAuth connection '{connection.name}' failed: {exc.detail}", messages.ERROR
+            )
+
+    # --- Connect / Reconnect and Refresh now on a connection's page ---------------------------------
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path("<uuid:object_id>/connect/", self.admin_site.admin_view(self.connect_view), name=f"{name}_connect"),
+            path("<uuid:object_id>/refresh/", self.admin_site.admin_view(self.refresh_view), name=f"{name}_refresh"),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, connection) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[connection.pk])
+
+    def connect_view(self, request, object_id):
+        """Start the authorization-code flow (oauth_app.services.connection_authorize) and send the browser
+        to the provider; the callback page brings it back to this connection's admin page."""
+        from bifrost_site.api.errors import ApplicationError
+        from oauth_app.services import connection_authorize
+        from oauth_app.views import remember_admin_return
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(OAuthConnection, pk=object_id)
+        try:
+            url = connection_authorize(
+                connection=connection,
+                requested_by=request.user,
+                redirect_uri=request.build_absolute_uri(reverse("oauth-callback")),
+            )
+        except ApplicationError as exc:
+            self.message_user(request, f"Connecting '{connection.name}' failed: {exc.detail}", messages.ERROR)
+            return HttpResponseRedirect(self._change_url(connection))
+        remember_admin_return(request, connection, self._change_url(connection))
+        return HttpResponseRedirect(url)
+
+    def refresh_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        connection = get_object_or_404(OAuthConnection, pk=object_id)
+        self._refresh(request, connection)
+        return HttpResponseRedirect(self._change_url(connection))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        connection = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if connection is not None:
+            name = f"admin:{self.opts.app_label}_{self.opts.model_name}"
+            has_token = connection_token(connection) is not None
+            if connection.flow_type == FlowType.AUTHORIZATION_CODE:
+                extra_context["connect_url"] = reverse(f"{name}_connect", args=[connection.pk])
+                extra_context["connect_label"] = "Reconnect" if has_token else "Connect"
+            if has_token or connection.flow_type == FlowType.CLIENT_CREDENTIALS:
+                extra_context["refresh_url"] = reverse(f"{name}_refresh", args=[connection.pk])
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         before = _snapshot(OAuthConnection.objects.get(pk=obj.pk)) if change else None
