@@ -24,8 +24,20 @@ def test_root_sends_each_kind_of_user_to_their_home(member, admin_user):
 
 
 def nav_links(html):
+    """The main navigation's links; Approvals only where that app is installed (its page URL resolves)."""
     nav = re.search(r'<nav class="mainnav"[^>]*>(.*?)</nav>', html, re.S).group(1)
-    return re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav)
+    return [link for link in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', nav) if link[1] != "Approvals"]
+
+
+def test_approvals_are_in_the_top_bar_only_where_the_page_exists(member):
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        url = reverse("approvals:list")
+    except NoReverseMatch:
+        url = None
+    html = client_as(member).get("/forms/").content.decode()
+    assert (f'<a href="{url}"' in html) if url else ">Approvals<" not in html
 
 
 @pytest.mark.parametrize("path", ["/forms/", "/executions/"])
