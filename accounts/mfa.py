@@ -68,8 +68,10 @@ def mfa_token_issue(*, user, purpose: str) -> str:
 def mfa_token_user(mfa_token: str, *, purposes: tuple[str, ...]):
     """The user an `mfa_token` was issued to, or 401 (bad signature, expired, wrong purpose, sessions
     ended since, user or organization inactive)."""
+    if not isinstance(mfa_token, str):
+        raise exceptions.AuthenticationFailed("Invalid or expired mfa_token; sign in again.")
     try:
-        payload = signing.loads(mfa_token or "", salt=MFA_TOKEN_SALT, max_age=MFA_TOKEN_MAX_AGE_SECONDS)
+        payload = signing.loads(mfa_token, salt=MFA_TOKEN_SALT, max_age=MFA_TOKEN_MAX_AGE_SECONDS)
     except signing.BadSignature:
         raise exceptions.AuthenticationFailed("Invalid or expired mfa_token; sign in again.") from None
     if payload.get("p") not in purposes:

@@ -560,9 +560,9 @@ class TotpConfirmView(BearerChallengeMixin, APIView):
         summary="Confirm the authenticator with a code: MFA is on; 10 recovery codes (shown once)",
     )
     def post(self, request):
+        user, via_token = mfa_actor(request, request.data)  # who first: an anonymous call is a 401
         serializer = TotpConfirmSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user, via_token = mfa_actor(request, serializer.validated_data)
         codes = mfa.totp_confirm(user=user, code=serializer.validated_data["code"], ip=client_ip(request))
         if via_token:
             mfa.sign_in_finish(user=user, key=None, method="totp_enrolment")
@@ -663,10 +663,10 @@ class PasskeyListView(BearerChallengeMixin, APIView):
         summary="Register a passkey (the first second factor turns MFA on and returns recovery codes)",
     )
     def post(self, request):
+        user, via_token = mfa_actor(request, request.data)  # who first: an anonymous call is a 401
         serializer = PasskeyRegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user, via_token = mfa_actor(request, data)
         passkey, codes = passkeys.passkey_register(
             user=user,
             name=data["name"],
