@@ -480,13 +480,16 @@ class MFAView(BearerChallengeMixin, APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
+    def _is_post(self) -> bool:
+        return getattr(getattr(self, "request", None), "method", None) == "POST"
+
     def get_authenticators(self):
-        if self.request.method == "POST":
+        if self._is_post():
             return []  # the second step of a sign-in: only the mfa_token counts
         return super().get_authenticators()
 
     def get_throttles(self):
-        return super().get_throttles() if self.request.method == "POST" else []
+        return super().get_throttles() if self._is_post() else []
 
     @extend_schema(
         request=MFACompleteSerializer,
