@@ -11,7 +11,6 @@ import uuid
 from celery import shared_task
 from celery.exceptions import Reject
 
-import executions.engine.poison  # noqa: F401  (connects the task_rejected handler in workers)
 from executions import answers
 
 logger = logging.getLogger(__name__)

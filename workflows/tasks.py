@@ -2,8 +2,6 @@
 
 from celery import shared_task
 
-import workflows.worker_hooks  # noqa: F401  (discovery at worker start, workspace watcher)
-
 
 @shared_task(name="workflows.discover_workflows", max_retries=0)
 def discover_workflows_task(job_id: str | None = None) -> dict:

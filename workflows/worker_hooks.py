@@ -1,19 +1,17 @@
 """Worker start: queue one discovery and start the workspace watcher (DESIGN §7).
 
-Connected when Celery imports `workflows.tasks` in a worker; `worker_ready` fires once in the
-main worker process, so this runs once per worker, never in the web process.
+Connected in `WorkflowsConfig.ready()`; `worker_ready` fires once in the main worker process, so
+this runs once per worker, never in the web process.
 """
 
 import logging
 
-from celery.signals import worker_ready
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
 
-@worker_ready.connect
-def _on_worker_ready(sender=None, **kwargs):
+def on_worker_ready(sender=None, **kwargs):
     if getattr(settings, "DISCOVER_ON_WORKER_START", True):
         try:
             from workflows.tasks import discover_workflows_task

@@ -2,8 +2,8 @@
 requeue, so the queue's dead-letter exchange routes it to `<queue>.dead`, and the execution it
 names (when an id can be read) is marked Failed with error_type "PoisonMessage".
 
-Celery already rejects unknown and invalid task messages (`task_rejected` signal, handled
-below); it *acks* undecodable ones, which `BifrostConsumer.on_decode_error` changes to a reject.
+Celery already rejects unknown and invalid task messages (`task_rejected` signal, handled in
+`executions.signals`); it *acks* undecodable ones, which `BifrostConsumer.on_decode_error` changes to a reject.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import re
 import uuid
 
-from celery.signals import task_rejected
 from celery.worker.consumer import Consumer
 
 logger = logging.getLogger(__name__)
@@ -76,9 +75,3 @@ class BifrostConsumer(Consumer):
         logger.error("undecodable message dead-lettered: %s (headers %r)", exc, message.headers)
         message.reject_log_error(logger, self.connection_errors)
         mark_poisoned(message, f"undecodable message ({exc})")
-
-
-@task_rejected.connect
-def _on_task_rejected(sender=None, message=None, exc=None, **kwargs):
-    if message is not None:
-        mark_poisoned(message, f"invalid task message ({exc})" if exc else "unknown message format")
