@@ -42,6 +42,24 @@ NOT_IN_MATRIX = {
     "POST /auth/logout": "the caller's own tokens; accounts/tests/test_auth.py",
     "GET /auth/me": "the caller's own profile; accounts/tests/test_auth.py",
     "POST /auth/register": "development only, anonymous; accounts/tests/test_auth.py",
+    # Identity self-service (DESIGN §17): the caller's own tokens, factors and password, never an organization's
+    # objects. 401 for anonymous callers on every method and 404 for another user's rows:
+    # accounts/tests/test_matrix.py (SELF_SERVICE); each flow in test_personal_tokens, test_mfa, test_passkeys.
+    "GET /api/auth/tokens": "the caller's own tokens; accounts/tests/test_personal_tokens.py",
+    "POST /api/auth/tokens": "the caller's own tokens; accounts/tests/test_personal_tokens.py",
+    "DELETE /api/auth/tokens/{token_id}": "the caller's own tokens; accounts/tests/test_personal_tokens.py",
+    "GET /auth/mfa": "the caller's own factors; accounts/tests/test_mfa.py",
+    "POST /auth/mfa": "anonymous by nature (mfa_token); accounts/tests/test_mfa.py",
+    "POST /auth/mfa/totp": "the caller's own factors; accounts/tests/test_mfa.py",
+    "DELETE /auth/mfa/totp": "the caller's own factors; accounts/tests/test_mfa.py",
+    "POST /auth/mfa/totp/confirm": "the caller's own factors; accounts/tests/test_mfa.py",
+    "POST /auth/mfa/recovery-codes": "the caller's own factors; accounts/tests/test_mfa.py",
+    "GET /auth/mfa/passkeys": "the caller's own passkeys; accounts/tests/test_passkeys.py",
+    "POST /auth/mfa/passkeys": "the caller's own passkeys; accounts/tests/test_passkeys.py",
+    "POST /auth/mfa/passkeys/registration-options": "the caller's own passkeys; accounts/tests/test_passkeys.py",
+    "POST /auth/mfa/passkeys/authentication-options": "anonymous by nature (mfa_token); test_passkeys.py",
+    "DELETE /auth/mfa/passkeys/{passkey_id}": "the caller's own passkeys; accounts/tests/test_passkeys.py",
+    "POST /auth/password": "the caller's own password; accounts/tests/test_mfa.py",
 }
 
 # Values tried for a `{placeholder}` of a declared URL until one resolves.
