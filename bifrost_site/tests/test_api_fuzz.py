@@ -173,7 +173,7 @@ def _nested(value, levels: int = HOSTILE_DEPTH):
 
 def _make_hostile(drawn):
     case, roll, text = drawn
-    has_json_body = case.media_type == "application/json" and not isinstance(case.body, NotSet)
+    has_json_body = case.media_type == "application/json" and not isinstance(case.body, NotSet | bytes)
     if roll == 0 and has_json_body:
         case.body = _with_text(case.body, text)
     elif roll == 1 and has_json_body:
