@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Min
 from django.utils import timezone
 from rest_framework import status
 
@@ -139,12 +139,16 @@ def wake_needed(*, organization_id, workflow_name: str) -> bool:
     """Called in the transaction that freed a slot: is any run waiting for it? (Takes the organization's
     lock, so a run being inserted as waiting right now is committed before this looks.)"""
     lock_organization(organization_id)
+    # Two queries, each on its partial index (an OR of the two would be a sequential scan).
     return (
-        _waiting()
-        .filter(
-            Q(organization_id=organization_id) | Q(workflow_name=workflow_name, waiting_reason=W.WORKFLOW_CONCURRENCY)
-        )
-        .exists()
+        _waiting().filter(organization_id=organization_id).exists()
+        or _waiting_for_workflow(workflow_name).exists()
+    )
+
+
+def _waiting_for_workflow(workflow_name: str):
+    return Execution.objects.filter(
+        status=S.PENDING, waiting_reason=W.WORKFLOW_CONCURRENCY, workflow_name=workflow_name
     )
 
 
@@ -163,8 +167,11 @@ def _workflow_limits(names) -> dict[str, int | None]:
 def _admit_one(organization_id, full_workflows: set[str]) -> tuple[Execution | None, bool]:
     """In one transaction: admit the oldest waiting run of one organization that the limits allow.
 
-    Returns (the admitted row or None, whether the organization may have more to admit now)."""
+    Returns (the admitted row or None, whether the organization may have more to admit now: also when it
+    admitted none because the oldest rows' workflows were full, so the next try skips those workflows)."""
     from orgs.models import Organization
+
+    full_before = len(full_workflows)
 
     with transaction.atomic():
         lock_organization(organization_id)
@@ -196,7 +203,7 @@ def _admit_one(organization_id, full_workflows: set[str]) -> tuple[Execution | N
             row.waiting_reason = W.NONE
             transaction.on_commit(lambda row=row: _publish_admitted(row))
             return row, True
-        return None, False
+        return None, len(full_workflows) > full_before
 
 
 def _publish_admitted(row: Execution) -> None:
@@ -211,21 +218,7 @@ def admission_dispatch(
     """Publish waiting runs, one per organization per round (round-robin), oldest first within each,
     while the limits allow. `organization_ids` / `workflow_name` narrow it to what a freed slot can help
     (None = every organization: the periodic pass)."""
-    waiting = _waiting()
-    if organization_ids is not None or workflow_name is not None:
-        scope = Q(pk__in=[])
-        if organization_ids is not None:
-            ids = [i for i in organization_ids if i]
-            scope |= Q(organization_id__in=ids)
-            if any(not i for i in organization_ids):
-                scope |= Q(organization__isnull=True)
-        if workflow_name is not None:
-            scope |= Q(workflow_name=workflow_name, waiting_reason=W.WORKFLOW_CONCURRENCY)
-        waiting = waiting.filter(scope)
-    orgs = [
-        row["organization_id"]
-        for row in waiting.values("organization_id").annotate(oldest=Min("created_at")).order_by("oldest")
-    ]
+    orgs = _waiting_organizations(organization_ids, workflow_name)
     result = DispatchResult(organizations=len(orgs))
     full_workflows: set[str] = set()
     open_orgs = list(orgs)
@@ -241,6 +234,28 @@ def admission_dispatch(
     if result.admitted:
         logger.info("admission: published %d waiting run(s)", len(result.admitted))
     return result
+
+
+def _waiting_organizations(organization_ids, workflow_name: str | None) -> list:
+    """Organizations with waiting runs, the one waiting longest first. Each part is read on its own partial
+    index (an OR across them would scan the table)."""
+
+    def oldest(queryset) -> dict:
+        return dict(queryset.values_list("organization_id").annotate(oldest=Min("created_at")).order_by())
+
+    if organization_ids is None and workflow_name is None:
+        found = oldest(_waiting())
+    else:
+        found = {}
+        ids = [i for i in organization_ids or () if i]
+        if ids:
+            found.update(oldest(_waiting().filter(organization_id__in=ids)))
+        if organization_ids is not None and any(not i for i in organization_ids):
+            found.update(oldest(_waiting().filter(organization__isnull=True)))
+        if workflow_name is not None:
+            for organization_id, when in oldest(_waiting_for_workflow(workflow_name)).items():
+                found[organization_id] = min(when, found.get(organization_id, when))
+    return sorted(found, key=lambda organization_id: found[organization_id])
 
 
 def waiting_by_organization(executions=None) -> dict[str, dict[str, int]]:

@@ -176,6 +176,12 @@ class Execution(BaseModel):
                 name="execution_waiting_idx",
                 condition=~models.Q(waiting_reason=""),
             ),
+            # ... those waiting for a workflow's slot (any organization: a freed slot of the workflow wakes them) ...
+            models.Index(
+                fields=["workflow_name", "created_at"],
+                name="execution_waiting_workflow_idx",
+                condition=models.Q(waiting_reason="workflow_concurrency"),
+            ),
             # ... and deferred runs by due time.
             models.Index(
                 fields=["scheduled_for"], name="execution_scheduled_idx", condition=models.Q(status="Scheduled")

@@ -283,8 +283,8 @@ def test_bad_keys_are_400(admin_client, published):
     assert not Execution.objects.exists()
 
 
-def test_webhook_and_form_submit_take_the_key(published):
-    from workflows import keys
+def test_webhook_and_form_submit_take_the_key(published, admin_client):
+    from forms_app.tests.factories import FormFactory
 
     WorkflowFactory(
         name="hook",
@@ -293,7 +293,7 @@ def test_webhook_and_form_submit_take_the_key(published):
         execution_mode="async",
         parameters=[{"name": "a", "type": "int"}],
     )
-    raw = keys.workflow_key_create(workflow_name="hook", description="t").raw_key
+    raw = admin_client.post("/api/workflow-keys", {"workflow": "hook", "description": "t"}, format="json").json()["key"]
     api = client_for()
     headers = {"Idempotency-Key": "evt-1", "X-Bifrost-Key": raw}
     first = api.post("/api/endpoints/hook", {"a": 1}, format="json", headers=headers)
@@ -302,6 +302,21 @@ def test_webhook_and_form_submit_take_the_key(published):
     assert again.json()["execution_id"] == first.json()["execution_id"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert api.post("/api/endpoints/hook", {"a": 2}, format="json", headers=headers).status_code == 422
+
+    # a public form, anonymous callers told apart by IP address
+    WorkflowFactory(name="greet", execution_mode="async", parameters=[{"name": "name", "type": "string"}])
+    form = FormFactory(workflow="greet", access_level="public", organization=None)
+    url = f"/api/forms/{form.id}/submit"
+    body = {"form_data": {"name": "Ada"}}
+    key = {"Idempotency-Key": "click-1"}
+    one = api.post(url, body, format="json", headers=key, REMOTE_ADDR="192.0.2.1")
+    two = api.post(url, body, format="json", headers=key, REMOTE_ADDR="192.0.2.1")
+    other_ip = api.post(url, body, format="json", headers=key, REMOTE_ADDR="192.0.2.2")
+    assert one.status_code == 202, one.content
+    assert two.json()["execution_id"] == one.json()["execution_id"] and two.headers["Idempotent-Replayed"] == "true"
+    assert other_ip.json()["execution_id"] != one.json()["execution_id"]
+    changed = api.post(url, {"form_data": {"name": "Bob"}}, format="json", headers=key, REMOTE_ADDR="192.0.2.1")
+    assert changed.status_code == 422
 
 
 @pytest.mark.django_db(transaction=True)
@@ -430,3 +445,24 @@ def test_organization_limits_over_the_api_and_a_raised_limit_admits_at_once(
         admin_client.patch(f"/api/organizations/{org.id}", {"max_concurrent_runs": -1}, format="json").status_code
         == 400
     )
+
+
+def test_a_full_workflow_does_not_hide_younger_runs_of_other_workflows(
+    settings, published, django_capture_on_commit_callbacks
+):
+    """The oldest waiting runs of an organization are of a workflow at its limit: the dispatcher skips
+    that workflow and admits the organization's next run of another one."""
+    settings.ORG_MAX_CONCURRENT_RUNS = 100
+    WorkflowFactory(name="job", max_concurrency=1)
+    WorkflowFactory(name="other")
+    org = OrganizationFactory(max_concurrent_runs=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        blocked = [start("job", organization=org).execution for _ in range(25)]
+        younger = start("other", organization=org).execution
+        start("job")  # a GLOBAL run of `job` takes the workflow's one slot
+    org.max_concurrent_runs = 5
+    org.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = admission.admission_dispatch(organization_ids=[org.id])
+    assert result.admitted == [str(younger.id)]
+    assert Execution.objects.get(id=blocked[0].id).waiting_reason == W.WORKFLOW_CONCURRENCY
