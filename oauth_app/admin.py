@@ -1,7 +1,10 @@
+from urllib.parse import urlsplit
+
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
@@ -160,7 +163,17 @@ class OAuthConnectionAdmin(admin.ModelAdmin):
             self.message_user(request, f"Connecting '{connection.name}' failed: {exc.detail}", messages.ERROR)
             return HttpResponseRedirect(self._change_url(connection))
         remember_admin_return(request, connection, self._change_url(connection))
-        return HttpResponseRedirect(url)
+        # A page of our own that moves on to the provider: the CSP's form-action ('self') forbids a form
+        # POST to end in a redirect to another origin, so the browser navigates there from this page.
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": connection,
+            "title": f"Connecting {connection.name}",
+            "provider_url": url,
+            "provider_host": urlsplit(url).netloc,
+        }
+        return TemplateResponse(request, "admin/oauth_app/oauthconnection/connect.html", context)
 
     def refresh_view(self, request, object_id):
         if request.method != "POST":

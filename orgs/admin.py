@@ -4,7 +4,8 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from accounts.models import User
 from audit.admin_mixins import AuditedAdminMixin
-from orgs.models import Config, Organization
+from bifrost_site.admin_tools import JSONEditorField
+from orgs.models import Config, ConfigType, Organization
 from orgs.services import config_key_looks_secret, config_value_validate, normalize_domain
 
 
@@ -74,36 +75,102 @@ class OrganizationAdmin(AuditedAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"{count} organization(s) updated.", messages.SUCCESS)
 
 
+class SecretNameField(forms.ChoiceField):
+    """A secret picker: the secrets' names, each labelled with where it lives (GLOBAL, the organizations).
+    Which one a config entry may reference is the entry's scope's business (config_value_validate)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=self._choices, **kwargs)
+
+    @staticmethod
+    def _choices():
+        from secrets_app.models import Secret
+
+        places: dict[str, list[str]] = {}
+        for name, organization in Secret.objects.order_by("name", "organization__name").values_list(
+            "name", "organization__name"
+        ):
+            places.setdefault(name, []).append(organization or "GLOBAL")
+        return [("", "---------"), *((name, f"{name} ({', '.join(where)})") for name, where in places.items())]
+
+
 class ConfigForm(forms.ModelForm):
+    """The value is edited with an input of its type: one input per config type, the one matching
+    `config_type` used (bifrost_site/static/bifrost_site/admin/config_value.js shows only that one)."""
+
+    value_string = forms.CharField(
+        label="Value (text)",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField"}),
+    )
+    value_int = forms.IntegerField(label="Value (integer)", required=False)
+    value_bool = forms.BooleanField(label="Value (true when ticked)", required=False)
+    value_json = JSONEditorField(
+        label="Value (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "class": "vLargeTextField bifrost-json", "spellcheck": "false"}),
+    )
+    value_secret_ref = SecretNameField(label="Value (secret)", required=False)
+
+    VALUE_FIELDS = {
+        ConfigType.STRING: "value_string",
+        ConfigType.INT: "value_int",
+        ConfigType.BOOL: "value_bool",
+        ConfigType.JSON: "value_json",
+        ConfigType.SECRET_REF: "value_secret_ref",
+    }
+
     class Meta:
         model = Config
-        fields = ["key", "config_type", "value", "description", "organization"]
+        fields = ["key", "config_type", "description", "organization"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            name = self.VALUE_FIELDS.get(self.instance.config_type)
+            if name:
+                self.initial.setdefault(name, self.instance.value)
+        if "config_type" in self.fields:
+            self.fields["config_type"].widget.attrs["data-config-type"] = "select"
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors:
+        config_type = cleaned.get("config_type")
+        name = self.VALUE_FIELDS.get(config_type)
+        if self.errors or name is None:
+            return cleaned
+        value = cleaned.get(name)
+        if value is None or (value == "" and config_type != ConfigType.STRING):
+            self.add_error(name, "Enter a value.")
             return cleaned
         organization = cleaned.get("organization")
         try:
-            cleaned["value"] = config_value_validate(
-                config_type=cleaned.get("config_type"),
-                value=cleaned.get("value"),
-                organization_id=organization.id if organization else None,
+            self.instance.value = config_value_validate(
+                config_type=config_type, value=value, organization_id=organization.id if organization else None
             )
         except DRFValidationError as exc:
-            self.add_error("value", _drf_message(exc))
+            self.add_error(name, _drf_message(exc))
         return cleaned
 
 
 @admin.register(Config)
 class ConfigAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ConfigForm
+
+    class Media:
+        js = ["bifrost_site/admin/config_value.js"]
+
     list_display = ["key", "config_type", "scope", "display_value", "updated_by", "updated_at"]
     list_filter = ["config_type", ("organization", admin.EmptyFieldListFilter), "organization"]
     search_fields = ["key", "description", "organization__name"]
     list_select_related = ["organization", "updated_by"]
     autocomplete_fields = ["organization"]
     readonly_fields = ["updated_by", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["key", "organization", "config_type", *ConfigForm.VALUE_FIELDS.values(), "description"]}),
+        ("Changes", {"fields": ["updated_by", "created_at", "updated_at"]}),
+    ]
     audit_resource_type = "config"
     audit_fields = ["key", "value", "config_type", "description", "organization"]
 

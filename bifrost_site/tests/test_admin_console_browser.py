@@ -153,3 +153,74 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         second = Execution.objects.filter(rerun_of=failed).exclude(pk=rerun.pk).get()
         assert driver.current_url == f"{base_url}/executions/{second.id}/"
         assert not csp_violations(driver)
+
+
+def test_connect_an_oauth_connection_against_a_local_provider(admin_user, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from oauth_app.models import OAuthConnection
+    from oauth_app.tests.provider import OAuthProvider
+
+    provider = OAuthProvider().start()
+    try:
+        provider.register_client("bifrost-client", "provider-client-secret-123")
+        connection = OAuthConnection.objects.create(
+            name="graph",
+            flow_type="authorization_code",
+            client_id="bifrost-client",
+            client_secret="provider-client-secret-123",
+            authorization_url=provider.authorize_url,
+            token_url=provider.token_url,
+            scopes=["User.Read"],
+        )
+        with signed_in(admin_user) as (base_url, driver):
+            page = f"{base_url}/admin/oauth_app/oauthconnection/{connection.pk}/change/"
+            open_page(driver, page)
+            photograph(driver, shots, "oauth-before-connect")
+            driver.find_element(By.XPATH, "//button[normalize-space()='Connect']").click()
+            # The provider consents at once and redirects to the callback, which comes back to this page.
+            WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist"))
+            assert driver.current_url == page
+            assert "is connected and ready to use" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text
+            assert driver.find_element(By.XPATH, "//button[normalize-space()='Reconnect']")
+            assert "Completed" in driver.find_element(By.CSS_SELECTOR, ".field-status").text
+            photograph(driver, shots, "oauth-connected")
+            driver.find_element(By.XPATH, "//button[normalize-space()='Refresh now']").click()
+            WebDriverWait(driver, WAIT).until(
+                lambda d: "Refreshed OAuth connection" in d.find_element(By.CSS_SELECTOR, ".messagelist").text
+            )
+            assert not csp_violations(driver)
+    finally:
+        provider.stop()
+
+
+def test_config_value_input_follows_the_type(admin_user, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from orgs.models import Config
+    from secrets_app.models import Secret
+
+    Secret.objects.create(name="graph_client_secret", value="s3cret", organization=None)
+    with signed_in(admin_user) as (base_url, driver):
+        open_page(driver, f"{base_url}/admin/orgs/config/add/")
+
+        def visible() -> list[str]:
+            rows = driver.find_elements(By.CSS_SELECTOR, ".form-row[class*='field-value_']")
+            return [row.get_attribute("class").split("field-")[-1] for row in rows if row.is_displayed()]
+
+        assert visible() == ["value_string"]
+        photograph(driver, shots, "config-add-string")
+        select = Select(driver.find_element(By.ID, "id_config_type"))
+        select.select_by_value("bool")
+        assert visible() == ["value_bool"]
+        select.select_by_value("secret_ref")
+        assert visible() == ["value_secret_ref"]
+        driver.find_element(By.ID, "id_key").send_keys("graph_secret_ref")
+        Select(driver.find_element(By.ID, "id_value_secret_ref")).select_by_value("graph_client_secret")
+        photograph(driver, shots, "config-add-secret-ref")
+        driver.find_element(By.NAME, "_save").click()
+        assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+        assert Config.objects.get(key="graph_secret_ref").value == "graph_client_secret"
+        assert not csp_violations(driver)
