@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "executions",
     "forms_app",
     "approvals",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -405,6 +406,13 @@ PLATFORM_SSO_ENFORCE = env.bool("PLATFORM_SSO_ENFORCE", default=False)  # refuse
 # Development prints emails to the console; the test runner swaps in Django's in-memory backend.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://" if IS_DEVELOPMENT else "smtp://localhost:25"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Bifrost <bifrost@localhost>")
+# Notifications (DESIGN §16, docs/notifications.md): links in messages and approver emails start with
+# PUBLIC_BASE_URL; a failed delivery is retried NOTIFICATION_MAX_ATTEMPTS times in all, waiting
+# NOTIFICATION_RETRY_SECONDS × 2^(attempt-1) (at most 1 hour) between attempts.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000").rstrip("/")
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_RETRY_SECONDS = env.float("NOTIFICATION_RETRY_SECONDS", default=30.0)
+NOTIFICATION_TIMEOUT_SECONDS = env.int("NOTIFICATION_TIMEOUT_SECONDS", default=10)
 
 ACCESS_TOKEN_MINUTES = env.int("ACCESS_TOKEN_MINUTES", default=30)
 REFRESH_TOKEN_DAYS = env.int("REFRESH_TOKEN_DAYS", default=7)

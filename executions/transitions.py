@@ -73,9 +73,18 @@ def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution |
             return None
         execution = Execution.objects.get(id=execution_id)
         transaction.on_commit(lambda: events.emit_status(execution))
+        if to in FINISHED_STATUSES:
+            transaction.on_commit(lambda: _notify(execution))
         if to in FINISHED_STATUSES and not (from_statuses & NOT_ADMITTED) and not execution.waiting_reason:
             _slot_freed(execution)
     return execution
+
+
+def _notify(execution: Execution) -> None:
+    """Tell the notifications app (DESIGN §16) after commit; it enqueues, never sends, and never raises."""
+    from notifications.services import execution_finished
+
+    execution_finished(execution)
 
 
 def _slot_freed(execution: Execution) -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 import audit
 from audit.services import diff
 from bifrost_site.api.errors import ApplicationError, ConflictError
+from notifications.services import notify_event
 from oauth_app import client
 from oauth_app.client import OAuthProviderError
 from oauth_app.models import (
@@ -400,6 +401,12 @@ def connection_refresh(*, connection: OAuthConnection, only_if_expiring_within: 
             outcome.error = exc
             _set_status(locked, ConnectionStatus.FAILED, exc.message, refreshed=True)
             _audit("refresh_failed", locked, {"error": exc.message})
+            notify_event(
+                event="oauth.refresh_failed",
+                organization_id=locked.organization_id,
+                title=f"OAuth connection '{locked.name}' could not be refreshed",
+                detail=exc.message,
+            )
     connection.refresh_from_db()
     if outcome.error is not None:
         raise ProviderRequestFailed(

@@ -18,5 +18,6 @@ urlpatterns = [
     path("", include("oauth_app.api.urls")),
     path("", include("forms_app.api.urls")),
     path("", include("approvals.api.urls")),
+    path("", include("notifications.api.urls")),
     path("", APIRootView.as_view(), name="api-root"),  # GET /api/: the map of the routes above
 ]

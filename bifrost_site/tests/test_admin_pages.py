@@ -91,6 +91,7 @@ def test_the_admin_is_branded_and_its_sections_have_human_names_in_working_order
         "Forms",
         "Secrets",
         "OAuth",
+        "Notifications",
         "Audit",
         "Schedules",
     ]
