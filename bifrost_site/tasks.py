@@ -5,4 +5,3 @@ from celery import shared_task
 def ping_task(payload: str = "pong") -> dict:
     """A no-op round trip: used by health checks, tests and the raw-Celery benchmark baseline."""
     return {"payload": payload}
-

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from bifrost_site.ws_auth import LiveSessionMixin
-from workflows import jobs
+from workflows.services import jobs
 
 BACKLOG_BATCH = 1000
 

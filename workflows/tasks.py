@@ -29,7 +29,7 @@ def run_scheduled_workflow_task(
 
 @shared_task(name="workflows.git_sync", acks_late=True, reject_on_worker_lost=True)
 def git_sync_task(job_id: str) -> str | None:
-    from workflows.git_sync import git_sync_run
+    from workflows.services.git_sync import git_sync_run
 
     job = git_sync_run(job_id=job_id)
     return job.status if job else None
@@ -37,7 +37,7 @@ def git_sync_task(job_id: str) -> str | None:
 
 @shared_task(name="workflows.git_sync_periodic")
 def git_sync_periodic_task() -> str | None:
-    from workflows.git_sync import git_sync_if_due
+    from workflows.services.git_sync import git_sync_if_due
 
     job = git_sync_if_due()
     return str(job.id) if job else None
@@ -45,7 +45,7 @@ def git_sync_periodic_task() -> str | None:
 
 @shared_task(name="workflows.install_packages", acks_late=True, reject_on_worker_lost=True)
 def install_packages_task(job_id: str) -> str | None:
-    from workflows.packages import package_install_run
+    from workflows.services.packages import package_install_run
 
     job = package_install_run(job_id=job_id)
     return job.status if job else None
@@ -57,6 +57,6 @@ def prune_workspace_jobs_task() -> int:
     """Delete finished workspace jobs older than WORKSPACE_JOB_RETENTION_DAYS."""
     from django.conf import settings
 
-    from workflows.jobs import workspace_jobs_prune
+    from workflows.services.jobs import workspace_jobs_prune
 
     return workspace_jobs_prune(older_than_days=settings.WORKSPACE_JOB_RETENTION_DAYS)

@@ -18,8 +18,8 @@ from executions.engine.runtime import DjangoRuntime
 def run_data_provider(*, name: str, inputs: dict, organization_id: str | None) -> dict:
     """`{"options": [...]}` or `{"error": message}` (messages of non-UserErrors stay generic)."""
     from orgs.models import Organization
-    from workflows.discovery import error_summary, load_specs
     from workflows.models import DataProvider
+    from workflows.services.discovery import error_summary, load_specs
 
     close_old_connections()
     provider = DataProvider.objects.filter(name=name, is_available=True).first()

@@ -66,7 +66,7 @@ class WorkflowRow:
 def load_spec(workflow_name: str, row: dict | None):
     """(WorkflowRow, spec, source hash) for the claimed execution's workflow, loading its module fresh if the
     file changed. The source the spec came from is stored as a WorkflowVersion (DESIGN §20)."""
-    from workflows.discovery import error_summary, load_specs_and_source
+    from workflows.services.discovery import error_summary, load_specs_and_source
     from workflows.versions import workflow_version_ensure
 
     if row is None:

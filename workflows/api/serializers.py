@@ -1,8 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from workflows.keys import masked_key
 from workflows.models import JobStatus, JobType, Schedule, WorkflowKey, WorkspaceJob, WorkspaceJobLog
+from workflows.services.keys import masked_key
 
 
 # --- schedules ---

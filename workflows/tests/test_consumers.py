@@ -7,8 +7,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from bifrost_site.asgi import build_application
-from workflows import jobs
 from workflows.models import WorkspaceJob
+from workflows.services import jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from workflows.discovery import load_module
 from workflows.models import DataProvider, JobStatus, Workflow, WorkspaceJob
 from workflows.services import discovery_run
+from workflows.services.discovery import load_module
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +133,7 @@ def test_an_unchanged_old_file_is_not_read_again_and_its_specs_are_collected_onc
     import os
 
     from bifrost import registry
-    from workflows import discovery
+    from workflows.services import discovery
 
     path = workspace / "stable.py"
     write(path, HELLO.format(name="stable", greeting="hi"))
@@ -158,7 +158,7 @@ def test_an_unchanged_old_file_is_not_read_again_and_its_specs_are_collected_onc
 def test_a_same_size_rewrite_right_after_a_load_is_seen(workspace):
     import os
 
-    from workflows import discovery
+    from workflows.services import discovery
 
     path = workspace / "racy.py"
     write(path, HELLO.format(name="racy", greeting="hi"))
@@ -180,7 +180,7 @@ def _aged(path, seconds=3600):
 def test_a_confirmed_file_costs_one_stat_and_a_repointed_symlink_is_seen(workspace, monkeypatch):
     from pathlib import Path
 
-    from workflows import discovery
+    from workflows.services import discovery
 
     first_target, second_target = workspace / "v1" / "impl.py", workspace / "v2" / "impl.py"
     write(first_target, HELLO.format(name="linked", greeting="hi"))
@@ -205,7 +205,7 @@ def test_a_confirmed_file_costs_one_stat_and_a_repointed_symlink_is_seen(workspa
 
 
 def test_a_file_reached_through_a_symlink_out_of_the_workspace_is_refused_every_time(workspace, tmp_path_factory):
-    from workflows import discovery
+    from workflows.services import discovery
 
     outside = tmp_path_factory.mktemp("elsewhere") / "escape.py"
     write(outside, HELLO.format(name="escape", greeting="hi"))

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from secrets_app.models import Secret
-from workflows import git_sync
 from workflows.models import JobStatus, JobType, WorkspaceGitSettings, WorkspaceJob
+from workflows.services import git_sync
 
 GIT_ENV = {
     **os.environ,

@@ -7,8 +7,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
-from workflows import keys
 from workflows.models import WorkflowKey
+from workflows.services import keys
 from workflows.tests.factories import WorkflowFactory
 
 

@@ -13,8 +13,8 @@ from bifrost_site.periodic import PERIODIC_TASKS, upsert_periodic_tasks
 from executions.maintenance import execution_logs_prune
 from executions.models import ExecutionLog
 from executions.tests.factories import ExecutionFactory, ExecutionLogFactory
-from workflows.jobs import JobRecorder, workspace_jobs_prune
 from workflows.models import WorkspaceJob, WorkspaceJobLog
+from workflows.services.jobs import JobRecorder, workspace_jobs_prune
 
 
 def test_execution_logs_prune_only_old_finished_executions(db):
@@ -58,13 +58,13 @@ def test_periodic_tasks_are_declared_and_upserted(db):
         assert PeriodicTask.objects.get(name=spec.name).task == spec.task
 
 
-
 def test_every_periodic_task_names_a_registered_task():
     # The prune tasks moved from bifrost_site/tasks.py to their apps under their first names: beat's rows still resolve.
     from bifrost_site.celery import app
 
     app.loader.import_default_modules()
     assert {spec.task for spec in PERIODIC_TASKS} - set(app.tasks) == set()
+
 
 # --- dead letters on the real broker (this run's prefixed queues) ---
 

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from workflows import packages
 from workflows.models import JobStatus, JobType, WorkspaceJob
+from workflows.services import packages
 
 
 def build_wheel(directory, name: str, version: str, body: str = "VALUE = 1\n") -> str:

@@ -6,8 +6,8 @@ import pytest
 
 from bifrost_site.testing.engine import start_prefork_worker, wait_for
 from conftest import client_for
-from workflows import git_sync
 from workflows.models import WorkspaceJob
+from workflows.services import git_sync
 from workflows.tests.test_git_sync import Remote
 from workflows.tests.test_packages import build_wheel
 

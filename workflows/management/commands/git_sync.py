@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.git_sync import git_settings_get, git_sync_run
 from workflows.models import JobType, WorkspaceJob
+from workflows.services.git_sync import git_settings_get, git_sync_run
 
 
 class Command(BaseCommand):

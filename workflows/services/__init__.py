@@ -63,7 +63,7 @@ def _sync_rows(model, specs_by_name: dict, reports, now) -> tuple[int, list[str]
 @transaction.atomic
 def discovery_run(*, reason: str) -> dict:
     """Import the workspace and write Workflow/DataProvider rows (call from a worker or a command)."""
-    from workflows import discovery
+    from workflows.services import discovery
 
     started = time.monotonic()
     _lock_discovery()

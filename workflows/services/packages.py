@@ -27,8 +27,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from rest_framework import exceptions
 
-from workflows import jobs
 from workflows.models import JobStatus, JobType, WorkspaceJob
+from workflows.services import jobs
 
 PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508
 PACKAGES_DIR = ".packages"

@@ -29,8 +29,8 @@ from rest_framework import exceptions
 
 import audit
 import audit.services
-from workflows import jobs
 from workflows.models import JobStatus, JobType, WorkspaceGitSettings, WorkspaceJob
+from workflows.services import jobs
 
 SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]+)$")
 HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
