@@ -56,7 +56,7 @@ Engine helpers: ``masking.SecretMasker`` (``register``, ``mask``, ``mask_data``)
 
 from __future__ import annotations
 
-from . import registry
+from . import registry, workflows
 from .decorators import (
     DataProviderSpec,
     WorkflowSpec,
@@ -97,6 +97,7 @@ __all__ = [
     "WorkflowDefinitionError",
     "WorkflowSpec",
     "activate",
+    "workflows",
     "capture_locals",
     "classify_result",
     "coerce_parameters",

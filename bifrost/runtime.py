@@ -81,6 +81,11 @@ class Runtime(abc.ABC):
     def register_secret(self, value: str) -> None:
         """Add ``value`` to the execution's ``SecretMasker``."""
 
+    def start_workflow(self, name: str, parameters: Mapping[str, Any], organization: str | None = None) -> str:
+        """Start a child run of workflow ``name`` (``bifrost.workflows.start``); return its execution id.
+        Engines that cannot start runs leave this as is."""
+        raise NotImplementedError("This runtime cannot start other workflows.")
+
 
 _current: contextvars.ContextVar[Runtime | None] = contextvars.ContextVar("bifrost_runtime", default=None)
 

@@ -81,6 +81,49 @@ def oauth_token(*, organization_id, name: str) -> dict[str, Any]:
         raise
 
 
+def child_start(*, parent_execution_id, name: str, parameters: dict, organization: str | None) -> str:
+    """`bifrost.workflows.start`: a child run through `execution_start` (trigger `workflow`, the parent's
+    user, `parent_execution` set), in the parent's organization; only a GLOBAL parent may name another."""
+    from rest_framework.exceptions import APIException
+
+    from bifrost.workflows import StartError
+    from executions.models import Execution, Trigger
+    from executions.services import execution_start
+    from orgs.models import Organization
+
+    parent = Execution.objects.select_related("organization", "executed_by").get(id=parent_execution_id)
+    target = parent.organization
+    if organization is not None and str(organization) != str(parent.organization_id):
+        if parent.organization_id is not None:
+            raise StartError("A run of an organization can only start workflows in its own organization.")
+        target = Organization.objects.filter(id__in=_uuid_or_none(organization), is_active=True).first()
+        if target is None:
+            raise StartError(f"Organization {organization} does not exist or is inactive.")
+    try:
+        started = execution_start(
+            workflow_name=name,
+            parameters=parameters,
+            trigger=Trigger.WORKFLOW,
+            organization=target,
+            user=parent.executed_by,
+            executed_by_name=parent.executed_by_name,
+            parent_execution=parent,
+            mode="async",
+        )
+    except APIException as exc:
+        raise StartError(f"Could not start workflow '{name}': {exc.detail}") from None
+    return str(started.execution.id)
+
+
+def _uuid_or_none(value) -> list:
+    import uuid
+
+    try:
+        return [uuid.UUID(str(value))]
+    except ValueError:
+        return []
+
+
 # --------------------------------------------------------------------------- runtime
 
 
@@ -152,6 +195,15 @@ class DjangoRuntime(Runtime):
 
     def get_oauth_token(self, name: str) -> str:
         return self.get_oauth(name)["access_token"]
+
+    def start_workflow(self, name: str, parameters, organization: str | None = None) -> str:
+        return self._call(
+            child_start,
+            parent_execution_id=self.context.execution_id,
+            name=name,
+            parameters=dict(parameters),
+            organization=organization,
+        )
 
     def register_secret(self, value: str) -> None:
         self.masker.register(value)
