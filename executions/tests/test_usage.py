@@ -165,3 +165,33 @@ def test_an_administrator_overrides_time_saved_with_patch(world, admin_user):
     assert usage_for_month(month="2026-11")[0].time_saved_minutes == 2 * 5
     assert admin.patch("/api/workflows/saver", {"time_saved_minutes": -1}, format="json").status_code == 400
     assert admin.patch("/api/workflows/saver", {}, format="json").status_code == 400
+
+
+BUSY = """
+import time
+from bifrost import workflow
+
+@workflow(name="busy", execution_mode="async")
+def busy(context):
+    end = time.process_time() + 0.3
+    n = 0
+    while time.process_time() < end:
+        n += 1
+    time.sleep(0.3)  # waiting costs no CPU
+    return n
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_records_the_cpu_time_of_its_workflow_code(tmp_path, settings, org):
+    from executions.engine.runner import execute
+    from workflows.services import discovery_run
+
+    settings.WORKSPACE_PATH = tmp_path
+    (tmp_path / "busy.py").write_text(BUSY)
+    discovery_run(reason="test")
+    execution = ExecutionFactory(workflow_name="busy", organization=org, executed_by=None, status="Pending")
+    assert execute(execution.id, task_id="t-busy")["status"] == "Success"
+    execution.refresh_from_db()
+    assert 300 <= execution.cpu_ms < 900, execution.cpu_ms  # the busy loop, not the sleep
+    assert execution.duration_ms >= 600
