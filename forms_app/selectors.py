@@ -43,6 +43,15 @@ def form_list(scope) -> QuerySet[Form]:
     )
 
 
+def form_detail(*, form_id) -> Form:
+    """A form as the API presents it after a write (its creator and role ids loaded)."""
+    return (
+        Form.objects.select_related("created_by")
+        .prefetch_related(Prefetch("form_roles", queryset=FormRole.objects.only("id", "form_id", "role_id")))
+        .get(id=form_id)
+    )
+
+
 def roles_assignable_to(form: Form, scope) -> QuerySet[Role]:
     """Roles visible in the form's scope (and in the caller's): an org form takes its
     organization's roles and GLOBAL roles; a GLOBAL form takes GLOBAL roles."""

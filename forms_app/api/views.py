@@ -1,6 +1,5 @@
 """Form API. Every endpoint finds its form through `selectors.forms_visible_to` (the one rule)."""
 
-from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
@@ -17,7 +16,8 @@ from executions.idempotency import idempotency_from_request
 from executions.presenters import RUN_RESPONSES, started_run_response
 from forms_app import selectors, services
 from forms_app.api import serializers as s
-from forms_app.models import Form, FormRole
+from forms_app.filtersets import FormFilterSet
+from forms_app.models import Form
 
 ERRORS = errors(400, 404)
 RUN_ERRORS = errors(400, 404, 409, 429, 503)  # 403: an ORG user naming another organization in the header
@@ -74,7 +74,7 @@ class FormViewSet(BifrostViewSet):
     serializer_class = s.FormSerializer
     permission_classes = [FormPermission]
     throttle_scope = "public"  # read by PublicFormThrottle on the actions that use a form
-    filterset_fields = ["access_level", "is_active", "workflow"]
+    filterset_class = FormFilterSet
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
 
@@ -131,11 +131,7 @@ class FormViewSet(BifrostViewSet):
     # --- CRUD ---------------------------------------------------------------------------------
 
     def _present(self, form, *, status_code=status.HTTP_200_OK):
-        form = (
-            Form.objects.select_related("created_by")
-            .prefetch_related(Prefetch("form_roles", queryset=FormRole.objects.only("id", "form_id", "role_id")))
-            .get(id=form.id)
-        )
+        form = selectors.form_detail(form_id=form.id)
         return Response(s.FormSerializer(form).data, status=status_code)
 
     @extend_schema(

@@ -13,6 +13,7 @@ from oauth_app.api.serializers import (
     OAuthConnectionWriteSerializer,
     RefreshJobSerializer,
 )
+from oauth_app.filtersets import OAuthConnectionFilterSet
 from oauth_app.models import OAuthConnection
 from oauth_app.selectors import last_refresh_run
 
@@ -54,7 +55,7 @@ class OAuthConnectionViewSet(BifrostViewSet):
     serializer_class = OAuthConnectionSerializer
     lookup_field = "name"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
-    filterset_fields = ["name", "status", "flow_type"]
+    filterset_class = OAuthConnectionFilterSet
     ordering_fields = ["name", "status", "created_at", "updated_at", "last_refresh_at"]
     ordering = ["name"]
 

@@ -6,6 +6,7 @@ from bifrost_site.api.docs import ERROR, errors
 from bifrost_site.api.viewsets import BifrostViewSet
 from secrets_app import services
 from secrets_app.api.serializers import SecretCreateSerializer, SecretSerializer, SecretUpdateSerializer
+from secrets_app.filtersets import SecretFilterSet
 from secrets_app.models import Secret
 
 
@@ -44,7 +45,7 @@ class SecretViewSet(BifrostViewSet):
     serializer_class = SecretSerializer
     lookup_field = "name"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
-    filterset_fields = ["name"]
+    filterset_class = SecretFilterSet
     ordering_fields = ["name", "created_at", "updated_at"]
     ordering = ["name"]
 
