@@ -128,6 +128,10 @@ def job_finish(job: WorkspaceJob, *, status: str, result: dict | None = None, er
     job.completed_at = timezone.now()
     job.save(update_fields=["status", "result", "error_message", "completed_at", "updated_at"])
     _broadcast(job.id, {"type": "job.event", "event": status_message(job)})
+    if status == JobStatus.FAILED:  # notifications (DESIGN §16): enqueues only when a rule listens, never raises
+        from notifications.services import notify_event
+
+        notify_event(event="workspace.job_failed", title=f"Workspace job {job.job_type} failed", detail=error)
     return job
 
 
