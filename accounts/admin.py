@@ -5,8 +5,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from accounts import services
-from accounts.models import Role, User, UserRole
+from accounts.models import Role, User, UserRole, UserType
 from audit.admin_mixins import AuditedAdminMixin
+from bifrost_site.admin_tools import ExplainedConstraintsMixin
 
 
 class RoleChoiceField(forms.ModelChoiceField):
@@ -15,8 +16,30 @@ class RoleChoiceField(forms.ModelChoiceField):
         "organization or GLOBAL roles."
     }
 
+    label_field = "name"
+
     def label_from_instance(self, obj):
-        return f"{obj.name} ({obj.organization.name if obj.organization_id else 'GLOBAL'})"
+        return f"{getattr(obj, self.label_field)} ({obj.organization.name if obj.organization_id else 'GLOBAL'})"
+
+
+def _page_object(model, request):
+    """The object whose admin change page is being shown or saved (None on an add page)."""
+    object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+    try:
+        return model.objects.filter(pk=object_id).first() if object_id else None
+    except (ValueError, ValidationError):
+        return None
+
+
+class AssignedByAdminMixin:
+    """A role assignment added on this page (an inline row) records who assigned it."""
+
+    def save_formset(self, request, form, formset, change):
+        for row in formset.forms:
+            instance = row.instance
+            if instance._state.adding and hasattr(instance, "assigned_by_id") and instance.assigned_by_id is None:
+                instance.assigned_by = request.user
+        super().save_formset(request, form, formset, change)
 
 
 class UserRoleInline(admin.TabularInline):
@@ -30,11 +53,7 @@ class UserRoleInline(admin.TabularInline):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "role":
-            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
-            try:
-                user = User.objects.filter(pk=object_id).first() if object_id else None
-            except (ValueError, ValidationError):
-                user = None
+            user = _page_object(User, request)
             organization_id = user.organization_id if user is not None else None
             kwargs["queryset"] = Role.objects.filter(
                 Q(organization__isnull=True) | Q(organization_id=organization_id)
@@ -43,12 +62,34 @@ class UserRoleInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class UserChoiceField(RoleChoiceField):
+    label_field = "email"
+
+
 class RoleUserInline(admin.TabularInline):
+    """The users who may hold this role: its organization's users, or every organization's for a GLOBAL
+    role (platform admins hold no roles), each labelled with their organization."""
+
     model = UserRole
     fk_name = "role"
     extra = 0
-    autocomplete_fields = ["user"]
     readonly_fields = ["assigned_by", "assigned_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            role = _page_object(Role, request)
+            users = User.objects.filter(user_type=UserType.ORG).select_related("organization").order_by("email")
+            if role is not None and role.organization_id:
+                users = users.filter(organization_id=role.organization_id)
+            kwargs["queryset"] = users
+            kwargs["form_class"] = UserChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class RoleForm(ExplainedConstraintsMixin, forms.ModelForm):
+    class Meta:
+        model = Role
+        fields = ["name", "description", "organization", "is_active"]
 
 
 class UserCreationForm(forms.ModelForm):
@@ -72,7 +113,7 @@ class UserCreationForm(forms.ModelForm):
 
 
 @admin.register(User)
-class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
+class UserAdmin(AssignedByAdminMixin, AuditedAdminMixin, DjangoUserAdmin):
     add_form = UserCreationForm
     ordering = ["email"]
     list_display = ["email", "name", "user_type", "organization", "is_platform_admin", "is_active", "last_login"]
@@ -114,7 +155,8 @@ class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
 
 
 @admin.register(Role)
-class RoleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class RoleAdmin(AssignedByAdminMixin, AuditedAdminMixin, admin.ModelAdmin):
+    form = RoleForm
     list_display = ["name", "organization", "is_active", "created_at"]
     list_filter = ["is_active", ("organization", admin.EmptyFieldListFilter), "organization"]
     search_fields = ["name", "description", "organization__name"]

@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 import audit
 from audit.services import diff, snapshot
+from bifrost_site.admin_tools import ExplainedConstraintsMixin
 from forms_app.models import Form, FormRole, FormUpload
 from forms_app.services import AUDIT_FIELDS
 from forms_app.validation import form_definition_errors
@@ -18,7 +19,7 @@ class PrettyJSONField(forms.JSONField):
         return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
 
 
-class FormAdminForm(forms.ModelForm):
+class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
     """A JSON editor for the schema, validated by the same rules as the API."""
 
     schema = PrettyJSONField(
@@ -75,10 +76,38 @@ class FormAdminForm(forms.ModelForm):
 
 
 class FormRoleInline(admin.TabularInline):
+    """The roles that may use the form: its organization's and the GLOBAL ones (a GLOBAL form: every
+    role), each labelled with its organization."""
+
     model = FormRole
     extra = 0
-    autocomplete_fields = ["role"]
     readonly_fields = ["assigned_by", "assigned_at"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            from django.db.models import Q
+
+            from accounts.admin import RoleChoiceField
+            from accounts.models import Role
+
+            object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+            form = Form.objects.filter(pk=object_id).first() if _is_uuid(object_id) else None
+            roles = Role.objects.select_related("organization").order_by("organization__name", "name")
+            if form is not None and form.organization_id:
+                roles = roles.filter(Q(organization__isnull=True) | Q(organization_id=form.organization_id))
+            kwargs["queryset"] = roles
+            kwargs["form_class"] = RoleChoiceField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @admin.register(Form)

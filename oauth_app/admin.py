@@ -10,11 +10,12 @@ from django.utils import timezone
 
 import audit
 from audit.services import diff
+from bifrost_site.admin_tools import ExplainedConstraintsMixin
 from oauth_app.models import FlowType, OAuthConnection, OAuthRefreshRun
 from oauth_app.selectors import connection_token
 
 
-class OAuthConnectionAdminForm(forms.ModelForm):
+class OAuthConnectionAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
     client_secret = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,

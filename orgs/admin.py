@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from accounts.models import User
 from audit.admin_mixins import AuditedAdminMixin
-from bifrost_site.admin_tools import JSONEditorField
+from bifrost_site.admin_tools import ExplainedConstraintsMixin, JSONEditorField
 from orgs.models import Config, ConfigType, Organization
 from orgs.services import config_key_looks_secret, config_value_validate, normalize_domain
 
@@ -28,7 +28,7 @@ def _drf_message(exc: DRFValidationError) -> str:
     return str(detail)
 
 
-class OrganizationForm(forms.ModelForm):
+class OrganizationForm(ExplainedConstraintsMixin, forms.ModelForm):
     class Meta:
         model = Organization
         fields = ["name", "domain", "is_active", "require_mfa", "settings"]
@@ -94,7 +94,7 @@ class SecretNameField(forms.ChoiceField):
         return [("", "---------"), *((name, f"{name} ({', '.join(where)})") for name, where in places.items())]
 
 
-class ConfigForm(forms.ModelForm):
+class ConfigForm(ExplainedConstraintsMixin, forms.ModelForm):
     """The value is edited with an input of its type: one input per config type, the one matching
     `config_type` used (bifrost_site/static/bifrost_site/admin/config_value.js shows only that one)."""
 

@@ -3,11 +3,12 @@ from django.contrib import admin
 
 import audit
 from audit.services import diff
+from bifrost_site.admin_tools import ExplainedConstraintsMixin
 from secrets_app.models import Secret
 from secrets_app.selectors import secret_references
 
 
-class SecretAdminForm(forms.ModelForm):
+class SecretAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
     """The value is write-only: never rendered back, left unchanged when the field is empty."""
 
     value = forms.CharField(
