@@ -89,6 +89,7 @@ class AccountView(LoginRequiredMixin, View):
             uri = mfa.otpauth_uri(user=request.user, secret=device.secret)
             totp = {"secret": device.secret, "qr_svg": mark_safe(mfa.qr_svg(uri)), "error": _messages_of(exc)[0]}  # noqa: S308
             return render(request, self.template_name, self.context(request, totp_setup=totp), status=400)
+        request.user.refresh_from_db(fields=["token_version"])
         update_session_auth_hash(request, request.user)
         messages.success(request, "Two-step sign-in is on. Your other sessions were signed out.")
         return render(request, self.template_name, self.context(request, recovery_codes=codes))
@@ -123,13 +124,16 @@ class AccountView(LoginRequiredMixin, View):
             new_password=request.POST.get("new_password", ""),
             ip=client_ip(request),
         )
+        request.user.refresh_from_db(fields=["token_version"])
         update_session_auth_hash(request, request.user)
         messages.success(request, "Your password was changed and your other sessions were signed out.")
         return redirect("account")
 
     def do_sessions_end(self, request):
         services.user_sessions_end(user_ids=[request.user.id], reason="user.sessions_end")
-        messages.success(request, "Every API session (refresh token) of yours was signed out.")
+        request.user.refresh_from_db(fields=["token_version"])
+        update_session_auth_hash(request, request.user)  # this browser stays signed in
+        messages.success(request, "Your other sessions (browsers and API tokens) were signed out.")
         return redirect("account")
 
     # --- personal API tokens ---

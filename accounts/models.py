@@ -105,6 +105,16 @@ class User(AbstractBaseUser, PermissionsMixin, BaseModel):
             self._password_replaced = True  # save() then closes the user's WebSockets
         super().set_password(raw_password)
 
+    def get_session_auth_hash(self):
+        """Browser sessions end with the token version too (DESIGN §17): a new password, MFA turned on,
+        deactivation or "sign out everywhere" sign out every other browser as well as every token.
+        The browser that made the change keeps its session (update_session_auth_hash)."""
+        from django.utils.crypto import salted_hmac
+
+        return salted_hmac(
+            "bifrost.accounts.User.get_session_auth_hash", f"{self.password}|{self.token_version}", algorithm="sha256"
+        ).hexdigest()
+
     @property
     def is_staff(self) -> bool:
         return self.is_platform_admin

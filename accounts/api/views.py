@@ -522,7 +522,13 @@ class MFAView(BearerChallengeMixin, APIView):
 
 def _fresh_pair_for(request, user, via_mfa_token: bool) -> dict:
     """Turning MFA on ends the user's sessions: a caller that signed in with a JWT (or is finishing a
-    sign-in with an mfa_token) gets a new pair; a browser session is kept by Django's session hash."""
+    sign-in with an mfa_token) gets a new pair; the browser session that made the change is kept."""
+    if not via_mfa_token and request.auth is None and request.user.is_authenticated:
+        from django.contrib.auth import update_session_auth_hash
+
+        user.refresh_from_db(fields=["token_version"])
+        update_session_auth_hash(request, user)
+        return {}
     if via_mfa_token or isinstance(request.auth, AccessToken):
         from accounts.services import tokens_issue
 
@@ -600,10 +606,6 @@ class PasswordChangeView(APIView):
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.password_change(user=request.user, ip=client_ip(request), **serializer.validated_data)
-        if request.session is not None and request.user.is_authenticated and request.auth is None:
-            from django.contrib.auth import update_session_auth_hash
-
-            update_session_auth_hash(request, request.user)
         return Response(_fresh_pair_for(request, request.user, False) or {"detail": "Password changed."})
 
 

@@ -77,3 +77,40 @@ def test_changing_the_password_and_ending_sessions_on_the_page(member):
 def test_an_unknown_action_is_refused(member):
     client = page_client(member)
     assert client.post("/account/", {"action": "__class__"}).status_code == 302
+
+
+def test_other_browsers_are_signed_out_when_sessions_end_and_this_one_stays(member):
+    this, other = page_client(member), page_client(member)
+    assert this.post("/account/", {"action": "sessions-end"}).status_code == 302
+    assert this.get("/account/").status_code == 200
+    assert other.get("/account/").status_code == 302  # back to /login/
+
+
+def test_turning_mfa_on_signs_out_other_browsers(member):
+    this, other = page_client(member), page_client(member)
+    secret = re.search(
+        r'id="totp-secret">([A-Z2-7]+)<', this.post("/account/", {"action": "totp-begin"}).content.decode()
+    ).group(1)
+    totp = pyotp.TOTP(secret)
+    this.post("/account/", {"action": "totp-confirm", "code": totp.generate_otp(totp.timecode(timezone.now()))})
+    assert this.get("/account/").status_code == 200
+    assert other.get("/account/").status_code == 302
+
+
+def test_a_passkey_added_from_the_browser_keeps_that_browser_signed_in(member):
+    from accounts.tests.soft_authenticator import SoftAuthenticator
+
+    this, other = page_client(member), page_client(member)
+    host = {"SERVER_NAME": "localhost", "HTTP_HOST": "localhost"}
+    options = this.post("/auth/mfa/passkeys/registration-options", **host).json()
+    answer = SoftAuthenticator().create(options["options"])
+    done = this.post(
+        "/auth/mfa/passkeys",
+        {"name": "Laptop", "credential": answer, "state": options["state"]},
+        content_type="application/json",
+        **host,
+    )
+    assert done.status_code == 201, done.content
+    assert len(done.json()["recovery_codes"]) == 10 and "access_token" not in done.json()
+    assert this.get("/account/").status_code == 200
+    assert other.get("/account/").status_code == 302
