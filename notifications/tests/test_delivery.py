@@ -203,3 +203,21 @@ def test_oauth_refresh_failure_tells_the_msp_the_providers_words_and_the_custome
     assert "AADSTS70000" in msp.received[0]["json"]["message"]
     assert "AADSTS70000" not in customer.received[0]["json"]["message"]
     assert "could not be refreshed" in customer.received[0]["json"]["message"]
+
+
+def test_a_failed_workspace_job_is_an_event(monkeypatch, django_capture_on_commit_callbacks):
+    from notifications import tasks
+    from workflows.models import JobStatus
+    from workflows.services.jobs import job_finish
+    from workflows.tests.factories import WorkspaceJobFactory
+
+    published = []
+    monkeypatch.setattr(tasks.dispatch_event_task, "delay", lambda *args: published.append(args))
+    NotificationRuleFactory(organization=None, events=["workspace.job_failed"])
+    services.rules_changed()
+    with django_capture_on_commit_callbacks(execute=True):
+        job_finish(WorkspaceJobFactory(), status=JobStatus.SUCCESS)
+        job_finish(WorkspaceJobFactory(), status=JobStatus.FAILED, error="git: repository not found")
+    assert [(args[0], args[1], args[3]) for args in published] == [
+        ("workspace.job_failed", None, "git: repository not found")
+    ]
