@@ -383,7 +383,7 @@ def _validate_workflow_args(
         "retry_policy": policy,
         "max_concurrency": max_concurrency,
         "time_saved_minutes": time_saved_minutes,
-        "approval_policy": _validate_approval(label, approval),
+        "approval_policy": validate_approval_policy(label, approval),
     }
 
 
@@ -391,7 +391,7 @@ _APPROVAL_KEYS = frozenset({"approver_role_ids", "approver_roles", "timeout_hour
 MAX_APPROVAL_TIMEOUT_HOURS = 24 * 90
 
 
-def _validate_approval(label: str, approval: Any) -> dict[str, Any] | None:
+def validate_approval_policy(label: str, approval: Any) -> dict[str, Any] | None:
     """``approval={"approver_roles": ["Change approvers"], "timeout_hours": 72}`` (or role ids in
     ``approver_role_ids``): every run waits for a person (DESIGN §16). None = no approval."""
     if approval is None:

@@ -86,3 +86,26 @@ def test_comment_is_validated(org, approver, role):
     approval = ApprovalFactory(organization=org, approver_roles=[role])
     response = client_for(approver).post(f"/api/approvals/{approval.id}/reject", {"comment": "x" * 3000}, format="json")
     assert response.status_code == 400 and "comment" in response.json()["details"]
+
+
+def test_an_admin_overrides_a_workflows_policy_and_discovery_keeps_it(admin_user, org, member):
+    from audit.models import AuditLog
+    from executions.services import execution_start
+    from workflows.tests.factories import WorkflowFactory
+
+    workflow = WorkflowFactory(name="reset_mfa")
+    client = client_for(admin_user)
+    bad = client.patch("/api/workflows/reset_mfa", {"approval": {"approvers": ["x"]}}, format="json")
+    assert bad.status_code == 400 and "approval" in bad.json()["details"]
+    response = client.patch(
+        "/api/workflows/reset_mfa", {"approval": {"approver_roles": ["Change approvers"], "timeout_hours": 4}},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert response.json()["approval_policy_override"]["timeout_hours"] == 4
+    assert AuditLog.objects.filter(action="workflow.update", resource_id="reset_mfa").exists()
+    run = execution_start(workflow_name="reset_mfa", parameters={}, trigger="manual", organization=org, user=member)
+    assert run.execution.status == ExecutionStatus.AWAITING_APPROVAL
+    client.patch("/api/workflows/reset_mfa", {"approval": {}}, format="json")  # off, whatever the code declares
+    workflow.refresh_from_db()
+    assert workflow.approval_policy_override == {} and workflow.effective_approval_policy is None

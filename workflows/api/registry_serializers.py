@@ -26,6 +26,8 @@ class WorkflowSerializer(serializers.ModelSerializer):
             "max_concurrency_override",
             "time_saved_minutes",
             "time_saved_minutes_override",
+            "approval_policy",
+            "approval_policy_override",
             "source_path",
             "source_hash",
             "is_available",
@@ -72,6 +74,23 @@ class WorkflowLimitsSerializer(serializers.Serializer):
         required=False,
         help_text="Minutes one successful run saves (usage, DESIGN §20); null = the @workflow declaration.",
     )
+    approval = serializers.JSONField(
+        allow_null=True,
+        required=False,
+        help_text='Approval before each run (DESIGN §16): {"approver_roles"|"approver_role_ids": [...], '
+        '"timeout_hours": n}; {} = no approval; null = the @workflow declaration.',
+    )
+
+    def validate_approval(self, value):
+        from bifrost.decorators import validate_approval_policy
+        from bifrost.errors import WorkflowDefinitionError
+
+        if value is None or value == {}:
+            return value
+        try:
+            return validate_approval_policy("approval", value)
+        except WorkflowDefinitionError as exc:
+            raise serializers.ValidationError(str(exc).removeprefix("approval: ")) from None
 
     def validate(self, attrs):
         if not attrs:

@@ -85,7 +85,9 @@ class WorkflowViewSet(_RegistryViewSet):
             "`max_concurrency`: runs of this workflow admitted at once across organizations; it overrides the "
             "`@workflow(max_concurrency=...)` declaration (null = use the declaration). `time_saved_minutes`: "
             "the minutes one successful run saves, for usage reports; it overrides "
-            "`@workflow(time_saved_minutes=...)` (null = use the declaration). Discovery keeps both."
+            "`@workflow(time_saved_minutes=...)` (null = use the declaration). `approval`: the approval each run "
+            "needs (DESIGN §16), overriding `@workflow(approval=...)`; `{}` = none, null = the declaration. "
+            "Discovery keeps all three."
         ),
         request=WorkflowLimitsSerializer,
         responses={200: WorkflowSerializer, 400: error("Invalid value"), 404: error("Unknown workflow"), **ERRORS},
@@ -101,6 +103,12 @@ class WorkflowViewSet(_RegistryViewSet):
         if "time_saved_minutes" in serializer.validated_data:
             workflow = workflow_services.workflow_time_saved_update(
                 workflow=workflow, user=request.user, minutes=serializer.validated_data["time_saved_minutes"]
+            )
+        if "approval" in serializer.validated_data:
+            from approvals.services import workflow_approval_policy_update
+
+            workflow = workflow_approval_policy_update(
+                workflow=workflow, user=request.user, policy=serializer.validated_data["approval"]
             )
         return Response(WorkflowSerializer(workflow).data)
 
