@@ -44,6 +44,8 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
     if not match:
         raise ValueError("month must be YYYY-MM, e.g. 2026-12")
     year, number = int(match[1]), int(match[2])
+    if not 1 <= year <= 9998:
+        raise ValueError("month must be between 0001-01 and 9998-12")
     start = dt.datetime(year, number, 1, tzinfo=dt.UTC)
     end = dt.datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=dt.UTC)
     return start, end

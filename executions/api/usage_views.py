@@ -7,7 +7,7 @@ from rest_framework.response import Response
 
 from bifrost_site.api.docs import errors
 from bifrost_site.api.viewsets import BifrostAPIView
-from executions.usage import STATUSES, usage_csv, usage_for_month
+from executions.usage import STATUSES, month_bounds, usage_csv, usage_for_month
 
 
 class UsageQuerySerializer(serializers.Serializer):
@@ -15,6 +15,13 @@ class UsageQuerySerializer(serializers.Serializer):
         r"^\d{4}-(0[1-9]|1[0-2])$", help_text="The month, YYYY-MM (UTC).", error_messages={"invalid": "Use YYYY-MM."}
     )
     organization = serializers.UUIDField(required=False, help_text="Only this organization.")
+
+    def validate_month(self, value):
+        try:
+            month_bounds(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
 
 
 class OrganizationUsageSerializer(serializers.Serializer):

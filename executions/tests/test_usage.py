@@ -49,7 +49,7 @@ def world(org, other_org):
 
 def test_month_bounds():
     assert month_bounds("2026-12") == (dt.datetime(2026, 12, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
-    for bad in ("2026-13", "2026-1", "26-01", "", "2026-00"):
+    for bad in ("2026-13", "2026-1", "26-01", "", "2026-00", "0000-01", "9999-12"):
         with pytest.raises(ValueError):
             month_bounds(bad)
 
@@ -134,6 +134,7 @@ def test_usage_api_json_csv_and_scope(world, admin_user, member):
     bad = admin.get("/api/usage", {"month": "November"})
     assert bad.status_code == 400 and "month" in bad.json()["details"]
     assert admin.get("/api/usage").status_code == 400
+    assert admin.get("/api/usage", {"month": "0000-01", "format": "csv"}).status_code == 400
     assert client_for(member).get("/api/usage", {"month": "2026-11"}).status_code == 403
 
 
