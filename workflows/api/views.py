@@ -170,11 +170,16 @@ class WorkflowScheduleViewSet(TriggerThrottleMixin, PlatformResourceMixin, Bifro
             raise exceptions.NotFound(f"No scheduled workflow named {name!r}.")
         return selectors.schedule_views([workflow])[0]
 
-    @extend_schema(summary="Deprecated: a workflow's default schedule", responses={200: s.ScheduleSerializer})
+    @extend_schema(
+        operation_id="schedules_workflow_retrieve",
+        summary="Deprecated: a workflow's default schedule",
+        responses={200: s.ScheduleSerializer},
+    )
     def retrieve(self, request, workflow=None):
         return Response(s.ScheduleSerializer(self._one(workflow)).data)
 
     @extend_schema(
+        operation_id="schedules_workflow_partial_update",
         summary="Deprecated: pause/resume a workflow's default schedule or change its time zone",
         request=s.ScheduleUpdateSerializer,
         responses={200: s.ScheduleSerializer, 400: ERROR, 404: ERROR, 409: ERROR},
@@ -191,6 +196,7 @@ class WorkflowScheduleViewSet(TriggerThrottleMixin, PlatformResourceMixin, Bifro
         return Response(s.ScheduleSerializer(self._one(workflow)).data)
 
     @extend_schema(
+        operation_id="schedules_workflow_destroy",
         summary="Deprecated: a workflow's default schedule cannot be deleted (pause it instead)",
         responses={404: ERROR, 409: ERROR},
     )
@@ -199,6 +205,7 @@ class WorkflowScheduleViewSet(TriggerThrottleMixin, PlatformResourceMixin, Bifro
         raise ConflictError("A workflow's default schedule comes from @workflow(schedule=...); pause it instead.")
 
     @extend_schema(
+        operation_id="schedules_workflow_trigger",
         summary="Deprecated: run a scheduled workflow now (trigger=manual, by you)",
         request=s.ScheduleTriggerSerializer,
         responses={**EXECUTION_RESPONSES, 400: ERROR, 404: ERROR, 409: ERROR, 429: ERROR, 503: ERROR},
