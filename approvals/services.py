@@ -9,7 +9,7 @@ import datetime
 import logging
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
@@ -313,3 +313,44 @@ def workflow_approval_policy_update(*, workflow, user, policy: dict | None):
         changes={"before": before, "after": {"approval_policy_override": policy}},
     )
     return workflow
+
+
+def form_approval_apply(*, form, data: dict) -> None:
+    """A form's approval policy from a create/update body (or an import): `requires_approval` (bool),
+    `approval_timeout_hours` (1–2160 or null = 72), `approver_role_ids` (roles of the form's organization or
+    GLOBAL ones). Only the keys present change. 400 naming the field for a bad value."""
+    from rest_framework.exceptions import ValidationError
+
+    from accounts.models import Role
+
+    changed = []
+    if "requires_approval" in data:
+        if not isinstance(data["requires_approval"], bool):
+            raise ValidationError({"requires_approval": ["Must be true or false."]})
+        form.requires_approval = data["requires_approval"]
+        changed.append("requires_approval")
+    if "approval_timeout_hours" in data:
+        hours = data["approval_timeout_hours"]
+        if hours is not None and (
+            not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= MAX_TIMEOUT_HOURS
+        ):
+            raise ValidationError({"approval_timeout_hours": [f"An integer from 1 to {MAX_TIMEOUT_HOURS}, or null."]})
+        form.approval_timeout_hours = hours
+        changed.append("approval_timeout_hours")
+    if changed:
+        form.save(update_fields=[*changed, "updated_at"])
+    if "approver_role_ids" in data:
+        ids = data["approver_role_ids"]
+        if not isinstance(ids, list | tuple):
+            raise ValidationError({"approver_role_ids": ["A list of role ids."]})
+        wanted = set(_uuids(ids))
+        roles = list(
+            Role.objects.filter(id__in=wanted, is_active=True).filter(
+                models.Q(organization__isnull=True) | models.Q(organization_id=form.organization_id)
+            )
+        )
+        if len(roles) != len(wanted) or len(wanted) != len(ids):
+            raise ValidationError(
+                {"approver_role_ids": ["Each id must be an active role of the form's organization or a GLOBAL role."]}
+            )
+        form.approver_roles.set(roles)

@@ -38,7 +38,10 @@ def form_list(scope) -> QuerySet[Form]:
     return (
         forms_visible_to(scope)
         .select_related("organization", "created_by")
-        .prefetch_related(Prefetch("form_roles", queryset=FormRole.objects.select_related("role")))
+        .prefetch_related(
+            Prefetch("form_roles", queryset=FormRole.objects.select_related("role")),
+            Prefetch("approver_roles", queryset=Role.objects.only("id")),
+        )
         .order_by("name", "id")
     )
 
@@ -47,7 +50,10 @@ def form_detail(*, form_id) -> Form:
     """A form as the API presents it after a write (its creator and role ids loaded)."""
     return (
         Form.objects.select_related("created_by")
-        .prefetch_related(Prefetch("form_roles", queryset=FormRole.objects.only("id", "form_id", "role_id")))
+        .prefetch_related(
+            Prefetch("form_roles", queryset=FormRole.objects.only("id", "form_id", "role_id")),
+            Prefetch("approver_roles", queryset=Role.objects.only("id")),
+        )
         .get(id=form_id)
     )
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 import audit
+from approvals.services import form_approval_apply
 from audit.services import diff, snapshot
 from bifrost_site.api.errors import ApplicationError
 from executions import services as execution_services
@@ -37,7 +38,8 @@ EDITABLE_FIELDS = (
     "access_level",
     "is_active",
 )
-AUDIT_FIELDS = [*EDITABLE_FIELDS, "organization"]
+# approvals (DESIGN §16): set by approvals.services.form_approval_apply, audited with the form
+AUDIT_FIELDS = [*EDITABLE_FIELDS, "organization", "requires_approval", "approval_timeout_hours"]
 EXPORT_VERSION = 1
 
 
@@ -92,6 +94,7 @@ def form_create(*, scope, data: dict, user=None) -> Form:
     form = Form(**values, organization=scope.organization if scope else None, created_by=user)
     form.full_clean(exclude=["created_by"])
     form.save()
+    form_approval_apply(form=form, data=data)
     audit.record(
         action="form.create",
         resource_type="form",
@@ -112,6 +115,7 @@ def form_update(*, form: Form, data: dict) -> Form:
         setattr(form, key, value)
     form.full_clean(exclude=["created_by"])
     form.save()
+    form_approval_apply(form=form, data=data)
     audit.record(
         action="form.update",
         resource_type="form",

@@ -7,6 +7,7 @@ from approvals.models import ApprovalStatus
 from approvals.tests.factories import ApprovalFactory
 from conftest import client_for
 from executions.models import Execution, ExecutionStatus
+from orgs.tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +110,29 @@ def test_an_admin_overrides_a_workflows_policy_and_discovery_keeps_it(admin_user
     client.patch("/api/workflows/reset_mfa", {"approval": {}}, format="json")  # off, whatever the code declares
     workflow.refresh_from_db()
     assert workflow.approval_policy_override == {} and workflow.effective_approval_policy is None
+
+
+def test_a_form_needing_approval_through_the_forms_api(admin_user, org, member, role):
+    from forms_app.models import Form
+    from workflows.tests.factories import WorkflowFactory
+
+    WorkflowFactory(name="offboard_user")
+    client = client_for(admin_user, org)
+    created = client.post(
+        "/api/forms",
+        {
+            "name": "Offboard a user", "workflow": "offboard_user", "requires_approval": True,
+            "approver_role_ids": [str(role.id)], "approval_timeout_hours": 8,
+        },
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert body["requires_approval"] is True and body["approver_role_ids"] == [str(role.id)]
+    assert body["approval_timeout_hours"] == 8
+    foreign = RoleFactory(organization=OrganizationFactory())
+    bad = client.patch(f"/api/forms/{body['id']}", {"approver_role_ids": [str(foreign.id)]}, format="json")
+    assert bad.status_code == 400 and "approver_role_ids" in bad.json()["details"]
+    off = client.patch(f"/api/forms/{body['id']}", {"requires_approval": False}, format="json")
+    assert off.status_code == 200 and off.json()["requires_approval"] is False
+    assert Form.objects.get(id=body["id"]).approver_roles.count() == 1

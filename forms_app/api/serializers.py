@@ -10,6 +10,7 @@ class FormSerializer(serializers.ModelSerializer):
     organization_id = serializers.UUIDField(read_only=True, allow_null=True)
     role_ids = serializers.SerializerMethodField()
     created_by = serializers.SerializerMethodField()
+    approver_role_ids = serializers.SerializerMethodField()
 
     class Meta:
         model = Form
@@ -26,6 +27,9 @@ class FormSerializer(serializers.ModelSerializer):
             "access_level",
             "is_active",
             "role_ids",
+            "requires_approval",
+            "approver_role_ids",
+            "approval_timeout_hours",
             "created_by",
             "created_at",
             "updated_at",
@@ -37,6 +41,9 @@ class FormSerializer(serializers.ModelSerializer):
 
     def get_created_by(self, obj) -> str | None:
         return obj.created_by.email if obj.created_by_id else None
+
+    def get_approver_role_ids(self, obj) -> list[str]:
+        return [str(role.pk) for role in obj.approver_roles.all()]  # prefetched by the selectors
 
 
 class FormUserSerializer(serializers.ModelSerializer):
@@ -75,6 +82,14 @@ class FormWriteSerializer(serializers.Serializer):
     schema = serializers.JSONField(required=False)
     access_level = serializers.ChoiceField(choices=AccessLevel.choices, required=False)
     is_active = serializers.BooleanField(required=False)
+    # approvals (DESIGN §16, approvals.services.form_approval_apply)
+    requires_approval = serializers.BooleanField(required=False, help_text="Each submission waits for approval.")
+    approver_role_ids = serializers.ListField(
+        child=serializers.UUIDField(), required=False, max_length=100, help_text="Roles whose holders approve."
+    )
+    approval_timeout_hours = serializers.IntegerField(
+        min_value=1, max_value=2160, allow_null=True, required=False, help_text="null = 72 hours."
+    )
 
 
 class FormRolesWriteSerializer(serializers.Serializer):

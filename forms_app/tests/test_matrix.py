@@ -26,7 +26,7 @@ class TestFormMatrix(ResourceMatrix):
     detail_url = "/api/forms/{lookup}"
     scope_mode = OWNED
     readers = AUTHENTICATED
-    max_list_queries = 5
+    max_list_queries = 6  # + the approver roles (approvals, DESIGN §16)
     max_member_list_queries = 5
     extras = (
         Extra("/api/forms/{lookup}/roles", methods=("GET", "PUT"), payload=lambda m, form: {"role_ids": []}),
