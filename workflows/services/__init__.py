@@ -14,11 +14,18 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 
 from audit.services import audit_record
+from bifrost.errors import ParameterValidationError
+from bifrost.params import coerce_parameters
 from bifrost_site.api.errors import ApplicationError, ConflictError, ServiceUnavailableError
+from executions import answers
+from executions.admission import admission_dispatch
+from executions.tasks import run_data_provider_task
 from workflows.models import DataProvider, JobStatus, JobType, Workflow, WorkspaceJob
+from workflows.services import discovery
+from workflows.tasks import discover_workflows_task
 from workflows.versions import current_git_commit, workflow_versions_record
 
 logger = logging.getLogger(__name__)
@@ -63,8 +70,6 @@ def _sync_rows(model, specs_by_name: dict, reports, now) -> tuple[int, list[str]
 @transaction.atomic
 def discovery_run(*, reason: str) -> dict:
     """Import the workspace and write Workflow/DataProvider rows (call from a worker or a command)."""
-    from workflows.services import discovery
-
     started = time.monotonic()
     _lock_discovery()
     reports = discovery.scan()
@@ -122,8 +127,6 @@ def workspace_job_discovery_run(*, job_id) -> dict:
 
 def workflows_reload(*, user) -> WorkspaceJob:
     """Queue discovery; the job's status follows it (202 {job_id})."""
-    from workflows.tasks import discover_workflows_task
-
     with transaction.atomic():
         job = WorkspaceJob.objects.create(
             job_type=JobType.DISCOVERY, requested_by=user, parameters={"reason": "reload"}
@@ -151,9 +154,6 @@ def _cache_key(name: str, inputs: dict, organization) -> str:
 
 def _run_data_provider(name: str, inputs: dict, organization):
     """Run the provider in a worker and wait for its outcome (executions.answers); 503 if none comes."""
-    from executions import answers
-    from executions.tasks import run_data_provider_task
-
     task_id = str(uuid.uuid4())
     try:
         run_data_provider_task.apply_async(
@@ -176,9 +176,6 @@ def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[lis
     Reusable by form-scoped endpoints. Raises NotFound, ConflictError (unavailable), 400 for bad
     inputs or a provider error, 503 when the worker does not answer in time.
     """
-    from bifrost.errors import ParameterValidationError
-    from bifrost.params import coerce_parameters
-
     provider = DataProvider.objects.filter(name=name).first()
     if provider is None:
         raise NotFound(f"Data provider '{name}' does not exist.")
@@ -189,8 +186,6 @@ def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[lis
     try:
         coerced = coerce_parameters(provider.parameters, inputs)
     except ParameterValidationError as exc:
-        from rest_framework.exceptions import ValidationError
-
         raise ValidationError({"inputs": exc.errors}) from None
     key = _cache_key(name, coerced, organization)
     try:
@@ -231,8 +226,6 @@ def workflow_limits_update(*, workflow: Workflow, user, max_concurrency: int | N
     )
 
     def wake():
-        from executions.admission import admission_dispatch
-
         admission_dispatch(workflow_name=workflow.name)
 
     transaction.on_commit(wake)

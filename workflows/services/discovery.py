@@ -25,6 +25,7 @@ from types import ModuleType
 from django.conf import settings
 
 from bifrost import registry
+from executions.engine.import_guard import install_import_guard, installed_import_guard
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,6 @@ def ensure_import_path(workspace: Path | None = None) -> None:
     workflow code away from the project's internals (a guard, not a sandbox: docs/security.md)."""
     workspace = workspace or workspace_path()
     if getattr(settings, "WORKFLOW_IMPORT_GUARD", True):
-        from executions.engine.import_guard import install_import_guard, installed_import_guard
-
         current = installed_import_guard()
         if current is None or current.workspace != os.path.realpath(workspace):
             install_import_guard(workspace)

@@ -29,8 +29,10 @@ from rest_framework import exceptions
 
 import audit
 import audit.services
+from secrets_app.models import Secret
 from workflows.models import JobStatus, JobType, WorkspaceGitSettings, WorkspaceJob
 from workflows.services import jobs
+from workflows.tasks import git_sync_task
 
 SCP_LIKE = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]+)$")
 HOST = re.compile(r"^[A-Za-z0-9.-]+(:\d{1,5})?$")
@@ -111,8 +113,6 @@ def git_settings_update(
     sync_interval_minutes: int | None = None,
     updated_by=None,
 ) -> WorkspaceGitSettings:
-    from secrets_app.models import Secret
-
     repo_url = repo_url_validate(repo_url)
     branch = branch_validate(branch)
     if credential_secret and not Secret.objects.filter(organization__isnull=True, name=credential_secret).exists():
@@ -134,8 +134,6 @@ def git_settings_update(
 
 
 def git_sync_request(*, requested_by=None) -> WorkspaceJob:
-    from workflows.tasks import git_sync_task
-
     row = git_settings_get()
     if not row.repo_url:
         raise exceptions.ValidationError({"repo_url": ["Configure the repository first (PUT /api/workspace/git)."]})
@@ -188,8 +186,6 @@ def git_credentials(secret_name: str):
         env["GIT_ASKPASS"] = "/bin/false"  # never prompt; a private remote fails fast
         yield GitCredentials(env=env, masks=[])
         return
-    from secrets_app.models import Secret
-
     secret = Secret.objects.filter(organization__isnull=True, name=secret_name).first()
     if secret is None or not isinstance(secret.value, str):
         raise GitError(f"The credential secret {secret_name!r} does not exist or cannot be decrypted.")

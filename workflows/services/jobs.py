@@ -11,6 +11,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -19,6 +21,7 @@ import audit
 import audit.services
 from bifrost_site.api.errors import ServiceUnavailableError
 from workflows.models import JobStatus, WorkspaceJob, WorkspaceJobLog
+from workflows.services import discovery_run
 
 logger = logging.getLogger(__name__)
 
@@ -33,9 +36,6 @@ def job_group(job_id) -> str:
 def _broadcast(job_id, message: dict) -> None:
     """Send to the job's group; a channel layer outage never fails the job (clients can re-read the API)."""
     try:
-        from asgiref.sync import async_to_sync
-        from channels.layers import get_channel_layer
-
         layer = get_channel_layer()
         if layer is not None:
             async_to_sync(layer.group_send)(job_group(job_id), message)
@@ -166,12 +166,7 @@ def workspace_job_request(
 
 
 def discovery_after(recorder: JobRecorder, *, reason: str) -> dict:
-    """Run discovery after the workspace changed; a missing engine is logged to the job, not fatal."""
-    try:
-        from workflows.services import discovery_run
-    except ImportError as exc:
-        recorder.info(f"discovery skipped: the workflow engine is not installed ({exc})")
-        return {"skipped": True, "reason": "engine not installed"}
+    """Run discovery after the workspace changed."""
     recorder.info("running discovery")
     summary = discovery_run(reason=reason)
     recorder.info(f"discovery finished: {summary}")

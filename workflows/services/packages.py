@@ -29,6 +29,7 @@ from rest_framework import exceptions
 
 from workflows.models import JobStatus, JobType, WorkspaceJob
 from workflows.services import jobs
+from workflows.tasks import install_packages_task
 
 PACKAGE_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)  # PEP 508
 PACKAGES_DIR = ".packages"
@@ -79,8 +80,6 @@ def packages_list() -> list[dict]:
 
 
 def package_install_request(*, package: str = "", version: str = "", requested_by=None) -> WorkspaceJob:
-    from workflows.tasks import install_packages_task
-
     if package:
         parameters = {"package": package_name_validate(package), "version": version.strip() if version else ""}
         package_version_validate(parameters["version"])
