@@ -2,40 +2,52 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.http import JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.http import require_GET, require_POST
 
 import audit
 from audit.services import diff, snapshot
-from bifrost_site.admin_tools import ExplainedConstraintsMixin
+from bifrost_site.admin_tools import ExplainedConstraintsMixin, JSONEditorField
 from forms_app.models import Form, FormRole, FormUpload
 from forms_app.services import AUDIT_FIELDS
 from forms_app.validation import form_definition_errors
 
 
-class PrettyJSONField(forms.JSONField):
-    def prepare_value(self, value):
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+def workflow_choices(current: str | None, *, blank: str) -> list[tuple[str, str]]:
+    """The available workflows' names; the form's current workflow too when it is no longer available."""
+    from workflows.models import Workflow
+
+    names = list(Workflow.objects.filter(is_available=True).order_by("name").values_list("name", flat=True))
+    choices = [("", blank), *((name, name) for name in names)]
+    if current and current not in names:
+        choices.append((current, f"{current} (unavailable)"))
+    return choices
 
 
 class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
     """A JSON editor for the schema, validated by the same rules as the API."""
 
-    schema = PrettyJSONField(
-        widget=forms.Textarea(
-            attrs={
-                "rows": 28,
-                "cols": 100,
-                "spellcheck": "false",
-                "class": "vLargeTextField",
-                "style": "font-family: monospace",
-            }
-        ),
-        help_text='{"fields": [{"name", "label", "type", "required", ...}]} — see docs/forms.md.',
+    workflow = forms.ChoiceField(help_text="The workflow a submission runs (available workflows only).")
+    launch_workflow = forms.ChoiceField(
+        required=False, help_text="Optional: runs when the form opens, its result available to the fields."
     )
-    default_launch_params = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
-    allowed_query_params = PrettyJSONField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    schema = JSONEditorField(
+        widget=forms.Textarea(
+            attrs={"rows": 28, "cols": 80, "spellcheck": "false", "class": "vLargeTextField bifrost-json"}
+        ),
+        help_text='{"fields": [{"name", "label", "type", "required", ...}]} — see docs/forms.md. Checked as you '
+        "type by the same rules as the API; the preview shows the unsaved form.",
+    )
+    default_launch_params = JSONEditorField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField bifrost-json"})
+    )
+    allowed_query_params = JSONEditorField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField bifrost-json"})
+    )
 
     class Meta:
         model = Form
@@ -52,6 +64,18 @@ class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
             "schema",
         ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["workflow"].choices = workflow_choices(self.instance.workflow, blank="Choose a workflow")
+        self.fields["launch_workflow"].choices = workflow_choices(self.instance.launch_workflow, blank="(none)")
+        self.fields["schema"].widget.attrs.update(
+            {
+                "data-skeleton-url": reverse("admin:forms_app_form_schema_skeleton"),
+                "data-validate-url": reverse("admin:forms_app_form_schema_validate"),
+                "data-preview-url": reverse("admin:forms_app_form_schema_preview"),
+            }
+        )
+
     def clean(self):
         cleaned = super().clean()
         if self.errors:
@@ -63,11 +87,11 @@ class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
             default_launch_params=cleaned.get("default_launch_params") or {},
             allowed_query_params=cleaned.get("allowed_query_params") or [],
         )
-        for path, messages in errors.items():
-            target = path.split(".")[0].split("[")[0]
+        for where, messages in errors.items():
+            target = where.split(".")[0].split("[")[0]
             target = target if target in self.fields else None
             for message in messages:
-                self.add_error(target, f"{path}: {message}" if target == "schema" else message)
+                self.add_error(target, f"{where}: {message}" if target == "schema" else message)
         if cleaned.get("default_launch_params") is None:
             cleaned["default_launch_params"] = {}
         if cleaned.get("allowed_query_params") is None:
@@ -126,6 +150,74 @@ class FormAdmin(admin.ModelAdmin):
         ("Schema", {"fields": ["schema"]}),
         ("Metadata", {"fields": ["created_by"]}),
     ]
+
+    class Media:
+        js = ["bifrost_site/admin/form_editor.js"]
+
+    # --- the schema editor's helpers: staff-only JSON and HTML, for form_editor.js ----------------------
+
+    def get_urls(self):
+        def view(function, name):
+            return path(f"schema/{name}/", self.admin_site.admin_view(function), name=f"forms_app_form_schema_{name}")
+
+        return [
+            view(self.schema_skeleton_view, "skeleton"),
+            view(self.schema_validate_view, "validate"),
+            view(self.schema_preview_view, "preview"),
+            *super().get_urls(),
+        ]
+
+    @staticmethod
+    def _posted_json(request) -> dict:
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    @method_decorator(require_GET)
+    def schema_skeleton_view(self, request):
+        """GET ?workflow=<name>: a schema with one field per parameter of that workflow."""
+        from forms_app.skeleton import schema_from_parameters
+        from workflows.models import Workflow
+
+        workflow = Workflow.objects.filter(name=request.GET.get("workflow", "")).first()
+        if workflow is None:
+            return JsonResponse({"error": "Choose a workflow first."}, status=404)
+        return JsonResponse({"schema": schema_from_parameters(workflow.parameters)})
+
+    @method_decorator(require_POST)
+    def schema_validate_view(self, request):
+        """POST the editor's values: {"errors": {path: [messages]}} by the API's validator."""
+        body = self._posted_json(request)
+        errors = form_definition_errors(
+            schema=body.get("schema"),
+            workflow=body.get("workflow"),
+            launch_workflow=body.get("launch_workflow") or "",
+            default_launch_params=body.get("default_launch_params") or {},
+            allowed_query_params=body.get("allowed_query_params") or [],
+        )
+        return JsonResponse({"errors": errors})
+
+    @method_decorator(require_POST)
+    def schema_preview_view(self, request):
+        """POST {"schema": ...}: the unsaved form's fields as HTML, for the preview beside the editor."""
+        from forms_app.rendering import render_display_field
+        from forms_app.validation import DISPLAY_TYPES
+
+        schema = self._posted_json(request).get("schema")
+        raw = schema.get("fields") if isinstance(schema, dict) else None
+        fields = []
+        for item in raw if isinstance(raw, list) else []:
+            if not isinstance(item, dict):
+                continue
+            field = dict(item)
+            if field.get("type") in DISPLAY_TYPES:
+                field["rendered"] = render_display_field(field)
+            if not isinstance(field.get("options"), list):
+                field["options"] = []
+            fields.append(field)
+        return TemplateResponse(request, "admin/forms_app/form/preview.html", {"fields": fields})
 
     @admin.display(description="Preview")
     def preview_link(self, obj):

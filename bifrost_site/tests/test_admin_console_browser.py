@@ -224,3 +224,56 @@ def test_config_value_input_follows_the_type(admin_user, shots):
         assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
         assert Config.objects.get(key="graph_secret_ref").value == "graph_client_secret"
         assert not csp_violations(driver)
+
+
+def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from forms_app.models import Form
+    from workflows.tests.factories import WorkflowFactory
+
+    WorkflowFactory(
+        name="onboard_user",
+        parameters=[
+            {"name": "user_email", "type": "email", "required": True, "label": "E-mail"},
+            {"name": "licence_count", "type": "int", "validation": {"min": 1, "max": 5}},
+            {"name": "send_welcome", "type": "bool"},
+        ],
+    )
+    with signed_in(admin_user) as (base_url, driver):
+        open_page(driver, f"{base_url}/admin/forms_app/form/add/")
+        driver.find_element(By.ID, "id_name").send_keys("Onboard a new employee")
+        Select(driver.find_element(By.ID, "id_workflow")).select_by_value("onboard_user")
+        driver.find_element(By.ID, "bifrost-schema-skeleton").click()
+        preview = driver.find_element(By.ID, "bifrost-schema-preview")
+        WebDriverWait(driver, WAIT).until(lambda d: "E-mail" in preview.text)
+        assert "Licence count" in preview.text and "Send welcome" in preview.text
+        WebDriverWait(driver, WAIT).until(
+            lambda d: "The schema is valid." in d.find_element(By.ID, "bifrost-schema-status").text
+        )
+        overflow = photograph(driver, shots, "form-skeleton-preview")
+        assert max(overflow.values()) <= 0, overflow
+        # A mistake is reported by path as you type; fixing it clears the report.
+        editor = driver.find_element(By.ID, "id_schema")
+        schema = editor.get_attribute("value")
+        driver.execute_script(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));",
+            editor,
+            schema.replace('"type": "checkbox"', '"type": "colour"'),
+        )
+        WebDriverWait(driver, WAIT).until(
+            lambda d: "schema.fields[2]" in d.find_element(By.ID, "bifrost-schema-status").text
+        )
+        photograph(driver, shots, "form-schema-error")
+        driver.execute_script(
+            "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));", editor, schema
+        )
+        WebDriverWait(driver, WAIT).until(
+            lambda d: "The schema is valid." in d.find_element(By.ID, "bifrost-schema-status").text
+        )
+        driver.find_element(By.NAME, "_save").click()
+        assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+        form = Form.objects.get(name="Onboard a new employee")
+        assert [f["name"] for f in form.schema["fields"]] == ["user_email", "licence_count", "send_welcome"]
+        assert not csp_violations(driver)
