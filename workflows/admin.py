@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Concat
@@ -15,9 +16,34 @@ from workflows.models import (
 )
 
 
+class WorkflowAdminForm(forms.ModelForm):
+    class Meta:
+        model = Workflow
+        fields = ["schedule_overlap", "approval_policy_override"]
+        help_texts = {
+            "approval_policy_override": 'Overrides @workflow(approval=...): {"approver_roles": ["…"], '
+            '"timeout_hours": 72}; {} = no approval; empty = the declaration (docs/approvals.md).'
+        }
+
+    def clean_approval_policy_override(self):
+        from bifrost.decorators import validate_approval_policy
+        from bifrost.errors import WorkflowDefinitionError
+
+        value = self.cleaned_data.get("approval_policy_override")
+        if value in (None, {}):
+            return value
+        try:
+            return validate_approval_policy("approval", value)
+        except WorkflowDefinitionError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
 @admin.register(Workflow)
 class WorkflowAdmin(admin.ModelAdmin):
-    """Registry rows come from discovery; only the schedule overlap policy is edited here."""
+    """Registry rows come from discovery; only the schedule overlap policy and the approval override are edited
+    here."""
+
+    form = WorkflowAdminForm
 
     list_display = [
         "name",
@@ -31,7 +57,10 @@ class WorkflowAdmin(admin.ModelAdmin):
     ]
     list_filter = ["is_available", "category", "execution_mode", "endpoint_enabled"]
     search_fields = ["name", "description", "source_path"]
-    readonly_fields = [*(f.name for f in Workflow._meta.fields if f.name != "schedule_overlap"), "schedule_task"]
+    readonly_fields = [
+        *(f.name for f in Workflow._meta.fields if f.name not in ("schedule_overlap", "approval_policy_override")),
+        "schedule_task",
+    ]
 
     def get_queryset(self, request):
         from django_celery_beat.models import PeriodicTask

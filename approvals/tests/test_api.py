@@ -136,3 +136,21 @@ def test_a_form_needing_approval_through_the_forms_api(admin_user, org, member, 
     off = client.patch(f"/api/forms/{body['id']}", {"requires_approval": False}, format="json")
     assert off.status_code == 200 and off.json()["requires_approval"] is False
     assert Form.objects.get(id=body["id"]).approver_roles.count() == 1
+
+
+def test_the_admin_edits_a_workflows_approval_override(admin_user):
+    from django.test import Client
+
+    from workflows.tests.factories import WorkflowFactory
+
+    workflow = WorkflowFactory(name="wipe_device")
+    browser = Client()
+    browser.force_login(admin_user)
+    url = f"/admin/workflows/workflow/{workflow.pk}/change/"
+    assert browser.get(url).status_code == 200
+    bad = browser.post(url, {"schedule_overlap": "skip", "approval_policy_override": '{"who": 1}'})
+    assert bad.status_code == 200 and "unknown key" in bad.content.decode()
+    ok = browser.post(url, {"schedule_overlap": "skip", "approval_policy_override": '{"timeout_hours": 5}'})
+    assert ok.status_code == 302, ok.content.decode()[:2000]
+    workflow.refresh_from_db()
+    assert workflow.approval_policy_override == {"approver_role_ids": [], "approver_roles": [], "timeout_hours": 5}
