@@ -141,9 +141,21 @@ def wake_needed(*, organization_id, workflow_name: str) -> bool:
     lock_organization(organization_id)
     # Two queries, each on its partial index (an OR of the two would be a sequential scan).
     return (
-        _waiting().filter(organization_id=organization_id).exists()
-        or _waiting_for_workflow(workflow_name).exists()
+        _oldest_waiting(organization_id) is not None
+        or _waiting_for_workflow(workflow_name).order_by("created_at").values_list("id").first() is not None
     )
+
+
+def _oldest_waiting(organization_id):
+    """When the organization's oldest waiting run was created (None: none waits). Ordered like the partial
+    index with LIMIT 1, so it is an index probe whatever the column statistics say (GLOBAL runs are
+    `organization_id IS NULL`, which a stale estimate turns into a sequential scan)."""
+    waiting = (
+        _waiting().filter(organization_id=organization_id)
+        if organization_id
+        else _waiting().filter(organization__isnull=True)
+    )
+    return waiting.order_by("organization_id", "created_at").values_list("created_at", flat=True).first()
 
 
 def _waiting_for_workflow(workflow_name: str):
@@ -179,10 +191,13 @@ def _admit_one(organization_id, full_workflows: set[str]) -> tuple[Execution | N
         if active_count(organization_id=organization_id) >= org_limit(organization):
             return None, False
         candidates = (
-            _waiting()
-            .filter(organization_id=organization_id)
+            (
+                _waiting().filter(organization_id=organization_id)
+                if organization_id
+                else _waiting().filter(organization__isnull=True)
+            )
             .exclude(workflow_name__in=full_workflows)
-            .order_by("created_at", "id")
+            .order_by("organization_id", "created_at")  # the partial index's order: an index probe
             .select_for_update(skip_locked=True)
         )
         for row in candidates[:20]:
@@ -196,8 +211,10 @@ def _admit_one(organization_id, full_workflows: set[str]) -> tuple[Execution | N
                             waiting_reason=W.WORKFLOW_CONCURRENCY, updated_at=timezone.now()
                         )
                     continue
-            if not Execution.objects.filter(id=row.id, status=S.PENDING).exclude(waiting_reason="").update(
-                waiting_reason=W.NONE, updated_at=timezone.now()
+            if (
+                not Execution.objects.filter(id=row.id, status=S.PENDING)
+                .exclude(waiting_reason="")
+                .update(waiting_reason=W.NONE, updated_at=timezone.now())
             ):
                 continue
             row.waiting_reason = W.NONE
@@ -240,20 +257,17 @@ def _waiting_organizations(organization_ids, workflow_name: str | None) -> list:
     """Organizations with waiting runs, the one waiting longest first. Each part is read on its own partial
     index (an OR across them would scan the table)."""
 
-    def oldest(queryset) -> dict:
-        return dict(queryset.values_list("organization_id").annotate(oldest=Min("created_at")).order_by())
-
-    if organization_ids is None and workflow_name is None:
-        found = oldest(_waiting())
+    if organization_ids is None and workflow_name is None:  # the periodic pass
+        found = dict(_waiting().values_list("organization_id").annotate(oldest=Min("created_at")).order_by())
     else:
         found = {}
-        ids = [i for i in organization_ids or () if i]
-        if ids:
-            found.update(oldest(_waiting().filter(organization_id__in=ids)))
-        if organization_ids is not None and any(not i for i in organization_ids):
-            found.update(oldest(_waiting().filter(organization__isnull=True)))
+        for organization_id in organization_ids or ():
+            when = _oldest_waiting(organization_id)
+            if when is not None:
+                found[organization_id] = when
         if workflow_name is not None:
-            for organization_id, when in oldest(_waiting_for_workflow(workflow_name)).items():
+            rows = _waiting_for_workflow(workflow_name).order_by("created_at")
+            for organization_id, when in rows.values_list("organization_id", "created_at")[:500]:
                 found[organization_id] = min(when, found.get(organization_id, when))
     return sorted(found, key=lambda organization_id: found[organization_id])
 

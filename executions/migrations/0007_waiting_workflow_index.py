@@ -19,4 +19,7 @@ class Migration(migrations.Migration):
             model_name='execution',
             index=models.Index(condition=models.Q(('waiting_reason', 'workflow_concurrency')), fields=['workflow_name', 'created_at'], name='execution_waiting_workflow_idx'),
         ),
+        # Column statistics for waiting_reason (added by 0003): without them the planner takes the partial
+        # admission indexes for large and scans the table instead (docs/executions.md "Run admission").
+        migrations.RunSQL("ANALYZE executions_execution", migrations.RunSQL.noop),
     ]
