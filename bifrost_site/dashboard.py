@@ -166,8 +166,9 @@ def next_schedule_runs(*, now: dt.datetime | None = None, count: int = NEXT_SCHE
     admin page, where the schedules are edited."""
     import zoneinfo
 
+    from croniter import croniter
+
     from workflows.models import Schedule
-    from workflows.schedules import next_runs
 
     now = now or timezone.now()
     rows = (
@@ -180,7 +181,8 @@ def next_schedule_runs(*, now: dt.datetime | None = None, count: int = NEXT_SCHE
         when = row.next_run_at
         if when is None or when < now:
             try:
-                (when,) = next_runs(row.cron, zoneinfo.ZoneInfo(row.timezone or "UTC"), count=1, after=now)
+                local_now = now.astimezone(zoneinfo.ZoneInfo(row.timezone or "UTC"))
+                when = croniter(row.cron, local_now).get_next(dt.datetime)
             except Exception as exc:  # an invalid expression or zone shows on the workflow's page, not here
                 logger.info("dashboard: no next run for schedule %s: %s", row.pk, exc)
                 continue
