@@ -10,8 +10,8 @@ from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from workflows import schedules
 from workflows.models import ScheduleTick, Workflow, WorkflowKey, WorkspaceJob
+from workflows.services import schedules
 
 
 def scheduled_workflows():
@@ -118,6 +118,15 @@ def execution_code_changed(execution) -> bool | None:
     return current != version.source_hash
 
 
+def source_masker():
+    """Masks every stored secret value (any organization) in workflow source shown to admins: code should
+    read secrets through `secrets.get`, but a value pasted into a file must not be shown back (DESIGN §20)."""
+    from bifrost.masking import SecretMasker
+    from secrets_app.models import Secret
+
+    return SecretMasker(Secret.objects.values_list("value", flat=True))
+
+
 def execution_source(execution) -> dict:
     """The exact code `execution` ran (its WorkflowVersion) and how it compares with today's source."""
     version = execution.workflow_version
@@ -126,7 +135,7 @@ def execution_source(execution) -> dict:
         "execution_id": execution.id,
         "workflow_name": execution.workflow_name,
         "version": version,
-        "source": version.source if version else None,
+        "source": source_masker().mask(version.source) if version else None,
         "current_source_hash": current or None,
         "code_changed": None if version is None else current != version.source_hash,
     }

@@ -29,7 +29,7 @@ from workflows.api.registry_serializers import (
 )
 from workflows.api.version_serializers import WorkflowVersionWithSourceSerializer
 from workflows.models import DataProvider, Workflow
-from workflows.selectors import workflow_versions
+from workflows.selectors import source_masker, workflow_versions
 
 ERRORS = {401: error("Not authenticated"), 403: error("Platform administrators only")}
 
@@ -125,7 +125,7 @@ class WorkflowViewSet(_RegistryViewSet):
         workflow = self.get_object()
         page = self.paginate_queryset(workflow_versions(workflow))
         serializer = WorkflowVersionWithSourceSerializer(
-            page, many=True, context={"current_source_hash": workflow.source_hash}
+            page, many=True, context={"current_source_hash": workflow.source_hash, "masker": source_masker()}
         )
         return self.get_paginated_response(serializer.data)
 

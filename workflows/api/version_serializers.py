@@ -18,9 +18,17 @@ class WorkflowVersionSerializer(serializers.ModelSerializer):
 
 
 class WorkflowVersionWithSourceSerializer(WorkflowVersionSerializer):
+    """`source` with stored secret values masked (context `masker`, workflows.selectors.source_masker)."""
+
+    source = serializers.SerializerMethodField()
+
     class Meta(WorkflowVersionSerializer.Meta):
         fields = [*WorkflowVersionSerializer.Meta.fields, "source"]
         read_only_fields = fields
+
+    def get_source(self, version) -> str:
+        masker = self.context.get("masker")
+        return masker.mask(version.source) if masker is not None else version.source
 
 
 class ExecutionSourceSerializer(serializers.Serializer):

@@ -140,3 +140,21 @@ def test_a_git_sync_records_the_commit_of_each_new_source(tmp_path, settings):
     versions = WorkflowVersion.objects.filter(workflow__name="pinned").order_by("created_at")
     assert [v.git_commit for v in versions] == [first, second]
     assert versions[1].source == SOURCE.format(edition="second", loops=1)
+
+
+@pytest.mark.django_db
+def test_stored_secret_values_never_appear_in_the_source_shown(admin_user, org):
+    from secrets_app.tests.factories import SecretFactory
+    from workflows.tests.factories import WorkflowFactory
+
+    SecretFactory(name="api_token", value="tok-Sup3rSecret-998877", organization=org)
+    workflow = WorkflowFactory(name="leaky")
+    text = 'TOKEN = "tok-Sup3rSecret-998877"  # pasted by mistake\n'
+    version = WorkflowVersion.objects.create(workflow=workflow, source_hash=sha(text), source=text)
+    execution = ExecutionFactory(workflow_name="leaky", organization=org, workflow_version=version)
+    admin = client_for(admin_user)
+    for body in (
+        admin.get(f"/api/executions/{execution.id}/source").content,
+        admin.get("/api/workflows/leaky/versions").content,
+    ):
+        assert b"tok-Sup3rSecret-998877" not in body and b"TOKEN = \\\"***\\\"" in body
