@@ -238,7 +238,7 @@ class ScheduleTarget(models.TextChoices):
 class Schedule(BaseModel):
     """A schedule of a workflow (DESIGN §15), in one organization or GLOBAL. `@workflow(schedule=...)` makes
     the workflow's GLOBAL default schedule (`is_default`, kept by discovery); administrators add more.
-    Beat sends one tick task per schedule (a PeriodicTask; workflows.schedules)."""
+    Beat sends one tick task per schedule (a PeriodicTask; workflows.services.schedules)."""
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="schedules")
     organization = models.ForeignKey(

@@ -21,7 +21,7 @@ def run_scheduled_workflow_task(
     is claimed in the database, so a redelivery or a second beat does nothing."""
     import datetime as dt
 
-    from workflows.schedules import schedule_tick_run
+    from workflows.services.schedules import schedule_tick_run
 
     when = dt.datetime.fromisoformat(scheduled_for) if scheduled_for else None
     return schedule_tick_run(workflow_name=workflow_name, schedule_id=schedule_id, scheduled_for=when)

@@ -68,7 +68,7 @@ class ScheduleRowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_human_readable(self, schedule) -> str:
-        from workflows.schedules import human_readable
+        from workflows.services.schedules import human_readable
 
         return human_readable(schedule.cron)
 

@@ -14,11 +14,11 @@ from bifrost_site.api.viewsets import BifrostAPIView, BifrostGenericViewSet
 from executions.idempotency import OPENAPI_PARAMETER as IDEMPOTENCY_KEY
 from executions.idempotency import idempotency_from_request
 from executions.presenters import RUN_RESPONSES, started_run_response
-from workflows import schedules, selectors
+from workflows import selectors
 from workflows.api import serializers as s
 from workflows.filtersets import ScheduleFilterSet, WorkflowKeyFilterSet
 from workflows.models import Schedule, Workflow
-from workflows.services import git_sync, keys, packages
+from workflows.services import git_sync, keys, packages, schedules
 
 EXECUTION_RESPONSES = RUN_RESPONSES
 ENDPOINT_ERRORS = dict.fromkeys((400, 401, 404, 405, 409, 422, 429), ERROR)

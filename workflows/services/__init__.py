@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import json
 import logging
 import time
@@ -24,7 +22,7 @@ from executions import answers
 from executions.admission import admission_dispatch
 from executions.tasks import run_data_provider_task
 from workflows.models import DataProvider, JobStatus, JobType, Workflow, WorkspaceJob
-from workflows.services import discovery
+from workflows.services import discovery, schedules
 from workflows.tasks import discover_workflows_task
 from workflows.versions import current_git_commit, workflow_versions_record
 
@@ -91,9 +89,7 @@ def discovery_run(*, reason: str) -> dict:
         "unavailable_data_providers": sorted(unavailable_providers),
         "new_versions": new_versions,
     }
-    if importlib.util.find_spec("workflows.schedules") is not None:
-        schedules = importlib.import_module("workflows.schedules")
-        report["schedules"] = schedules.schedule_sync()
+    report["schedules"] = schedules.schedule_sync()
     report["duration_ms"] = int((time.monotonic() - started) * 1000)
     logger.info(
         "discovery (%s): %d workflows, %d data providers, %d file errors",

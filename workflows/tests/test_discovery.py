@@ -227,21 +227,11 @@ def test_workspace_packages_dir_is_importable(workspace):
     assert load_module("uses_pkg.py").uses_pkg() == 7
 
 
-def test_schedule_sync_is_called_when_present(workspace, monkeypatch):
-    import importlib.util
-    import sys
-    import types
+def test_discovery_syncs_the_schedules(workspace, monkeypatch):
+    from workflows.services import schedules
 
     called = []
-    module = types.ModuleType("workflows.schedules")
-    module.schedule_sync = lambda: called.append(True) or {"synced": 0}
-    monkeypatch.setitem(sys.modules, "workflows.schedules", module)
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(
-        importlib.util,
-        "find_spec",
-        lambda name, *a: object() if name == "workflows.schedules" else real_find_spec(name, *a),
-    )
+    monkeypatch.setattr(schedules, "schedule_sync", lambda: called.append(True) or {"synced": 0})
     report = discovery_run(reason="test")
     assert called == [True] and report["schedules"] == {"synced": 0}
 

@@ -167,7 +167,7 @@ def admin_site_client(admin_user, client):
 
 
 def test_workflow_admin_links_its_periodic_task(db, admin_site_client):
-    from workflows.schedules import schedule_sync
+    from workflows.services.schedules import schedule_sync
     from workflows.tests.factories import WorkflowFactory
 
     WorkflowFactory(name="nightly", schedule="0 2 * * *")

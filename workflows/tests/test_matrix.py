@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from bifrost_site.testing.matrix import ACTIVITY, PLATFORM, Extra, ResourceMatrix
-from workflows import schedules
+from workflows.services import schedules
 from workflows.tests.factories import DataProviderFactory, WorkflowFactory, WorkflowKeyFactory, WorkspaceJobFactory
 
 pytestmark = pytest.mark.django_db

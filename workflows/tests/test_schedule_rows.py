@@ -12,8 +12,8 @@ from django_celery_beat.models import PeriodicTask
 from conftest import client_for
 from executions.models import Execution
 from orgs.tests.factories import OrganizationFactory
-from workflows import schedules
 from workflows.models import Schedule, ScheduleTick, TickOutcome
+from workflows.services import schedules
 from workflows.tests.factories import WorkflowFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ from django_celery_beat.schedulers import ModelEntry
 
 from conftest import client_for
 from executions.tests.factories import ExecutionFactory
-from workflows import schedules
 from workflows.models import ScheduleTick, TickOutcome
+from workflows.services import schedules
 from workflows.tests.factories import WorkflowFactory
 
 UTC = dt.UTC
