@@ -470,7 +470,7 @@ def mfa_actor(request, data) -> tuple[object, bool]:
     if request.user and request.user.is_authenticated:
         return request.user, False
     token = data.get("mfa_token") if hasattr(data, "get") else None
-    if not token:
+    if not token or not isinstance(token, str):
         raise exceptions.NotAuthenticated("Sign in, or send the mfa_token of your sign-in.")
     return mfa.mfa_token_user(token, purposes=(mfa.PURPOSE_SETUP,)), True
 
@@ -642,13 +642,16 @@ class PasskeyAuthenticationOptionsView(BearerChallengeMixin, APIView):
     throttle_scope = "login"
 
     @extend_schema(
-        request=MFACompleteSerializer,
+        request=MFATokenOptionalSerializer,
         responses={200: PasskeyOptionsSerializer, **errors(400, 401)},
         tags=["auth"],
         summary="Options to sign in with a passkey (needs the mfa_token of the sign-in)",
     )
     def post(self, request):
-        user = mfa.mfa_token_user(request.data.get("mfa_token", ""), purposes=(mfa.PURPOSE_VERIFY,))
+        serializer = MFATokenOptionalSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = serializer.validated_data.get("mfa_token", "")
+        user = mfa.mfa_token_user(token, purposes=(mfa.PURPOSE_VERIFY,))
         return Response(passkeys.authentication_options(user=user, rp_id=passkeys.rp_id_for(request)))
 
 
