@@ -54,6 +54,21 @@ class BifrostAdminSite(admin.AdminSite):
 
         return super().index(request, {"dashboard": dashboard(), **(extra_context or {})})
 
+    def get_urls(self):
+        """Django's admin URLs, and the console's pages that belong to no one model's admin: a workflow's
+        Run page (workflows/admin_run.py)."""
+        from django.urls import path
+
+        from workflows.admin_run import workflow_run_view
+
+        def run(request, object_id):
+            return workflow_run_view(self, request, object_id)
+
+        return [
+            path("workflows/workflow/<uuid:object_id>/run/", self.admin_view(run), name="workflows_workflow_run"),
+            *super().get_urls(),
+        ]
+
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
         position = {label: index for index, label in enumerate(APP_ORDER)}

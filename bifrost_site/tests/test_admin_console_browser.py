@@ -277,3 +277,45 @@ def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, sho
         form = Form.objects.get(name="Onboard a new employee")
         assert [f["name"] for f in form.schema["fields"]] == ["user_email", "licence_count", "send_welcome"]
         assert not csp_violations(driver)
+
+
+def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, org, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from executions.models import Execution
+    from workflows.tests.factories import WorkflowFactory
+
+    workflow = WorkflowFactory(
+        name="onboard_user",
+        parameters=[
+            {"name": "user_email", "type": "email", "required": True, "label": "E-mail"},
+            {"name": "licence_count", "type": "int", "validation": {"min": 1, "max": 5}},
+        ],
+    )
+    with signed_in(admin_user) as (base_url, driver):
+        open_page(driver, f"{base_url}/admin/workflows/workflow/{workflow.pk}/change/")
+        driver.find_element(By.CSS_SELECTOR, f"a[href='/admin/workflows/workflow/{workflow.pk}/run/']").click()
+        WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.ID, "workflow-run-form"))
+        # A value the validator refuses is named on its input.
+        driver.find_element(By.NAME, "param_licence_count").send_keys("9")
+        driver.find_element(By.NAME, "_run").click()
+        WebDriverWait(driver, WAIT).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".field-param_licence_count.errors")
+        )
+        overflow = photograph(driver, shots, "workflow-run-errors")
+        assert max(overflow.values()) <= 0, overflow
+        driver.find_element(By.NAME, "param_user_email").send_keys("new.hire@contoso.test")
+        field = driver.find_element(By.NAME, "param_licence_count")
+        field.clear()
+        field.send_keys("2")
+        Select(driver.find_element(By.NAME, "organization")).select_by_value(str(org.pk))
+        Select(driver.find_element(By.NAME, "mode")).select_by_value("async")
+        driver.find_element(By.NAME, "_run").click()
+        WebDriverWait(driver, WAIT).until(lambda d: "/executions/" in d.current_url and "/admin/" not in d.current_url)
+        execution = Execution.objects.get(workflow_name="onboard_user")
+        assert driver.current_url == f"{base_url}/executions/{execution.id}/"
+        assert execution.parameters == {"user_email": "new.hire@contoso.test", "licence_count": 2}
+        assert execution.organization_id == org.pk
+        photograph(driver, shots, "workflow-run-live-log")
+        assert not csp_violations(driver)
