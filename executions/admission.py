@@ -62,9 +62,13 @@ def org_key(organization_id) -> str:
     return str(organization_id) if organization_id else GLOBAL_KEY
 
 
-def lock_organization(organization_id) -> None:
+def lock_organization(organization_id, *, shared: bool = False) -> None:
+    """The organization's admission lock until the transaction ends. Starts and admissions take it
+    exclusively (their count and insert are one step); a finishing run's wake-up check takes it shared:
+    it only has to wait for a start in flight, not for other finishing runs."""
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE_ORG, _key32(org_key(organization_id))])
+        cursor.execute(f"SELECT {function}(%s, %s)", [LOCK_NAMESPACE_ORG, _key32(org_key(organization_id))])
 
 
 def lock_workflow(workflow_name: str) -> None:
@@ -138,7 +142,7 @@ def _waiting():
 def wake_needed(*, organization_id, workflow_name: str) -> bool:
     """Called in the transaction that freed a slot: is any run waiting for it? (Takes the organization's
     lock, so a run being inserted as waiting right now is committed before this looks.)"""
-    lock_organization(organization_id)
+    lock_organization(organization_id, shared=True)
     # Two queries, each on its partial index (an OR of the two would be a sequential scan).
     return (
         _oldest_waiting(organization_id) is not None
