@@ -5,8 +5,12 @@ from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from audit.admin_mixins import AuditedAdminMixin
+from bifrost_site.admin_tools import ExplainedConstraintsMixin, JSONEditorField
 from workflows.models import (
     DataProvider,
+    Schedule,
+    ScheduleTarget,
     ScheduleTick,
     Workflow,
     WorkflowKey,
@@ -17,13 +21,16 @@ from workflows.models import (
 
 
 class WorkflowAdminForm(forms.ModelForm):
+    approval_policy_override = JSONEditorField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField bifrost-json"}),
+        help_text='Overrides @workflow(approval=...): {"approver_roles": ["…"], "timeout_hours": 72}; {} = no '
+        "approval; empty = the declaration (docs/approvals.md).",
+    )
+
     class Meta:
         model = Workflow
         fields = ["schedule_overlap", "approval_policy_override"]
-        help_texts = {
-            "approval_policy_override": 'Overrides @workflow(approval=...): {"approver_roles": ["…"], '
-            '"timeout_hours": 72}; {} = no approval; empty = the declaration (docs/approvals.md).'
-        }
 
     def clean_approval_policy_override(self):
         from bifrost.decorators import validate_approval_policy
@@ -39,11 +46,12 @@ class WorkflowAdminForm(forms.ModelForm):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Registry rows come from discovery; only the schedule overlap policy and the approval override are edited
     here."""
 
     form = WorkflowAdminForm
+    audit_fields = ["schedule_overlap", "approval_policy_override"]
 
     list_display = [
         "name",
@@ -61,6 +69,15 @@ class WorkflowAdmin(admin.ModelAdmin):
         *(f.name for f in Workflow._meta.fields if f.name not in ("schedule_overlap", "approval_policy_override")),
         "schedule_task",
     ]
+
+    def get_inlines(self, request, obj):
+        return [ScheduleInline] if obj is not None else []
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is Schedule:
+            save_schedule_formset(request, form.instance, formset)
+        else:
+            super().save_formset(request, form, formset, change)
 
     def get_queryset(self, request):
         from django_celery_beat.models import PeriodicTask
@@ -165,3 +182,131 @@ class ScheduleTickAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- a workflow's schedules, edited on its page (DESIGN §15, §18; issue 21 item 3) ----------------------
+
+
+class ScheduleInlineForm(ExplainedConstraintsMixin, forms.ModelForm):
+    """A schedule row, checked as the schedules API checks it (cron, time zone, parameters against the
+    workflow's); saved through workflows.services.schedules (beat entry and audit). A workflow's default
+    schedule follows its decorator: only `enabled` and the time zone are edited here, and it is not deleted."""
+
+    parameters = JSONEditorField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "class": "vLargeTextField bifrost-json"})
+    )
+
+    class Meta:
+        model = Schedule
+        fields = [
+            *("organization", "target", "cron", "timezone", "enabled"),
+            *("overlap_policy", "parameters", "description"),
+        ]
+        widgets = {"description": forms.TextInput(attrs={"size": 40}), "cron": forms.TextInput(attrs={"size": 20})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            fixed = ["organization", "target"]
+            if self.instance.is_default:
+                fixed = [name for name in self.fields if name not in ScheduleInlineForm.DEFAULT_EDITABLE]
+            for name in fixed:
+                self.fields[name].disabled = True
+
+    DEFAULT_EDITABLE = ("enabled", "timezone")
+
+    def clean(self):
+        from rest_framework.exceptions import ValidationError as APIValidationError
+
+        from bifrost.errors import ParameterValidationError
+        from bifrost.params import coerce_parameters
+        from workflows.services.schedules import cron_fields, timezone_validate
+
+        cleaned = super().clean()
+        if cleaned.get("DELETE") and self.instance.is_default:
+            raise forms.ValidationError(
+                "A workflow's default schedule comes from @workflow(schedule=...); untick Enabled to pause it."
+            )
+        if cleaned.get("cron"):
+            try:
+                cleaned["cron"] = " ".join(cron_fields(cleaned["cron"]))
+            except APIValidationError as exc:
+                self.add_error("cron", [str(m) for messages in exc.detail.values() for m in messages])
+        if cleaned.get("timezone"):
+            try:
+                timezone_validate(cleaned["timezone"])
+            except APIValidationError as exc:
+                self.add_error("timezone", [str(m) for messages in exc.detail.values() for m in messages])
+        workflow = self.instance.workflow if self.instance.workflow_id else None
+        if workflow is not None and not self.instance.is_default:
+            try:
+                cleaned["parameters"] = coerce_parameters(workflow.parameters, cleaned.get("parameters") or {})
+            except ParameterValidationError as exc:
+                self.add_error(
+                    "parameters", [f"{name}: {' '.join(map(str, msgs))}" for name, msgs in exc.errors.items()]
+                )
+        target, organization = cleaned.get("target"), cleaned.get("organization")
+        if target == ScheduleTarget.ORGANIZATION and organization is None:
+            self.add_error("organization", "An organization schedule needs its organization.")
+        if target in (ScheduleTarget.GLOBAL, ScheduleTarget.EACH_ORGANIZATION) and organization is not None:
+            self.add_error("organization", "A GLOBAL or each-organization schedule has no organization.")
+        return cleaned
+
+
+class ScheduleInline(admin.StackedInline):
+    model = Schedule
+    form = ScheduleInlineForm
+    extra = 0
+    fields = [
+        "organization",
+        "target",
+        "cron",
+        "cron_preview",
+        "timezone",
+        "enabled",
+        "overlap_policy",
+        "parameters",
+        "description",
+        "is_default",
+    ]
+    readonly_fields = ["cron_preview", "is_default"]
+    verbose_name = "schedule"
+    verbose_name_plural = "schedules"
+
+    @admin.display(description="runs")
+    def cron_preview(self, obj):
+        """The saved cron in words, and its next run in the schedule's time zone."""
+        from workflows.services.schedules import schedule_describe
+
+        if not obj or not obj.cron:
+            return "-"
+        try:
+            described = schedule_describe(expression=obj.cron, timezone_name=obj.timezone or "UTC")
+        except Exception:  # an invalid row shows its cron as it is
+            return obj.cron
+        upcoming = described.next_runs[0].strftime("%a %d %b %H:%M") if described.next_runs else "-"
+        return format_html("{} <span class='mini quiet'>(next: {})</span>", described.human_readable, upcoming)
+
+
+def _schedule_values(obj, names) -> dict:
+    return {name: getattr(obj, name) for name in names}
+
+
+def save_schedule_formset(request, workflow, formset) -> None:
+    """The inline's rows through the schedules service: create, update and delete (beat entries, audit)."""
+    from workflows.services.schedules import ROW_FIELDS, schedule_create, schedule_delete, schedule_row_update
+
+    formset.save(commit=False)
+    for obj in formset.deleted_objects:
+        schedule_delete(schedule=obj, user=request.user)
+    for obj, changed in formset.changed_objects:
+        values = _schedule_values(obj, [name for name in changed if name in ROW_FIELDS])
+        if values:
+            schedule_row_update(schedule=Schedule.objects.get(pk=obj.pk), values=values, user=request.user)
+    for obj in formset.new_objects:
+        schedule_create(
+            workflow_name=workflow.name,
+            organization=obj.organization,
+            values=_schedule_values(obj, ROW_FIELDS),
+            user=request.user,
+        )

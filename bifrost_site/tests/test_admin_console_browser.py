@@ -319,3 +319,37 @@ def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, o
         assert execution.organization_id == org.pk
         photograph(driver, shots, "workflow-run-live-log")
         assert not csp_violations(driver)
+
+
+def test_edit_a_schedule_on_its_workflows_page(admin_user, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from workflows.models import Schedule
+    from workflows.tests.factories import WorkflowFactory
+
+    workflow = WorkflowFactory(name="weekly_report")
+    schedule = Schedule.objects.create(workflow=workflow, cron="0 8 * * 1", target="global")
+    with signed_in(admin_user) as (base_url, driver):
+        open_page(driver, f"{base_url}/admin/workflows/workflow/{workflow.pk}/change/")
+        assert "At 08:00, only on Monday" in driver.find_element(By.CSS_SELECTOR, ".field-cron_preview").text
+        overflow = photograph(driver, shots, "workflow-schedules")
+        assert overflow[WIDE] <= 0, overflow
+        cron = driver.find_element(By.NAME, "schedules-0-cron")
+        cron.clear()
+        cron.send_keys("15 7 * * 1-5")
+        timezone = driver.find_element(By.NAME, "schedules-0-timezone")
+        timezone.clear()
+        timezone.send_keys("Europe/Amsterdam")
+        Select(driver.find_element(By.NAME, "schedules-0-overlap_policy")).select_by_value("allow")
+        driver.find_element(By.NAME, "_continue").click()
+        assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+        schedule.refresh_from_db()
+        assert (schedule.cron, schedule.timezone, schedule.overlap_policy) == (
+            "15 7 * * 1-5",
+            "Europe/Amsterdam",
+            "allow",
+        )
+        assert "Monday through Friday" in driver.find_element(By.CSS_SELECTOR, ".field-cron_preview").text
+        photograph(driver, shots, "workflow-schedules-saved")
+        assert not csp_violations(driver)
