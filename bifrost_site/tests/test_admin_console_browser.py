@@ -72,6 +72,14 @@ def sideways_overflow(driver) -> int:
     )
 
 
+def saved(driver) -> None:
+    """Wait for the page after a Save to say it saved."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
+
+
 def csp_violations(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
 
@@ -221,7 +229,7 @@ def test_config_value_input_follows_the_type(admin_user, shots):
         Select(driver.find_element(By.ID, "id_value_secret_ref")).select_by_value("graph_client_secret")
         photograph(driver, shots, "config-add-secret-ref")
         driver.find_element(By.NAME, "_save").click()
-        assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+        saved(driver)
         assert Config.objects.get(key="graph_secret_ref").value == "graph_client_secret"
         assert not csp_violations(driver)
 
@@ -273,7 +281,7 @@ def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, sho
             lambda d: "The schema is valid." in d.find_element(By.ID, "bifrost-schema-status").text
         )
         driver.find_element(By.NAME, "_save").click()
-        assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+        saved(driver)
         form = Form.objects.get(name="Onboard a new employee")
         assert [f["name"] for f in form.schema["fields"]] == ["user_email", "licence_count", "send_welcome"]
         assert not csp_violations(driver)
@@ -343,7 +351,7 @@ def test_edit_a_schedule_on_its_workflows_page(admin_user, shots):
         timezone.send_keys("Europe/Amsterdam")
         Select(driver.find_element(By.NAME, "schedules-0-overlap_policy")).select_by_value("allow")
         driver.find_element(By.NAME, "_continue").click()
-        assert driver.find_elements(By.CSS_SELECTOR, ".messagelist .success")
+        saved(driver)
         schedule.refresh_from_db()
         assert (schedule.cron, schedule.timezone, schedule.overlap_policy) == (
             "15 7 * * 1-5",
