@@ -98,10 +98,12 @@ class ExecutionAdmin(admin.ModelAdmin):
         try:
             cancelled = execution_cancel(execution=execution, user=request.user)
         except APIException as exc:
-            self.message_user(request, f"{execution.workflow_name}: {api_message(exc)}", messages.ERROR)
+            self.message_user(
+                request, f"The run of {execution.workflow_name} was not cancelled: {api_message(exc)}", messages.ERROR
+            )
             return False
-        state = "cancelled" if cancelled.is_complete else "being stopped (Cancelling)"
-        self.message_user(request, f"{execution.workflow_name}: the run was {state}.", messages.SUCCESS)
+        state = "was cancelled" if cancelled.is_complete else "is being stopped (Cancelling)"
+        self.message_user(request, f"The run of {execution.workflow_name} {state}.", messages.SUCCESS)
         return True
 
     def _rerun(self, request, execution):
@@ -111,14 +113,16 @@ class ExecutionAdmin(admin.ModelAdmin):
             started = execution_rerun(execution=execution, user=request.user)
         except APIException as exc:
             self.message_user(
-                request, f"{execution.workflow_name} could not be started again: {api_message(exc)}", messages.ERROR
+                request,
+                f"The run of {execution.workflow_name} could not be started again: {api_message(exc)}",
+                messages.ERROR,
             )
             return None
         new = started.execution
         self.message_user(
             request,
             format_html(
-                '{}: a new run was started with the same parameters (<a href="{}">live log</a>).',
+                'A new run of {} was started with the same parameters (<a href="{}">live log</a>).',
                 execution.workflow_name,
                 live_log_url(new),
             ),

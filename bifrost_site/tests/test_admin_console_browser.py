@@ -142,7 +142,7 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         Select(driver.find_element(By.NAME, "action")).select_by_value("cancel_selected")
         driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
         message = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
-        assert "the run was cancelled" in message.text
+        assert "The run of reset_password was cancelled." in message.text
         pending.refresh_from_db()
         assert pending.status == "Cancelled"
         # Bulk rerun of the failed one.
@@ -150,7 +150,7 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         Select(driver.find_element(By.NAME, "action")).select_by_value("rerun_selected")
         driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
         message = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
-        assert "a new run was started with the same parameters" in message.text
+        assert "A new run of reset_password was started with the same parameters" in message.text
         photograph(driver, shots, "executions-after-actions")
         rerun = Execution.objects.get(rerun_of=failed)
         # From a run's page: Rerun lands on the new run's live log.

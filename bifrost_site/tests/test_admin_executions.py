@@ -49,8 +49,8 @@ def test_bulk_cancel_stops_what_can_be_stopped_and_explains_the_rest(browser, or
     finished.refresh_from_db()
     assert pending.status == "Cancelled" and finished.status == "Success"
     text = " ".join(_messages(response))
-    assert "the run was cancelled" in text
-    assert "done_already: The execution is already finished (Success)." in text
+    assert "The run of " in text and " was cancelled." in text
+    assert "The run of done_already was not cancelled: The execution is already finished (Success)." in text
     assert AuditLog.objects.filter(action="execution.cancel", resource_id=str(pending.id)).exists()
 
 
@@ -73,7 +73,7 @@ def test_bulk_rerun_starts_each_again_with_its_parameters(
         (second.id, None, "rerun"),
     }
     assert sorted(published) == sorted(str(r.id) for r in reruns)
-    assert sum("a new run was started" in m for m in _messages(response)) == 2
+    assert sum("A new run of greet was started" in m for m in _messages(response)) == 2
     assert AuditLog.objects.filter(action="execution.rerun").count() == 2
 
 
@@ -82,7 +82,7 @@ def test_rerun_of_an_unavailable_workflow_is_refused_with_the_apis_sentence(brow
     execution = ExecutionFactory(organization=org, workflow_name="gone")
     response = browser.post(f"{CHANGELIST}{execution.id}/rerun/", follow=True)
     assert response.redirect_chain[-1][0] == f"{CHANGELIST}{execution.id}/change/"
-    assert "gone could not be started again: Workflow 'gone' is unavailable." in _messages(response)
+    assert "The run of gone could not be started again: Workflow 'gone' is unavailable." in _messages(response)
     assert not Execution.objects.filter(rerun_of=execution).exists() and not published
 
 
