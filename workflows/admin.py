@@ -271,6 +271,9 @@ class ScheduleInline(admin.StackedInline):
     ]
     readonly_fields = ["cron_preview", "is_default"]
     verbose_name = "schedule"
+
+    class Media:
+        js = ["bifrost_site/admin/schedule_preview.js"]
     verbose_name_plural = "schedules"
 
     @admin.display(description="runs")

@@ -331,7 +331,7 @@ def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, o
 
 def test_edit_a_schedule_on_its_workflows_page(admin_user, shots):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     from workflows.models import Schedule
     from workflows.tests.factories import WorkflowFactory
@@ -346,6 +346,10 @@ def test_edit_a_schedule_on_its_workflows_page(admin_user, shots):
         cron = driver.find_element(By.NAME, "schedules-0-cron")
         cron.clear()
         cron.send_keys("15 7 * * 1-5")
+        # The line under it says the new expression in words as it is typed (the schedules API's check).
+        WebDriverWait(driver, WAIT).until(
+            lambda d: "Monday through Friday" in d.find_element(By.CSS_SELECTOR, ".field-cron_preview").text
+        )
         timezone = driver.find_element(By.NAME, "schedules-0-timezone")
         timezone.clear()
         timezone.send_keys("Europe/Amsterdam")
