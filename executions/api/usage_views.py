@@ -1,5 +1,6 @@
 """GET /api/usage: usage per organization for a month (DESIGN §20, docs/usage.md); platform admins only."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -12,7 +13,10 @@ from executions.usage import STATUSES, month_bounds, usage_csv, usage_for_month
 
 class UsageQuerySerializer(serializers.Serializer):
     month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", help_text="The month, YYYY-MM (UTC).", error_messages={"invalid": "Use YYYY-MM."}
+        r"^\d{4}-(0[1-9]|1[0-2])$",
+        required=False,
+        help_text="The month, YYYY-MM (UTC); the current month when left out.",
+        error_messages={"invalid": "Use YYYY-MM."},
     )
     organization = serializers.UUIDField(required=False, help_text="Only this organization.")
 
@@ -78,7 +82,7 @@ class UsageView(BifrostAPIView):
         query = UsageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         organization_id = query.validated_data.get("organization")
-        month = query.validated_data["month"]
+        month = query.validated_data.get("month") or timezone.now().strftime("%Y-%m")
         scoped = request.scope.organization_id if request.scope is not None else None
         if scoped is not None and organization_id not in (None, scoped):
             rows = []  # scoped to one organization: another one's figures are simply not there

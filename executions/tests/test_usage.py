@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
 from conftest import client_for
 from executions.models import Execution
@@ -133,7 +134,8 @@ def test_usage_api_json_csv_and_scope(world, admin_user, member):
 
     bad = admin.get("/api/usage", {"month": "November"})
     assert bad.status_code == 400 and "month" in bad.json()["details"]
-    assert admin.get("/api/usage").status_code == 400
+    current = admin.get("/api/usage")  # no month: the current month
+    assert current.status_code == 200 and current.json()["month"] == timezone.now().strftime("%Y-%m")
     assert admin.get("/api/usage", {"month": "0000-01", "format": "csv"}).status_code == 400
     assert client_for(member).get("/api/usage", {"month": "2026-11"}).status_code == 403
 
