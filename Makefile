@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 MANAGE := $(PY) manage.py
 
-.PHONY: run test venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check deploy-check pytest bench bench-quick faults faults-quick clean
+.PHONY: run test test-fast venv venv-dev services services-check migrate lint audit-deps migrations-check schema schema-check deploy-check pytest bench bench-quick faults faults-quick clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -67,12 +67,17 @@ deploy-check: venv-dev
 pytest: venv-dev
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
-## test: everything CI runs: services up, ruff (with the S rules), dependency audit, migrations check, OpenAPI diff, pytest.
+## test: everything CI runs: services up, ruff (with the S and SLF rules), dependency audit, migrations check,
+## OpenAPI diff, deployment checks, then the whole suite with line coverage held at its floor (pyproject.toml).
 test: venv-dev
 	$(PYTHON) scripts/services.py ensure
 	bash scripts/system_packages.sh
 	$(MAKE) --no-print-directory lint audit-deps migrations-check schema-check deploy-check
-	$(VENV)/bin/pytest -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q --cov --cov-report= --durations=25 $(PYTEST_ARGS)
+
+## test-fast: the inner loop: no real-worker, browser or slow tests, no coverage.
+test-fast: venv-dev
+	$(VENV)/bin/pytest -q -m "not slow and not worker and not browser" $(PYTEST_ARGS)
 
 bench: venv-dev
 	$(PY) bench/run.py $(BENCH_ARGS)

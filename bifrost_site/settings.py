@@ -398,7 +398,9 @@ WEBAUTHN_RP_NAME = env.str("WEBAUTHN_RP_NAME", default="Bifrost")
 PLATFORM_SSO_ISSUER = env.str("PLATFORM_SSO_ISSUER", default="")
 PLATFORM_SSO_CLIENT_ID = env.str("PLATFORM_SSO_CLIENT_ID", default="")
 PLATFORM_SSO_CLIENT_SECRET = env.str("PLATFORM_SSO_CLIENT_SECRET", default="")
-PLATFORM_SSO_EMAIL_DOMAINS = [d.strip().lower() for d in env.list("PLATFORM_SSO_EMAIL_DOMAINS", default=[]) if d.strip()]
+PLATFORM_SSO_EMAIL_DOMAINS = [
+    d.strip().lower() for d in env.list("PLATFORM_SSO_EMAIL_DOMAINS", default=[]) if d.strip()
+]
 PLATFORM_SSO_ADMIN_GROUP = env.str("PLATFORM_SSO_ADMIN_GROUP", default="")  # this groups-claim value: platform admin
 PLATFORM_SSO_GROUPS_CLAIM = env.str("PLATFORM_SSO_GROUPS_CLAIM", default="groups")
 PLATFORM_SSO_ENFORCE = env.bool("PLATFORM_SSO_ENFORCE", default=False)  # refuse passwords for those domains
