@@ -799,10 +799,10 @@ def seed_executions(target: int) -> None:
             """
             INSERT INTO executions_execution (id, workflow_name, trigger, executed_by_name, status, parameters,
                 result, result_type, error_message, error_type, variables, started_at, completed_at, duration_ms,
-                celery_task_id, attempt, created_at, updated_at)
+                celery_task_id, attempt, created_at, updated_at, waiting_reason, idempotency_key)
             SELECT gen_random_uuid(), 'bench_noop_async', 'manual', 'bench', 'Success', '{}'::jsonb, NULL, 'none',
                 '', '', NULL, now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, 3, '', 1,
-                now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval
+                now() - (g || ' seconds')::interval, now() - (g || ' seconds')::interval, '', ''
             FROM generate_series(1, %s) AS g
             """,
             [target - have],
