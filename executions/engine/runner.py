@@ -92,6 +92,17 @@ def load_spec(workflow_name: str, row: dict | None):
     return workflow, spec, source_hash
 
 
+ENGINE_FILES = frozenset({__file__, asyncio.runners.__file__, asyncio.base_events.__file__})
+
+
+def workflow_frames(tb):
+    """The traceback from the first frame that is not the engine's own (this module, asyncio's runner for an
+    `async def` workflow): admins read where their code failed, not how Bifrost called it."""
+    while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename in ENGINE_FILES:
+        tb = tb.tb_next
+    return tb
+
+
 def call_function(spec, context, parameters: dict) -> Any:
     args = (context,) if spec.takes_context else ()
     if spec.is_async or inspect.iscoroutinefunction(spec.func):
@@ -342,9 +353,8 @@ def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outc
         outcome = Outcome(S.FAILED, error_type=type(exc).__name__, error_message=masker.mask(message), retryable=True)
         # Users see the generic sentence; the exception's type, text and traceback are admin-only (DESIGN §7).
         collector.add(LogLevel.ERROR, GENERIC_ERROR)
-        collector.add(
-            LogLevel.TRACEBACK, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip()
-        )
+        frames = workflow_frames(exc.__traceback__)
+        collector.add(LogLevel.TRACEBACK, "".join(traceback.format_exception(type(exc), exc, frames)).rstrip())
     else:
         result, result_type = classify_result(value)
         result = masker.mask_data(result)

@@ -101,6 +101,7 @@ def test_user_error_visible_to_all_other_errors_only_to_admins(prefork_worker, d
     assert execution.variables == {"note": "before the crash"}
     traceback_line = ExecutionLog.objects.get(execution=execution, level="traceback")
     assert "ValueError: internal detail 42" in traceback_line.message and "wf_basic.py" in traceback_line.message
+    assert "runner.py" not in traceback_line.message  # the engine's own frames are left out
     # Every line a customer user may see (not DEBUG/traceback) keeps the exception's text out.
     from executions.selectors import ADMIN_ONLY_LEVELS
 
