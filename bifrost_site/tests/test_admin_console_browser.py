@@ -145,7 +145,8 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         assert "The run of reset_password was cancelled." in message.text
         pending.refresh_from_db()
         assert pending.status == "Cancelled"
-        # Bulk rerun of the failed one.
+        # Bulk rerun of the failed one, on the list loaded afresh (no element of the page before the action).
+        open_page(driver, changelist)
         driver.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{failed.id}']").click()
         Select(driver.find_element(By.NAME, "action")).select_by_value("rerun_selected")
         driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
