@@ -65,7 +65,7 @@ def test_rerun_of_an_async_workflow_answers_202_then_runs(prefork_worker, discov
     )
     response = client_for(admin_user).post(f"/api/executions/{original.id}/rerun")
     assert response.status_code == 202, response.json()
-    assert set(response.json()) == {"execution_id", "status"}
+    assert set(response.json()) == {"execution_id", "status", "code_changed"}  # rerun says whether the code changed
     assert _finished(response.json()["execution_id"]).status == S.SUCCESS
 
 
