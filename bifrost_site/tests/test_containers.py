@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.resources
 import importlib.util
 import io
@@ -103,39 +104,9 @@ OVERRIDABLE = ("SECRET_KEY", "ENCRYPTION_KEYS")
 # Compose helpers
 # --------------------------------------------------------------------------------------------------
 
-_INTERPOLATION = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*)|(?P<invalid>))"
-)
-
-
 def interpolate(value, env: dict[str, str]):
-    """Resolve Compose interpolation (``$$``, ``$VAR``, ``${VAR}``, ``${VAR:-d}``, ``${VAR-d}``, ``${VAR:?e}``)."""
-    if isinstance(value, dict):
-        return {key: interpolate(item, env) for key, item in value.items()}
-    if isinstance(value, list):
-        return [interpolate(item, env) for item in value]
-    if not isinstance(value, str):
-        return value
-
-    def replace(match: re.Match) -> str:
-        if match.group("escaped"):
-            return "$"
-        if match.group("invalid") is not None:
-            raise ValueError(f"invalid interpolation format in {value!r}")
-        name = match.group("braced") or match.group("bare")
-        op, arg = match.group("op"), match.group("arg")
-        current = env.get(name)
-        unset = current is None or (op is not None and op.startswith(":") and current == "")
-        if op in (":-", "-"):
-            return arg if unset else current
-        if op in (":?", "?"):
-            if unset:
-                raise ValueError(f"required variable {name} is missing: {arg}")
-            return current
-        return current or ""
-
-    return _INTERPOLATION.sub(replace, value)
+    """Compose interpolation, as `make deploy-check` does it (scripts/validate_deploy.py)."""
+    return _validate_deploy().interpolate(value, env)
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict:
@@ -1121,9 +1092,8 @@ def test_start_jobs_rejects_an_unknown_mode(jobs_stubs):
 # --------------------------------------------------------------------------------------------------
 
 
+@functools.cache
 def _validate_deploy():
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location("validate_deploy", ROOT / "scripts" / "validate_deploy.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
