@@ -302,17 +302,9 @@ def approval_cancel_for_execution(*, execution_id) -> None:
 def workflow_approval_policy_update(*, workflow, user, policy: dict | None):
     """An administrator's approval policy for a workflow (`PATCH /api/workflows/{name}`, the admin); `{}` turns
     approval off, None returns to the `@workflow(approval=...)` declaration. Discovery never changes it."""
-    before = {"approval_policy_override": workflow.approval_policy_override}
-    workflow.approval_policy_override = policy
-    workflow.save(update_fields=["approval_policy_override", "updated_at"])
-    audit_record(
-        action="workflow.update",
-        resource_type="workflow",
-        resource_id=workflow.name,
-        actor=user,
-        changes={"before": before, "after": {"approval_policy_override": policy}},
-    )
-    return workflow
+    from workflows.services import workflow_override_set
+
+    return workflow_override_set(workflow=workflow, user=user, field="approval_policy_override", value=policy)
 
 
 def form_approval_apply(*, form, data: dict) -> None:

@@ -207,19 +207,27 @@ def data_provider_options(*, name: str, inputs: dict, organization) -> tuple[lis
 
 
 @transaction.atomic
-def workflow_limits_update(*, workflow: Workflow, user, max_concurrency: int | None) -> Workflow:
-    """An administrator's concurrency limit for a workflow (DESIGN §15); null = the decorator's again.
-    A higher limit admits waiting runs at once."""
-    before = {"max_concurrency_override": workflow.max_concurrency_override}
-    workflow.max_concurrency_override = max_concurrency
-    workflow.save(update_fields=["max_concurrency_override", "updated_at"])
+def workflow_override_set(*, workflow: Workflow, user, field: str, value) -> Workflow:
+    """Set one of an administrator's overrides of a workflow's declaration (`*_override`; discovery never
+    changes them), audited as `workflow.update`."""
+    before = {field: getattr(workflow, field)}
+    setattr(workflow, field, value)
+    workflow.save(update_fields=[field, "updated_at"])
     audit_record(
         action="workflow.update",
         resource_type="workflow",
         resource_id=workflow.name,
         actor=user,
-        changes={"before": before, "after": {"max_concurrency_override": max_concurrency}},
+        changes={"before": before, "after": {field: value}},
     )
+    return workflow
+
+
+@transaction.atomic
+def workflow_limits_update(*, workflow: Workflow, user, max_concurrency: int | None) -> Workflow:
+    """An administrator's concurrency limit for a workflow (DESIGN §15); null = the decorator's again.
+    A higher limit admits waiting runs at once."""
+    workflow_override_set(workflow=workflow, user=user, field="max_concurrency_override", value=max_concurrency)
 
     def wake():
         admission_dispatch(workflow_name=workflow.name)
@@ -232,14 +240,4 @@ def workflow_limits_update(*, workflow: Workflow, user, max_concurrency: int | N
 def workflow_time_saved_update(*, workflow: Workflow, user, minutes: int | None) -> Workflow:
     """An administrator's estimate of the minutes one successful run saves (usage, DESIGN §20); null = the
     decorator's again."""
-    before = {"time_saved_minutes_override": workflow.time_saved_minutes_override}
-    workflow.time_saved_minutes_override = minutes
-    workflow.save(update_fields=["time_saved_minutes_override", "updated_at"])
-    audit_record(
-        action="workflow.update",
-        resource_type="workflow",
-        resource_id=workflow.name,
-        actor=user,
-        changes={"before": before, "after": {"time_saved_minutes_override": minutes}},
-    )
-    return workflow
+    return workflow_override_set(workflow=workflow, user=user, field="time_saved_minutes_override", value=minutes)
