@@ -162,8 +162,9 @@ class UserRole(BaseModel):
         return f"{self.user} → {self.role}"
 
     def clean(self):
-        """A user holds roles of their own organization or GLOBAL roles; a platform user holds none
-        (DESIGN §4). The admin's inlines validate through here; the API's service checks the same."""
+        """A user holds roles of their own organization or GLOBAL roles; a platform user (MSP staff) holds
+        GLOBAL roles only (an approver role, DESIGN §16) and a platform admin none (DESIGN §4). The admin's
+        inlines validate through here; the API's service checks the same."""
         super().clean()
         try:
             user, role = self.user, self.role
@@ -176,8 +177,15 @@ class UserRole(BaseModel):
 
 def role_holding_problem(user, role) -> str | None:
     """Why `user` may not hold `role`, or None when they may."""
+    if user.is_platform_admin:
+        return f"{user.email} is a platform admin: platform admins cannot be given roles (they see everything)."
     if user.user_type != UserType.ORG:
-        return f"{user.email} is a platform user: platform users cannot be given roles (they see everything)."
+        if role.organization_id is not None:
+            return (
+                f"The role '{role.name}' belongs to the organization {role.organization}, and {user.email} is a "
+                "platform user: platform users may only hold GLOBAL roles."
+            )
+        return None
     if role.organization_id is not None and role.organization_id != user.organization_id:
         return (
             f"The role '{role.name}' belongs to the organization {role.organization}, and {user.email} to "

@@ -527,21 +527,26 @@ def _missing(requested: list, found: set) -> list[str]:
 @transaction.atomic
 def role_users_add(*, role, user_ids: list, candidates, by=None) -> list:
     """Give the role to users. `candidates` is the user queryset visible in the caller's scope, so
-    ids outside it are reported as unknown. Platform users cannot hold roles; an organization's
-    role only goes to users of that organization; a GLOBAL role may go to ORG users of any
-    organization. Returns the users newly added (already-members are skipped)."""
+    ids outside it are reported as unknown. Platform admins cannot hold roles; other platform users
+    (MSP staff) hold GLOBAL roles only (approver roles, DESIGN §16); an organization's role only goes
+    to users of that organization; a GLOBAL role may go to ORG users of any organization. Returns the
+    users newly added (already-members are skipped)."""
     from accounts.models import UserRole
 
     if not user_ids:
         raise exceptions.ValidationError({"user_ids": ["Give at least one user id."]})
     # Platform users are named whatever the scope (only platform admins reach this), so the
     # answer says why rather than "unknown".
-    platform = sorted(
-        User.objects.filter(id__in=user_ids).exclude(user_type=UserType.ORG).values_list("email", flat=True)
-    )
-    if platform:
+    named = User.objects.filter(id__in=user_ids)
+    admins = sorted(named.filter(is_platform_admin=True).values_list("email", flat=True))
+    if admins:
         raise exceptions.ValidationError(
-            {"user_ids": [f"Platform users cannot be given roles (they see everything): {', '.join(platform)}."]}
+            {"user_ids": [f"Platform admins cannot be given roles (they see everything): {', '.join(admins)}."]}
+        )
+    platform = sorted(named.exclude(user_type=UserType.ORG).values_list("email", flat=True))
+    if platform and role.organization_id is not None:
+        raise exceptions.ValidationError(
+            {"user_ids": [f"Platform users may only hold GLOBAL roles, not an organization's: {', '.join(platform)}."]}
         )
     users = list(candidates.filter(id__in=user_ids))
     missing = _missing(user_ids, {u.id for u in users})
@@ -686,6 +691,10 @@ def personal_token_revoke(*, token, by=None):
             organization=token.user.organization_id,
             changes={"before": {"revoked_at": None}, "after": {"revoked_at": token.revoked_at.isoformat()}},
         )
+        from bifrost_site.ws_auth import personal_token_sockets_close
+
+        token_id = token.id
+        transaction.on_commit(lambda: personal_token_sockets_close(token_id))  # its WebSockets close at once
     return token
 
 

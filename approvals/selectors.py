@@ -4,6 +4,11 @@
 without an organization sees every organization's approvals, with one only that organization's; an ORG user
 only their own organization's) and narrows it for everyone but platform admins to the approvals they
 requested or may decide (they hold one of the approver roles).
+
+Platform users who are not admins (MSP staff) have no organization, so `for_scope` gives them nothing; they
+hold GLOBAL roles only (accounts.models.role_holding_problem), and a GLOBAL approver role makes them an
+approver for every organization: they see, in every organization, the requests naming one of their roles
+(and their own requests).
 """
 
 from __future__ import annotations
@@ -14,17 +19,31 @@ from approvals.models import Approval
 
 
 def user_role_ids(user) -> list:
-    """The active roles a user holds (their organization's and GLOBAL ones)."""
+    """The active roles a user holds (their organization's and GLOBAL ones; MSP staff: GLOBAL ones only)."""
     from accounts.models import UserRole
 
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    return list(UserRole.objects.filter(user_id=user.pk, role__is_active=True).values_list("role_id", flat=True))
+    held = UserRole.objects.filter(user_id=user.pk, role__is_active=True)
+    if is_platform_staff(user):
+        held = held.filter(role__organization__isnull=True)
+    return list(held.values_list("role_id", flat=True))
 
 
 def _holds_approver_role(role_ids) -> Exists:
     through = Approval.approver_roles.through
     return Exists(through.objects.filter(approval_id=OuterRef("pk"), role_id__in=role_ids))
+
+
+def is_platform_staff(user) -> bool:
+    """A platform user who is not a platform admin (MSP staff): approves through GLOBAL roles, everywhere."""
+    from accounts.models import UserType
+
+    return (
+        getattr(user, "is_authenticated", False)
+        and getattr(user, "user_type", None) == UserType.PLATFORM
+        and not getattr(user, "is_platform_admin", False)
+    )
 
 
 def approvals_visible_to(scope) -> QuerySet[Approval]:
@@ -33,6 +52,8 @@ def approvals_visible_to(scope) -> QuerySet[Approval]:
         return queryset.none()
     if scope.is_platform_admin:
         return queryset
+    if is_platform_staff(scope.user):
+        queryset = Approval.objects.all()  # every organization, narrowed to their roles and requests below
     role_ids = user_role_ids(scope.user)
     return queryset.filter(Q(requested_by_id=scope.user.pk) | _holds_approver_role(role_ids))
 
@@ -67,8 +88,8 @@ def user_may_decide(user, approval: Approval) -> bool:
         return False
     if getattr(user, "is_platform_admin", False):
         return True
-    if getattr(user, "organization_id", None) is not None and approval.organization_id != user.organization_id:
-        return False
+    if not is_platform_staff(user) and approval.organization_id != getattr(user, "organization_id", None):
+        return False  # ORG users decide their own organization's requests only (MSP staff: every one)
     role_ids = set(user_role_ids(user))
     return bool(role_ids & {role.pk for role in approval.approver_roles.all()})
 

@@ -1,5 +1,5 @@
-"""A user holds roles of their own organization or GLOBAL roles; platform users hold none (DESIGN §4),
-whether the role is given through the API or the admin."""
+"""A user holds roles of their own organization or GLOBAL roles; platform users (MSP staff) GLOBAL roles
+only, platform admins none (DESIGN §4, §16), whether the role is given through the API or the admin."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -56,16 +56,36 @@ def test_the_admins_role_picker_offers_own_organization_and_global_roles_labelle
     assert "Fabrikam helpdesk" not in page
 
 
-def test_the_admin_refuses_any_role_for_a_platform_user(admin_user):
+def test_the_admin_gives_a_platform_user_global_roles_only(admin_user, org):
+    """MSP staff (a platform user who is not an admin) may hold GLOBAL roles, e.g. an approver role
+    (DESIGN §16); never an organization's role. Platform admins hold none."""
     from accounts.tests.factories import PlatformAdminFactory
 
     staff = PlatformAdminFactory(is_platform_admin=False)
+    org_role = RoleFactory(organization=org, name="Contoso approvers")
     response = _admin(admin_user).post(
-        f"/admin/accounts/user/{staff.id}/change/", _user_change_form(staff, [(None, RoleFactory(organization=None))])
+        f"/admin/accounts/user/{staff.id}/change/", _user_change_form(staff, [(None, org_role)])
     )
-    assert response.status_code == 200
-    assert "platform users cannot be given roles" in response.content.decode()
+    assert response.status_code == 200  # the form again, with the error
+    assert "may only hold roles of their own organization or GLOBAL roles" in response.content.decode()
     assert not UserRole.objects.exists()
+    everyone = RoleFactory(organization=None, name="MSP approvers")
+    response = _admin(admin_user).post(
+        f"/admin/accounts/user/{staff.id}/change/", _user_change_form(staff, [(None, everyone)])
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(staff.roles.all()) == [everyone]
+
+
+def test_the_model_refuses_an_organizations_role_for_a_platform_user_and_any_role_for_an_admin(admin_user, org):
+    from accounts.tests.factories import PlatformAdminFactory
+
+    staff = PlatformAdminFactory(is_platform_admin=False)
+    with pytest.raises(ValidationError, match="platform users may only hold GLOBAL roles"):
+        UserRole(user=staff, role=RoleFactory(organization=org)).full_clean()
+    UserRole(user=staff, role=RoleFactory(organization=None)).full_clean()
+    with pytest.raises(ValidationError, match="platform admins cannot be given roles"):
+        UserRole(user=admin_user, role=RoleFactory(organization=None)).full_clean()
 
 
 def test_the_admin_refuses_moving_a_user_away_from_the_organization_of_their_roles(admin_user, member, other_org):
@@ -120,9 +140,28 @@ def test_the_api_refuses_another_organizations_user_and_platform_users(admin_use
     response = client_for(admin_user).post(
         f"/api/roles/{role.id}/users", {"user_ids": [str(admin_user.id)]}, format="json"
     )
-    assert response.status_code == 400 and "Platform users cannot be given roles" in response.json()["message"]
+    assert response.status_code == 400 and "Platform admins cannot be given roles" in response.json()["message"]
     response = client_for(admin_user, org).post(
         f"/api/roles/{org_role.id}/users", {"user_ids": [str(outsider.id)]}, format="json"
     )
     assert response.status_code == 400
     assert not UserRole.objects.exists()
+
+
+def test_the_api_gives_a_platform_user_global_roles_only(admin_user, org):
+    from accounts.tests.factories import PlatformAdminFactory
+
+    staff = PlatformAdminFactory(is_platform_admin=False, email="staff@msp.test")
+    everyone, org_role = RoleFactory(organization=None), RoleFactory(organization=org)
+    response = client_for(admin_user, org).post(
+        f"/api/roles/{org_role.id}/users", {"user_ids": [str(staff.id)]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "Platform users may only hold GLOBAL roles" in response.json()["message"]
+    assert not UserRole.objects.exists()
+    response = client_for(admin_user).post(
+        f"/api/roles/{everyone.id}/users", {"user_ids": [str(staff.id)]}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert [member["email"] for member in response.json()] == ["staff@msp.test"]
+    assert list(staff.roles.all()) == [everyone]

@@ -30,7 +30,7 @@ def test_assign_users_rules(admin_user, org, other_org, member, outsider):
     assert glob.post(url, {"user_ids": []}, format="json").json()["details"].keys() == {"user_ids"}
     response = glob.post(url, {"user_ids": [str(admin_user.id)]}, format="json")
     assert response.status_code == 400
-    assert "Platform users cannot be given roles" in response.json()["message"]
+    assert "Platform admins cannot be given roles" in response.json()["message"]
     response = glob.post(url, {"user_ids": [str(outsider.id)]}, format="json")
     assert response.status_code == 400
     assert "Unknown users" in response.json()["message"]
