@@ -229,3 +229,18 @@ class ExecutionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.execution_id}#{self.sequence}"
+
+
+class UsageMonth(models.Model):
+    """A closed month's usage figures (executions.usage, docs/usage.md): written once, when every run created
+    in the month has finished (finished runs never change), so a closed month is one row read instead of an
+    aggregate over its runs. `organizations` holds, per organization (null = GLOBAL), the run counts by
+    status, durations, CPU and the successful runs per workflow; names, time saved (the workflows' current
+    minutes) and approvals are read when the month is shown."""
+
+    month = models.DateField(primary_key=True, help_text="The month's first day (UTC)")
+    organizations = models.JSONField(default=list)
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.month.strftime("%Y-%m")
