@@ -162,34 +162,60 @@ class PersonalTokenAuthentication(BaseAuthentication):
     keyword = "bearer"
 
     def authenticate(self, request):
-        import hmac
-
-        from django.utils import timezone
-
-        from accounts.models import PersonalToken
-
         header = request.META.get("HTTP_AUTHORIZATION", "")
         kind, _, raw = header.partition(" ")
         raw = raw.strip()
         if kind.lower() != self.keyword or not raw.startswith(PERSONAL_TOKEN_PREFIX):
             return None
-        digest = personal_token_hash(raw)
-        token = PersonalToken.objects.select_related("user", "user__organization").filter(token_hash=digest).first()
-        now = timezone.now()
-        if (
-            token is None
-            or not hmac.compare_digest(token.token_hash, digest)
-            or token.revoked_at is not None
-            or token.expires_at <= now
-        ):
-            raise exceptions.AuthenticationFailed("Invalid or expired personal token.", code="invalid_token")
-        user = token.user
-        if not user.is_active or (user.organization_id and not user.organization.is_active):
-            raise exceptions.AuthenticationFailed("Invalid or expired personal token.", code="invalid_token")
-        if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
-            PersonalToken.objects.filter(id=token.id).update(last_used_at=now)
-            token.last_used_at = now
-        return (user, token)
+        return personal_token_user(raw)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+def personal_token_user(raw: str):
+    """`(user, token)` for a raw `bfp_…` token that may act now, else the one AuthenticationFailed (401) for
+    every refusal: unknown, revoked, expired, user or organization inactive. Records the last use (at most
+    once a minute). The API (above) and the WebSocket admission (bifrost_site.ws_auth) both use it."""
+    import hmac
+
+    from django.utils import timezone
+
+    from accounts.models import PersonalToken
+
+    refused = exceptions.AuthenticationFailed("Invalid or expired personal token.", code="invalid_token")
+    if not isinstance(raw, str) or not raw.startswith(PERSONAL_TOKEN_PREFIX):
+        raise refused
+    digest = personal_token_hash(raw)
+    token = PersonalToken.objects.select_related("user", "user__organization").filter(token_hash=digest).first()
+    now = timezone.now()
+    if (
+        token is None
+        or not hmac.compare_digest(token.token_hash, digest)
+        or token.revoked_at is not None
+        or token.expires_at <= now
+    ):
+        raise refused
+    user = token.user
+    if not user.is_active or (user.organization_id and not user.organization.is_active):
+        raise refused
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+        PersonalToken.objects.filter(id=token.id).update(last_used_at=now)
+        token.last_used_at = now
+    return (user, token)
+
+
+def personal_token_is_live(token_id) -> bool:
+    """The personal token may still act: not revoked, not expired, its user and organization active."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from accounts.models import PersonalToken
+
+    return (
+        PersonalToken.objects.filter(
+            id=token_id, revoked_at__isnull=True, expires_at__gt=timezone.now(), user__is_active=True
+        )
+        .filter(Q(user__organization__isnull=True) | Q(user__organization__is_active=True))
+        .exists()
+    )
