@@ -14,6 +14,7 @@ from workflows.models import (
     ScheduleTick,
     Workflow,
     WorkflowKey,
+    WorkflowVersion,
     WorkspaceGitSettings,
     WorkspaceJob,
     WorkspaceJobLog,
@@ -102,6 +103,83 @@ class WorkflowAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return format_html('<a href="{}">workflow:{} ({})</a>', url, obj.name, state)
 
     def has_add_permission(self, request):
+        return False
+
+
+class FromGitFilter(admin.SimpleListFilter):
+    title = "source"
+    parameter_name = "from_git"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "git sync"), ("no", "workspace files")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(git_commit="")
+        if self.value() == "no":
+            return queryset.filter(git_commit="")
+        return queryset
+
+
+@admin.register(WorkflowVersion)
+class WorkflowVersionAdmin(admin.ModelAdmin):
+    """The sources runs were pinned to (DESIGN §20), read-only: discovery and the worker write them and they
+    never change. The page shows the module source (secret values masked, as GET /api/executions/{id}/source
+    does) and links to the runs that ran it."""
+
+    list_display = ["workflow", "source_path", "short_hash", "short_commit", "is_current", "created_at"]
+    list_display_links = ["short_hash"]
+    list_filter = [FromGitFilter, ("workflow", admin.RelatedOnlyFieldListFilter), "created_at"]
+    search_fields = ["^source_hash", "^git_commit", "workflow__name"]
+    list_select_related = ["workflow"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = [
+        "workflow",
+        "source_path",
+        "source_hash",
+        "git_commit",
+        "created_at",
+        "is_current",
+        "executions_link",
+        "source_code",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="hash", ordering="source_hash")
+    def short_hash(self, obj):
+        return obj.source_hash[:12]
+
+    @admin.display(description="git commit", ordering="git_commit")
+    def short_commit(self, obj):
+        return obj.git_commit[:12] or "-"
+
+    @admin.display(description="current source", boolean=True)
+    def is_current(self, obj):
+        return obj.workflow.source_hash == obj.source_hash
+
+    @admin.display(description="runs")
+    def executions_link(self, obj):
+        url = reverse("admin:executions_execution_changelist") + f"?workflow_version__exact={obj.pk}"
+        return format_html('<a href="{}">the runs that ran this source</a>', url)
+
+    @admin.display(description="source")
+    def source_code(self, obj):
+        from workflows.selectors import source_masker
+
+        return format_html(
+            '<pre class="bifrost-source" style="font-family: monospace; white-space: pre; overflow-x: auto; '
+            'max-height: 70vh">{}</pre>',
+            source_masker().mask(obj.source),
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 

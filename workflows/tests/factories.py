@@ -3,7 +3,7 @@ import hashlib
 import factory
 from factory.django import DjangoModelFactory
 
-from workflows.models import DataProvider, JobType, Workflow, WorkflowKey, WorkspaceJob
+from workflows.models import DataProvider, JobType, Workflow, WorkflowKey, WorkflowVersion, WorkspaceJob
 
 
 class WorkflowFactory(DjangoModelFactory):
@@ -15,6 +15,16 @@ class WorkflowFactory(DjangoModelFactory):
     parameters = factory.LazyFunction(list)
     source_path = factory.LazyAttribute(lambda o: f"{o.name}.py")
     allowed_methods = factory.LazyFunction(lambda: ["POST"])
+
+
+class WorkflowVersionFactory(DjangoModelFactory):
+    class Meta:
+        model = WorkflowVersion
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    source = factory.Sequence(lambda n: f"# version {n}\ndef run():\n    return {n}\n")
+    source_hash = factory.LazyAttribute(lambda o: hashlib.sha256(o.source.encode()).hexdigest())
+    source_path = factory.LazyAttribute(lambda o: o.workflow.source_path)
 
 
 class DataProviderFactory(DjangoModelFactory):
