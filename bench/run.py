@@ -5,7 +5,7 @@
     python bench/run.py --quick                # smoke mode, under a minute
     python bench/run.py --web daphne,granian   # HTTP scenarios on each server (WebSocket stays on daphne)
     python bench/run.py --web granian,gunicorn # the split deployment's WSGI server against gunicorn
-    python bench/run.py --only floor,http,raw,sync,async,async1,logs,executions,workflows,memory
+    python bench/run.py --only floor,http,raw,sync,async,fairness,async1,logs,executions,workflows,usage,memory
     BENCH_GRANIAN_ARGS="--workers 1 --blocking-threads 8" python bench/run.py --web granian  # other options
     python bench/run.py --profile /tmp/prof    # py-spy collapsed stacks of the web server and worker
 
@@ -46,7 +46,7 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@localhost:5
 ADMIN_EMAIL = "bench@bifrost.local"
 ADMIN_PASSWORD = "bench-password-not-secret"
 PROFILE_DIR: Path | None = None
-ALL_SCENARIOS = "floor,http,raw,sync,async,fairness,logs,executions,workflows,memory,async1"
+ALL_SCENARIOS = "floor,http,raw,sync,async,fairness,logs,executions,workflows,usage,memory,async1"
 
 ENV = {
     **os.environ,
@@ -810,6 +810,73 @@ def seed_executions(target: int) -> None:
         cursor.execute("ANALYZE executions_execution")
 
 
+USAGE_ROWS, USAGE_ORGS, USAGE_WORKFLOWS = 1_000_000, 50, 20
+USAGE_SEEDER = "bench usage"
+
+
+def seed_usage(target: int = USAGE_ROWS) -> None:
+    """`target` finished executions over the past 365 days (about 83,000 a month), in USAGE_ORGS
+    organizations and GLOBAL, of USAGE_WORKFLOWS workflows (half of them declare time saved), with mixed
+    statuses, durations and CPU: what GET /api/usage aggregates. One INSERT … SELECT generate_series."""
+    from django.db import connection
+
+    from executions.models import Execution
+    from orgs.models import Organization
+    from workflows.models import Workflow
+
+    names = [f"bench usage {i:02d}" for i in range(USAGE_ORGS)]
+    have_orgs = set(Organization.objects.filter(name__in=names).values_list("name", flat=True))
+    Organization.objects.bulk_create([Organization(name=name) for name in names if name not in have_orgs])
+    orgs = Organization.objects.filter(name__in=names).order_by("name")
+    org_ids = [str(pk) for pk in orgs.values_list("id", flat=True)]
+    have_workflows = set(Workflow.objects.filter(name__startswith="usage_wf_").values_list("name", flat=True))
+    Workflow.objects.bulk_create(
+        [
+            Workflow(
+                name=f"usage_wf_{i:02d}",
+                description="seeded for the usage scenario",
+                source_path="seeded.py",
+                time_saved_minutes=(i + 1) * 5 if i % 2 == 0 else None,
+            )
+            for i in range(USAGE_WORKFLOWS)
+            if f"usage_wf_{i:02d}" not in have_workflows
+        ]
+    )
+    have = Execution.objects.filter(executed_by_name=USAGE_SEEDER).count()
+    if have >= target:
+        return
+    with connection.cursor() as cursor:
+        # Every 53rd run is GLOBAL; 1 in 20 failed, 1 in 20 timed out or was cancelled, the rest succeeded.
+        cursor.execute(
+            """
+            INSERT INTO executions_execution (id, workflow_name, trigger, executed_by_name, status, parameters,
+                result, result_type, error_message, error_type, variables, started_at, completed_at, duration_ms,
+                cpu_ms, celery_task_id, attempt, created_at, updated_at, waiting_reason, idempotency_key,
+                organization_id)
+            SELECT gen_random_uuid(), 'usage_wf_' || lpad((g %% %(workflows)s)::text, 2, '0'), 'schedule',
+                %(seeder)s,
+                CASE g %% 20 WHEN 0 THEN 'Failed' WHEN 1 THEN 'Timeout' WHEN 2 THEN 'Cancelled'
+                    WHEN 3 THEN 'CompletedWithErrors' ELSE 'Success' END,
+                '{}'::jsonb, NULL, 'none', '', '', NULL, t, t + ((g * 7919) %% 60000) * interval '1 ms',
+                (g * 7919) %% 60000, (g * 31) %% 5000, '', 1, t, t, '', '',
+                CASE WHEN g %% 53 = 0 THEN NULL ELSE ((%(orgs)s)::uuid[])[1 + g %% %(n_orgs)s] END
+            FROM (
+                SELECT g::bigint AS g, now() - (g * (365 * 86400.0 / %(total)s)) * interval '1 second' AS t
+                FROM generate_series(%(first)s, %(total)s) AS g
+            ) AS seeded
+            """,
+            {
+                "workflows": USAGE_WORKFLOWS,
+                "seeder": USAGE_SEEDER,
+                "orgs": org_ids,
+                "n_orgs": len(org_ids),
+                "first": have + 1,
+                "total": target,
+            },
+        )
+        cursor.execute("VACUUM ANALYZE executions_execution")
+
+
 def seed_workflows(target: int) -> None:
     from workflows.models import Workflow
 
@@ -895,6 +962,65 @@ def scenario_lists(bench: Bench, web: str, which: str) -> None:
             **at_factor(
                 bench, lambda f: p50 <= 0.015 * f and (len(query_counts) == 1 if which == "executions" else True)
             ),
+        )
+    )
+
+
+def scenario_usage(bench: Bench, web: str) -> None:
+    """Issue 26: GET /api/usage (JSON and CSV) with 1,000,000 executions over the past year (about 83,000
+    a month, 50 organizations and GLOBAL). A closed month is read from its stored rollup (UsageMonth); its
+    first read aggregates and stores it; the current month is aggregated live. p50/p99 and queries each."""
+    from datetime import timedelta
+
+    from executions.models import Execution, UsageMonth
+    from executions.usage import month_bounds
+
+    seed_usage(USAGE_ROWS)
+    base, _, session, _ = bench.server(web)
+    now = datetime.now(UTC)
+    closed = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    current = now.strftime("%Y-%m")
+    start, end = month_bounds(closed)
+    month_runs = Execution.objects.filter(created_at__gte=start, created_at__lt=end).count()
+    n = 20 if bench.quick else 100
+
+    def first_reads(count: int) -> list[float]:  # the aggregate and the store, each after the row is gone
+        samples = []
+        for _ in range(count):
+            UsageMonth.objects.filter(month=start.date()).delete()
+            samples += measure_get(session, f"{base}/api/usage?month={closed}", 1)
+        return samples
+
+    first = first_reads(3 if bench.quick else 5)
+    stored_queries = len(queries_for(f"/api/usage?month={closed}"))
+    measure_get(session, f"{base}/api/usage?month={closed}", 5)
+    stored = measure_get(session, f"{base}/api/usage?month={closed}", n)
+    csv = measure_get(session, f"{base}/api/usage?month={closed}&format=csv", n)
+    live_queries = len(queries_for(f"/api/usage?month={current}"))
+    live = measure_get(session, f"{base}/api/usage?month={current}", max(10, n // 4))
+    current_runs = Execution.objects.filter(created_at__gte=month_bounds(current)[0]).count()
+    figures = {
+        "stored_p50_ms": percentile(stored, 50) * 1000,
+        "stored_p99_ms": percentile(stored, 99) * 1000,
+        "csv_p50_ms": percentile(csv, 50) * 1000,
+        "csv_p99_ms": percentile(csv, 99) * 1000,
+        "first_read_p50_ms": percentile(first, 50) * 1000,
+        "live_p50_ms": percentile(live, 50) * 1000,
+        "live_p99_ms": percentile(live, 99) * 1000,
+        "queries_stored": stored_queries,
+        "queries_live": live_queries,
+        "month_runs": month_runs,
+        "current_month_runs": current_runs,
+    }
+    ROWS.append(
+        Row(
+            f"GET /api/usage, 1M executions ({web})",
+            f"closed month ({month_runs:,} runs, stored): p50 {ms(percentile(stored, 50))}, "
+            f"p99 {ms(percentile(stored, 99))}, CSV p50 {ms(percentile(csv, 50))}, p99 {ms(percentile(csv, 99))}, "
+            f"{stored_queries} queries; its first read (aggregate + store) p50 {ms(percentile(first, 50))}; "
+            f"current month ({current_runs:,} runs, live): p50 {ms(percentile(live, 50))}, "
+            f"p99 {ms(percentile(live, 99))}, {live_queries} queries",
+            values=figures,
         )
     )
 
@@ -1109,6 +1235,8 @@ def main() -> int:
                     elif key in ("executions", "workflows"):
                         for web in webs:
                             scenario_lists(bench, web, key)
+                    elif key == "usage":
+                        scenario_usage(bench, webs[0])
                     elif key == "memory":
                         scenario_memory(bench)
                     elif key == "async1":
