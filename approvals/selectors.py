@@ -80,6 +80,17 @@ def approval_visible(scope, approval_id) -> Approval | None:
         return None
 
 
+def approval_of_visible_execution(scope, execution_id) -> tuple:
+    """(execution, approval) for the run page's approval block: the run as the page sees it (the executions
+    selector: another organization's run, or an ORG user's colleague's, is None), and its approval or None."""
+    from executions.selectors import execution_visible
+
+    execution = execution_visible(scope, execution_id)
+    if execution is None:
+        return None, None
+    return execution, Approval.objects.filter(execution_id=execution.pk).first()
+
+
 def user_may_decide(user, approval: Approval) -> bool:
     """An approver of this request (four eyes: never the requester). Tenancy is the caller's selector's."""
     if user is None or not getattr(user, "is_authenticated", False):

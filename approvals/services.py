@@ -240,16 +240,19 @@ def _end_run(approval: Approval, to: str, error_type: str, message: str):
     from executions.engine.logs import log_line
     from executions.models import ExecutionStatus, LogLevel
 
+    # The line is stored and broadcast before the final status (on_commit callbacks run in the order they were
+    # registered, and the transition registers its status broadcast): the run page's socket stops following
+    # the log at the final status, so a line after it would show only on a reload.
+    execution_id, outcome = approval.execution_id, {}
+    transaction.on_commit(lambda: outcome.get("ended") and log_line(execution_id, LogLevel.ERROR, message))
     ended = transitions.transition(
-        approval.execution_id,
+        execution_id,
         from_statuses={ExecutionStatus.AWAITING_APPROVAL},
         to=to,
         error_type=error_type,
         error_message=message,
     )
-    if ended is not None:
-        execution_id = approval.execution_id
-        transaction.on_commit(lambda: log_line(execution_id, LogLevel.ERROR, message))
+    outcome["ended"] = ended is not None
     return ended
 
 

@@ -1,5 +1,6 @@
 """The /approvals/ page (DESIGN §16, §18): what the user may decide, with Approve / Reject and a comment, and
-what they requested. Decisions are CSRF-checked POSTs through the same services as the API."""
+what they requested. Decisions are CSRF-checked POSTs through the same services as the API. Also the run page's
+approval card alone, which the run page refetches when the run's status changes (execution_approval.js)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.exceptions import APIException
 
 from approvals import services
 from approvals.models import ApprovalStatus
-from approvals.selectors import approval_visible, approvals_decidable_by, approvals_visible_to
+from approvals.selectors import (
+    approval_of_visible_execution,
+    approval_visible,
+    approvals_decidable_by,
+    approvals_visible_to,
+)
 from approvals.services import COMMENT_MAX_LENGTH
 from bifrost_site.scope import RequestScope
 
@@ -75,3 +82,16 @@ def approval_approve_view(request, approval_id):
 @require_POST
 def approval_reject_view(request, approval_id):
     return _decide(request, approval_id, services.approval_reject, "Rejected")
+
+
+@login_required
+@require_GET
+@never_cache
+def execution_approval_block(request, execution_id):
+    """The run page's approval card alone (HTML): the page swaps it in when the run's status changes, so the
+    outcome shows without a reload. Visible exactly when the run page is (else 404, another organization's
+    run included); a run without an approval is a 404 too."""
+    execution, approval = approval_of_visible_execution(_scope(request), execution_id)
+    if approval is None:
+        raise Http404("No approval for this run.")
+    return render(request, "approvals/_approval_card.html", {"approval": approval, "execution": execution})

@@ -3,7 +3,9 @@
  * Reconnects with exponential backoff from the last sequence it showed. When the execution completes
  * it stops reconnecting (the server sends nothing after the final status; stored lines of an execution
  * that was already finished still follow its first status message) and refreshes status, duration,
- * error and result from the API and the server-rendered (sanitized) result fragment. */
+ * error and result from the API and the server-rendered (sanitized) result fragment. Each status message is
+ * also dispatched on the document as "bifrost:execution-status" (detail: the message) for the page's other
+ * live blocks. */
 (function () {
   "use strict";
 
@@ -118,6 +120,8 @@
   function onStatus(message) {
     setStatus(message.status);
     if (message.duration_ms !== null && message.duration_ms !== undefined) showDuration(message.duration_ms);
+    // Other blocks of the page follow the run too (the approval card: approvals/execution_approval.js).
+    document.dispatchEvent(new CustomEvent("bifrost:execution-status", { detail: message }));
     if (message.is_complete && !complete) finish();
   }
 
