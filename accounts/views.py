@@ -1,4 +1,5 @@
-"""Browser sign-in pages (DESIGN §6): `/login/` (session, email + password) and `/logout/`.
+"""Browser sign-in pages (DESIGN §6, §17): `/login/` (session; the email first, then single sign-on or
+the password, then the second factor) and `/logout/`.
 
 After sign-in a user goes to the page they asked for (`?next=`, same host only); without one,
 ORG users go to `/forms/` and platform users to `/admin/`. ORG users are never sent to `/admin/`.
@@ -6,6 +7,7 @@ Failed attempts share the API login's throttle and audit trail.
 """
 
 import time
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -14,6 +16,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
 from django.views import View
@@ -100,21 +103,56 @@ class SessionLoginView(auth_views.LoginView):
     signing_in = None  # the user whose password was right, before the session is signed in
 
     def post(self, request, *args, **kwargs):
-        """The email comes first: an address whose domain has single sign-on goes to its provider when
-        the person asks for SSO, leaves the password empty, or the provider is enforced."""
+        """Email first (DESIGN §17). A POST without a `password` field is the email step: an address whose
+        domain has an enforced single sign-on goes to its provider; any other address gets the password
+        step (with an SSO button when its domain has SSO), the same page whether or not an account exists.
+        A POST with `password` signs in (unless that domain enforces SSO); `sso` asks for the provider."""
         email = (request.POST.get("username") or "").strip().lower()
-        wants_sso = "sso" in request.POST or not request.POST.get("password")
         provider = sso.provider_for_email(email) if "@" in email else None
-        if provider is not None and (wants_sso or provider.enforce):
-            # Through a page of our own: the login page's CSP (form-action 'self') would block a form
-            # submission that redirects to another origin.
-            from urllib.parse import urlencode
-
-            query = {"email": email, **({"next": self.get_redirect_url()} if self.get_redirect_url() else {})}
-            return redirect("/login/sso/?" + urlencode(query))
-        if "sso" in request.POST and "@" in email:
+        if "sso" in request.POST:
+            if provider is not None:
+                return self._to_provider(email)
+            if not _is_email(email):
+                return self._email_step(error="Enter a valid email address.", email=email)
             return sso_refused(request, f"No single sign-on is set up for {sso.email_domain(email)}.")
+        if provider is not None and provider.enforce:
+            return self._to_provider(email)
+        if "password" not in request.POST:
+            if not _is_email(email):
+                return self._email_step(error="Enter a valid email address.", email=email)
+            return self.render_to_response(
+                self.get_context_data(form=self.authentication_form(request, initial={"username": email}))
+            )
         return super().post(request, *args, **kwargs)
+
+    def _to_provider(self, email: str):
+        # Through a page of our own: the login page's CSP (form-action 'self') would block a form
+        # submission that redirects to another origin.
+        next_url = self.get_redirect_url()
+        query = {"email": email, **({"next": next_url} if next_url else {})}
+        return redirect("/login/sso/?" + urlencode(query))
+
+    def _email_step(self, *, error: str = "", email: str = ""):
+        form = self.authentication_form(self.request, initial={"username": email})
+        return self.render_to_response(self.get_context_data(form=form, email_error=error), status=400)
+
+    def get_context_data(self, **kwargs):
+        """`email`: the address of the password step (None on the email step); `sso_available`: whether
+        its domain has single sign-on (a second way in on the password step)."""
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        email = None
+        if not context.get("email_error"):
+            if form.is_bound:
+                email = None if form.errors.get("username") else form.cleaned_data.get("username")
+            else:
+                email = form.initial.get("username") or None
+        context["email"] = email
+        context["sso_available"] = bool(email) and sso.provider_for_email(email) is not None
+        if email:
+            form.fields["password"].widget.attrs["autofocus"] = True
+        context["restart_url"] = "/login/" + (f"?{urlencode({'next': context['next']})}" if context.get("next") else "")
+        return context
 
     def _is_platform_user(self) -> bool:
         return bool(getattr(self.signing_in or self.request.user, "is_platform_admin", False))
@@ -127,6 +165,14 @@ class SessionLoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self):
         return "/admin/" if self._is_platform_user() else "/forms/"
+
+
+def _is_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
 
 
 class SessionLogoutView(auth_views.LogoutView):

@@ -14,7 +14,7 @@ import pytest
 from accounts.models import Passkey
 from accounts.tests.factories import DEFAULT_PASSWORD
 from bifrost_site.testing.accessibility import axe_violations, overflows
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,13 +31,9 @@ def wait_for(driver, css):
 
 
 def sign_in_with_password(driver, base_url, user):
-    from selenium.webdriver.common.by import By
 
     driver.get(f"{base_url}/login/")
-    wait_for(driver, "#login-form")
-    driver.find_element(By.NAME, "username").send_keys(user.email)
-    driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    login_page_sign_in(driver, user.email, DEFAULT_PASSWORD)
 
 
 def csp_and_console_errors(driver) -> list[str]:
@@ -112,8 +108,30 @@ def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
     assert problems == [], "\n".join(problems)
 
 
+def email_step(driver, base_url, email):
+    """The `/login/` page's first step: the email, then "Continue"."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(f"{base_url}/login/")
+    wait_for(driver, "#login-form[data-step=email]")
+    driver.find_element(By.NAME, "username").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+
+
+def page_problems(driver, name: str) -> list[str]:
+    """axe, overflow at the current width, and a screenshot for a human."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    width = driver.get_window_size()["width"]
+    driver.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
+    return [f"{name} @{width}: {v}" for v in axe_violations(driver)] + [
+        f"{name} @{width}: overflow {o}" for o in overflows(driver)
+    ]
+
+
 def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org):
-    """/login/ with an SSO domain's email → the loopback OIDC provider → back, signed in and created."""
+    """/login/ with an SSO domain's email → the password step offers SSO → the loopback OIDC provider → back,
+    signed in and created. With `enforce` the email step goes straight to the provider; a domain without
+    SSO gets the password step, and SSO for it is refused with a clear page."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -122,6 +140,7 @@ def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org)
     from accounts.tests.oidc_provider import OIDCProvider
 
     role = RoleFactory(organization=org, name="Technicians")
+    problems = []
     with OIDCProvider() as provider, live_daphne() as base_url, headless_chromium() as driver:
         sso = OrganizationSSO.objects.create(
             organization=org,
@@ -131,22 +150,41 @@ def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org)
             email_domains=["contoso.test"],
         )
         sso.default_roles.set([role])
+        for width in (1400, 375):
+            driver.set_window_size(width, 900)
+            driver.get(f"{base_url}/login/")
+            wait_for(driver, "#login-form[data-step=email]")
+            problems += page_problems(driver, "login-email")
+            email_step(driver, base_url, "jit.user@contoso.test")
+            wait_for(driver, "#login-form[data-step=password]")
+            assert driver.find_element(By.ID, "login-email").text.startswith("Signing in as jit.user@contoso.test")
+            problems += page_problems(driver, "login-password-or-sso")
+
         provider.next_user = {"email": "jit.user@contoso.test", "name": "Jit User", "email_verified": True}
-        driver.get(f"{base_url}/login/")
-        wait_for(driver, "#login-form")
-        driver.find_element(By.NAME, "username").send_keys("jit.user@contoso.test")
         driver.find_element(By.ID, "sso-button").click()
         WebDriverWait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
         assert "/authorize" in provider.requests and "/token" in provider.requests
         user = User.objects.get(email="jit.user@contoso.test")
         assert user.organization_id == org.id and list(user.roles.values_list("name", flat=True)) == ["Technicians"]
 
+        sso.enforce = True
+        sso.save()
         driver.delete_all_cookies()
-        driver.get(f"{base_url}/login/")
-        wait_for(driver, "#login-form")
-        driver.find_element(By.NAME, "username").send_keys("nobody@unknown.test")
-        driver.find_element(By.ID, "sso-button").click()
+        provider.next_user = {"email": "second@contoso.test", "email_verified": True}
+        email_step(driver, base_url, "second@contoso.test")  # no password step: straight to the provider
+        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
+        assert User.objects.filter(email="second@contoso.test", organization=org).exists()
+
+        driver.delete_all_cookies()
+        email_step(driver, base_url, "nobody@unknown.test")
+        wait_for(driver, "#login-form[data-step=password]")
+        assert driver.find_elements(By.ID, "sso-button") == []
+        problems += page_problems(driver, "login-password")
+        driver.find_element(By.ID, "login-restart").click()  # "Not you?"
+        wait_for(driver, "#login-form[data-step=email]")
+        driver.get(f"{base_url}/login/sso/?email=nobody@unknown.test")
         error = wait_for(driver, "#sso-error")
         assert error.text == "No single sign-on is set up for unknown.test."
         # the refusal page answers 400, which the console reports; nothing else may be there (CSP above all)
         assert [m for m in csp_and_console_errors(driver) if "status of 400" not in m] == []
+    assert problems == [], "\n".join(problems)

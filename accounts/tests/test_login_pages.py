@@ -139,3 +139,105 @@ def test_a_platform_admin_who_must_enrol_sets_up_totp_before_signing_in(settings
     assert done.status_code == 200 and done.content.count(b"<li><code>") == 10
     assert b'href="/admin/"' in done.content
     assert client.get("/admin/").status_code == 200
+
+
+# --- the email first (DESIGN §17) ---
+
+
+def _step_two_html(response, email: str) -> str:
+    """The password step's HTML with what differs between two renderings (CSRF token, the email) blanked."""
+    import re
+
+    html = response.content.decode()
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken" value=""', html)
+    return html.replace(email, "EMAIL")
+
+
+def test_the_login_page_asks_for_the_email_first():
+    page = Client().get("/login/?next=/executions/")
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert 'data-step="email"' in content and 'type="email"' in content
+    assert 'name="password"' not in content and 'id="sso-button"' not in content
+    assert 'name="next" value="/executions/"' in content
+
+
+def test_the_password_step_is_the_same_for_known_and_unknown_emails(member):
+    known = Client().post("/login/", {"username": "MEMBER@contoso.test", "next": "/executions/"})
+    unknown = Client().post("/login/", {"username": "nobody@contoso.test", "next": "/executions/"})
+    assert known.status_code == unknown.status_code == 200
+    assert _step_two_html(known, "member@contoso.test") == _step_two_html(unknown, "nobody@contoso.test")
+    content = known.content.decode()
+    assert 'data-step="password"' in content and 'name="password"' in content
+    assert 'name="username" value="member@contoso.test"' in content  # the email is fixed, lower-cased
+    assert 'id="sso-button"' not in content  # no single sign-on for contoso.test here
+    assert 'href="/login/?next=%2Fexecutions%2F" id="login-restart"' in content  # "Not you?" keeps `next`
+    assert 'name="next" value="/executions/"' in content
+
+
+def test_the_password_step_signs_in_and_keeps_next(member):
+    client = Client()
+    client.post("/login/", {"username": member.email, "next": "/executions/"})
+    response = client.post("/login/", {"username": member.email, "password": DEFAULT_PASSWORD, "next": "/executions/"})
+    assert response.status_code == 302 and response["Location"] == "/executions/"
+
+
+def test_a_wrong_password_shows_the_password_step_again(member):
+    response = sign_in(Client(), member.email, password="wrong")
+    content = response.content.decode()
+    assert 'data-step="password"' in content and "Incorrect email or password." in content
+    assert 'name="username" value="member@contoso.test"' in content
+
+
+def test_a_bad_email_stays_on_the_email_step():
+    for data in ({"username": "not-an-email"}, {}, {"sso": "1"}):
+        response = Client().post("/login/", data)
+        assert response.status_code == 400, data
+        content = response.content.decode()
+        assert 'data-step="email"' in content and 'role="alert"' in content and 'name="password"' not in content
+    direct = Client().post("/login/", {"username": "not-an-email", "password": "x"})  # both at once
+    assert direct.status_code == 200 and 'data-step="email"' in direct.content.decode()
+
+
+def test_the_login_form_needs_the_csrf_token():
+    client = Client(enforce_csrf_checks=True)
+    assert client.post("/login/", {"username": "someone@contoso.test"}).status_code == 403
+
+
+def test_the_email_step_then_the_second_factor(member):
+    from django.utils import timezone
+
+    totp, _ = _enrol(member)
+    client = Client()
+    step_two = client.post("/login/", {"username": member.email})
+    assert 'data-step="password"' in step_two.content.decode()
+    assert sign_in(client, member.email)["Location"] == "/login/mfa/"
+    done = client.post("/login/mfa/", {"code": totp.generate_otp(totp.timecode(timezone.now()) + 1)})
+    assert done.status_code == 302 and done["Location"] == "/forms/"
+
+
+def test_the_lock_out_holds_on_the_password_step(member, lockout_store):
+    lockout_store.LOGIN_FAILURE_LIMIT = 2
+    client = Client()
+    for _ in range(2):
+        sign_in(client, member.email, password="wrong")
+    client.post("/login/", {"username": member.email})  # the email step neither counts nor clears
+    response = sign_in(client, member.email)
+    assert b"Too many failed sign-in attempts" in response.content
+    assert client.get("/executions/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"username": "a\x00b@contoso.test"},
+        {"username": "x" * 5000 + "@contoso.test"},
+        {"username": ["a@contoso.test", "b@contoso.test"]},
+        {"username": "a@contoso.test", "password": "x" * 10000},
+        {"username": "@", "sso": "1"},
+        {"username": "a@", "sso": "1"},
+    ],
+)
+def test_odd_input_on_the_login_page_is_a_clear_answer_never_a_500(data):
+    response = Client().post("/login/", data)
+    assert response.status_code in (200, 400), response.status_code

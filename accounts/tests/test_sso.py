@@ -175,6 +175,55 @@ def test_the_platform_provider_makes_msp_staff_and_admins_from_the_group_claim(s
     assert tech.is_platform_admin
 
 
+# --- the email first on /login/ ---
+
+
+def test_the_email_step_sends_an_enforced_domain_straight_to_its_provider(org_sso, provider):
+    org_sso.enforce = True
+    org_sso.save()
+    client = Client()
+    response = client.post("/login/", {"username": "Someone@Contoso.test", "next": "/executions/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/login/sso/?email=someone%40contoso.test&next=%2Fexecutions%2F"
+    authorize = parse_qs(urlsplit(provider_url(client, response)).query)
+    assert authorize["login_hint"] == ["someone@contoso.test"] and authorize["code_challenge_method"] == ["S256"]
+
+
+def test_the_email_step_offers_sso_and_the_password_when_not_enforced(org_sso, provider, member):
+    client = Client()
+    step_two = client.post("/login/", {"username": member.email})
+    content = step_two.content.decode()
+    assert step_two.status_code == 200 and 'name="password"' in content and 'id="sso-button"' in content
+    to_provider = client.post("/login/", {"username": member.email, "password": "", "sso": "1"})
+    assert provider_url(client, to_provider).startswith(provider.issuer + "/authorize?")
+    assert sign_in_page(Client(), member.email)["Location"] == "/forms/"  # the password still works
+
+
+def sign_in_page(client, email):
+    return client.post("/login/", {"username": email, "password": DEFAULT_PASSWORD})
+
+
+def test_the_email_step_of_a_domain_without_sso_asks_for_the_password(org_sso):
+    response = Client().post("/login/", {"username": "nobody@unknown.test"})
+    content = response.content.decode()
+    assert response.status_code == 200 and 'name="password"' in content and 'id="sso-button"' not in content
+    refused = Client().get("/login/sso/?email=nobody@unknown.test")
+    assert refused.status_code == 400 and "No single sign-on is set up for unknown.test." in refused.content.decode()
+
+
+def test_the_email_step_sends_platform_staff_to_the_platform_provider(settings, provider):
+    settings.PLATFORM_SSO_ISSUER = provider.issuer
+    settings.PLATFORM_SSO_CLIENT_ID = provider.client_id
+    settings.PLATFORM_SSO_CLIENT_SECRET = provider.client_secret
+    settings.PLATFORM_SSO_EMAIL_DOMAINS = ["msp.test"]
+    step_two = Client().post("/login/", {"username": "tech@msp.test"})
+    assert 'id="sso-button"' in step_two.content.decode()
+    settings.PLATFORM_SSO_ENFORCE = True
+    client = Client()
+    response = client.post("/login/", {"username": "tech@msp.test"})
+    assert response.status_code == 302 and provider_url(client, response).startswith(provider.issuer)
+
+
 # --- /api/organizations/{id}/sso ---
 
 

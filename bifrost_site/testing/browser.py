@@ -118,3 +118,22 @@ def headless_chromium():
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def login_page_sign_in(driver, email: str, password: str, *, timeout: float = 30) -> None:
+    """Sign in on the `/login/` page the browser shows: the email step ("Continue"), then the password step.
+    The browser must be on the email step (`#login-form[data-step=email]`); this returns once the password
+    form is submitted (the caller waits for where it leads)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, timeout)
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#login-form[data-step=email]")))
+    driver.find_element(By.NAME, "username").send_keys(email)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    password_field = wait.until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#login-form[data-step=password] [name=password]"))
+    )
+    password_field.send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import DEFAULT_PASSWORD, RoleFactory, UserRoleFactory
 from bifrost_site.testing.accessibility import axe_violations, overflows
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in
 from executions.models import ExecutionLog
 from executions.tests.factories import ExecutionFactory
 from forms_app.tests.factories import FormFactory, FormRoleFactory
@@ -105,15 +105,10 @@ def portal(org, admin_user):
 
 
 def sign_in(driver, base_url, user):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{base_url}/login/")
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "login-form")))
-    driver.find_element(By.NAME, "username").send_keys(user.email)
-    driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+    login_page_sign_in(driver, user.email, DEFAULT_PASSWORD, timeout=WAIT)
     WebDriverWait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import DEFAULT_PASSWORD
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in
 from executions import events
 from executions.models import ExecutionLog, ExecutionStatus
 from executions.tests.factories import ExecutionFactory
@@ -54,9 +54,7 @@ def test_log_viewer_follows_a_running_execution(member, org):
         driver.get(f"{base_url}/executions/{execution.id}/")
         # Not signed in: the session login page, then back to the viewer.
         wait.until(ec.presence_of_element_located((By.ID, "login-form")))
-        driver.find_element(By.NAME, "username").send_keys(member.email)
-        driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        login_page_sign_in(driver, member.email, DEFAULT_PASSWORD, timeout=WAIT)
         wait.until(ec.presence_of_element_located((By.ID, "log-pane")))
         assert driver.current_url == f"{base_url}/executions/{execution.id}/"
         wait.until(lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "live")
@@ -108,9 +106,7 @@ def test_log_viewer_follows_a_real_run_on_the_worker(prefork_worker, discovered,
         wait = WebDriverWait(driver, WAIT)
         driver.get(f"{base_url}/executions/00000000-0000-0000-0000-000000000000/")
         wait.until(ec.presence_of_element_located((By.ID, "login-form")))
-        driver.find_element(By.NAME, "username").send_keys(member.email)
-        driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        login_page_sign_in(driver, member.email, DEFAULT_PASSWORD, timeout=WAIT)
         wait.until(lambda d: "login" not in d.current_url)
 
         execution = execution_start(
