@@ -1,5 +1,6 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -126,6 +127,7 @@ class UserAdmin(AssignedByAdminMixin, AuditedAdminMixin, DjangoUserAdmin):
     fieldsets = [
         (None, {"fields": ["email", "password", "name"]}),
         ("Tenancy", {"fields": ["user_type", "organization", "is_platform_admin", "is_active"]}),
+        ("Sign-in", {"fields": ["second_factors"]}),
         ("Dates", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
     add_fieldsets = [
@@ -144,6 +146,105 @@ class UserAdmin(AssignedByAdminMixin, AuditedAdminMixin, DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if change and "is_active" in form.changed_data and not obj.is_active:
             services.user_sessions_end(user_ids=[obj.pk], reason="user.deactivate")
+
+    readonly_fields = [*readonly_fields, "second_factors"]
+    actions = ["reset_second_factors"]
+
+    @admin.display(description="Second factors")
+    def second_factors(self, obj) -> str:
+        from accounts import mfa
+
+        if obj is None or obj.pk is None:
+            return "—"
+        summary = mfa.mfa_summary(obj)
+        parts = (["authenticator app"] if summary["totp"] else []) + [
+            f"passkey “{name}”" for name in summary["passkeys"]
+        ]
+        if not parts:
+            return "None" + (" (required: set up at the next sign-in)" if mfa.mfa_required_for(obj) else "")
+        return f"{', '.join(parts)}; {summary['recovery_codes_left']} recovery codes left"
+
+    # --- resetting second factors: a button on the user's page, and an action on the list (docs/identity.md)
+
+    def get_urls(self):
+        from django.urls import path
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<uuid:object_id>/mfa-reset/", self.admin_site.admin_view(self.mfa_reset_view), name=f"{name}_mfa_reset"
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from django.urls import reverse
+
+        extra_context = dict(extra_context or {})
+        user = self.get_object(request, object_id)
+        if user is not None and self.may_reset_second_factors(request, user):
+            extra_context["mfa_reset_url"] = reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_mfa_reset", args=[user.pk]
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @staticmethod
+    def may_reset_second_factors(request, user=None) -> bool:
+        return bool(request.user.is_platform_admin) and (user is None or user.pk != request.user.pk)
+
+    def has_reset_second_factors_permission(self, request) -> bool:
+        return self.may_reset_second_factors(request)
+
+    def mfa_reset_view(self, request, object_id):
+        """GET: what will be removed, and a confirmation; POST: reset (accounts.mfa.mfa_reset)."""
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import get_object_or_404
+
+        user = get_object_or_404(User.objects.select_related("organization"), pk=object_id)
+        if not self.may_reset_second_factors(request, user):
+            raise PermissionDenied
+        return self._mfa_reset_confirm(request, [user], single=True)
+
+    @admin.action(description="Reset second factors (MFA) of the selected users", permissions=["reset_second_factors"])
+    def reset_second_factors(self, request, queryset):
+        users = list(queryset.select_related("organization").exclude(pk=request.user.pk))
+        if not users:
+            self.message_user(request, "Reset your own second factors on your account page.", messages.WARNING)
+            return None
+        return self._mfa_reset_confirm(request, users, single=False)
+
+    def _mfa_reset_confirm(self, request, users, *, single: bool):
+        from django.http import HttpResponseRedirect
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        from accounts import mfa
+
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            for user in users:
+                mfa.mfa_reset(user=user, by=request.user)
+            names = ", ".join(user.email for user in users)
+            self.message_user(
+                request,
+                f"Second factors reset for {names}: their sessions were signed out; "
+                "where MFA is required they set it up again at the next sign-in.",
+                messages.SUCCESS,
+            )
+            target = "change" if single else "changelist"
+            args = [users[0].pk] if single else []
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{target}", args=args)
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Reset second factors",
+            "rows": [{"user": user, "factors": self.second_factors(user)} for user in users],
+            "single": single,
+            "original": users[0] if single else None,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/accounts/user/mfa_reset.html", context)
 
     def user_change_password(self, request, id, form_url=""):
         """A new password ends the user's sessions (User.set_password already refuses their tokens;

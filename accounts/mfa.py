@@ -342,3 +342,53 @@ def sign_in_finish(*, user, key: str | None, method: str):
 
 def _mfa_audit(action: str, user) -> None:
     audit.record(action=action, resource_type="user", resource_id=user.id, organization=user.organization_id)
+
+
+# --- a platform admin resets a user's second factors (docs/identity.md) ---
+
+
+def mfa_summary(user) -> dict:
+    """What second factors the user has, without any secret: for the admin's page and the audit entry."""
+    from accounts.models import Passkey, RecoveryCode, TotpDevice
+
+    return {
+        "totp": TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists(),
+        "passkeys": list(Passkey.objects.filter(user=user).order_by("created_at").values_list("name", flat=True)),
+        "recovery_codes_left": RecoveryCode.objects.filter(user=user, used_at__isnull=True).count(),
+    }
+
+
+@transaction.atomic
+def mfa_reset(*, user, by) -> dict:
+    """A platform admin removes every second factor of another user (a lost phone and security key): the
+    authenticator app (set up or pending), the recovery codes and the passkeys. The user's sessions end
+    (tokens, refresh tokens, WebSockets, other browsers: DESIGN §17); their personal API tokens stay, as for
+    a new password. A user for whom MFA is required enrols again at the next sign-in. Audited as
+    `mfa.reset` with what was removed (names and counts, never a secret). Returns that summary."""
+    from accounts.models import Passkey, RecoveryCode, TotpDevice
+
+    if by is None or not getattr(by, "is_platform_admin", False):
+        raise exceptions.PermissionDenied("Only a platform admin may reset another user's second factors.")
+    if by.pk == user.pk:
+        raise exceptions.ValidationError(
+            {"user": ["Reset your own second factors on your account page (/account/), not here."]}
+        )
+    before = mfa_summary(user)
+    TotpDevice.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    Passkey.objects.filter(user=user).delete()
+    services.user_sessions_end(user_ids=[user.id], reason="mfa.reset")
+    audit.record(
+        action="mfa.reset",
+        resource_type="user",
+        resource_id=user.id,
+        actor=by,
+        organization=user.organization_id,
+        changes={
+            "before": before,
+            "after": {"totp": False, "passkeys": [], "recovery_codes_left": 0},
+            "mfa_required": mfa_required_for(user),
+        },
+    )
+    user.refresh_from_db(fields=["token_version"])
+    return before

@@ -188,3 +188,37 @@ def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org)
         # the refusal page answers 400, which the console reports; nothing else may be there (CSP above all)
         assert [m for m in csp_and_console_errors(driver) if "status of 400" not in m] == []
     assert problems == [], "\n".join(problems)
+
+
+def test_a_platform_admin_resets_a_users_second_factors_in_the_admin(admin_user, member):
+    """The user's admin page shows the second factors and "Reset second factors"; the confirmation page (axe,
+    375 px) resets them."""
+    from selenium.webdriver.common.by import By
+
+    from accounts import mfa
+
+    Passkey.objects.create(user=member, name="Phone", credential_id="cred-phone", credential_data="data")
+    mfa.recovery_codes_replace(member)
+    problems = []
+    with live_daphne() as base_url, headless_chromium() as driver:
+        driver.set_window_size(1400, 1000)
+        driver.get(f"{base_url}/admin/login/")
+        driver.find_element(By.NAME, "username").send_keys(admin_user.email)
+        driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+        wait_for(driver, "#user-tools")
+        driver.get(f"{base_url}/admin/accounts/user/{member.id}/change/")
+        wait_for(driver, "#mfa-reset-link")
+        assert "passkey “Phone”; 10 recovery codes left" in driver.find_element(By.ID, "content").text
+        driver.save_screenshot(str(SHOTS / "admin-user-mfa-1400.png"))
+        driver.find_element(By.ID, "mfa-reset-link").click()
+        wait_for(driver, "#mfa-reset-form")
+        for width in (1400, 375):
+            driver.set_window_size(width, 900)
+            problems += page_problems(driver, "admin-mfa-reset")
+        driver.set_window_size(1400, 900)
+        driver.find_element(By.CSS_SELECTOR, "#mfa-reset-form input[type=submit]").click()
+        message = wait_for(driver, ".messagelist .success")
+        assert message.text.startswith("Second factors reset for member@contoso.test")
+        assert not Passkey.objects.filter(user=member).exists()
+    assert problems == [], "\n".join(problems)
