@@ -5,7 +5,7 @@
     python bench/run.py --quick                # smoke mode, under a minute
     python bench/run.py --web daphne,granian   # HTTP scenarios on each server (WebSocket stays on daphne)
     python bench/run.py --web granian,gunicorn # the split deployment's WSGI server against gunicorn
-    python bench/run.py --only floor,http,raw,sync,async,fairness,async1,logs,executions,workflows,usage,memory
+    python bench/run.py --only floor,http,raw,sync,async,fairness,fanout,async1,logs,executions,workflows,usage,memory
     BENCH_GRANIAN_ARGS="--workers 1 --blocking-threads 8" python bench/run.py --web granian  # other options
     python bench/run.py --profile /tmp/prof    # py-spy collapsed stacks of the web server and worker
 
@@ -46,7 +46,7 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@localhost:5
 ADMIN_EMAIL = "bench@bifrost.local"
 ADMIN_PASSWORD = "bench-password-not-secret"
 PROFILE_DIR: Path | None = None
-ALL_SCENARIOS = "floor,http,raw,sync,async,fairness,logs,executions,workflows,usage,memory,async1"
+ALL_SCENARIOS = "floor,http,raw,sync,async,fairness,fanout,logs,executions,workflows,usage,memory,async1"
 
 ENV = {
     **os.environ,
@@ -730,6 +730,180 @@ def scenario_fairness(bench: Bench, web: str) -> None:
     )
 
 
+FANOUT_ORGS, FANOUT_INTERACTIVE, FANOUT_INTERVAL = 500, 30, 0.3
+FANOUT_SCHEDULE = "bench fan-out"
+FANOUT_TOLERANCE = 1.25  # the verdict allows B's wait this much over its bound: the machine's noise
+
+
+def _fanout_organizations(run_id: str):
+    """Exactly FANOUT_ORGS active organizations: the interactive organization B (limit 8, new each run) and
+    FANOUT_ORGS - 1 seeded ones (kept between runs). Every other active organization of the bench database
+    is deactivated for the scenario; returns (B, the ids to reactivate afterwards)."""
+    from orgs.models import Organization
+
+    names = [f"bench fan-out {i:03d}" for i in range(FANOUT_ORGS - 1)]
+    have = set(Organization.objects.filter(name__in=names).values_list("name", flat=True))
+    Organization.objects.bulk_create([Organization(name=name) for name in names if name not in have])
+    org_b = Organization.objects.create(name=f"bench interactive B {run_id}", max_concurrent_runs=FAIR_LIMIT)
+    Organization.objects.filter(name__in=names).update(is_active=True)
+    others = Organization.objects.filter(is_active=True).exclude(name__in=names).exclude(id=org_b.id)
+    reactivate = list(others.values_list("id", flat=True))
+    others.update(is_active=False)
+    return org_b, reactivate
+
+
+def _fanout_schedule():
+    """The bench workflow's each_organization schedule, created once through the schedules service."""
+    from workflows.models import Schedule
+    from workflows.services.schedules import schedule_create
+
+    schedule = Schedule.objects.filter(workflow__name="bench_noop_async", description=FANOUT_SCHEDULE).first()
+    if schedule is None:
+        schedule = schedule_create(
+            workflow_name="bench_noop_async",
+            organization=None,
+            values={
+                "target": "each_organization",
+                "cron": "0 3 * * *",
+                "timezone": "UTC",
+                "overlap_policy": "allow",
+                "description": FANOUT_SCHEDULE,
+            },
+            user=None,
+        )
+    return schedule
+
+
+def _interactive_runs(base: str, token: str, org, count: int, interval: float, during=None) -> list[tuple]:
+    """Organization `org` submits `count` async runs over the API, one every `interval` seconds (a person
+    clicking, not a burst). Returns (submitted at, execution id, `during()` read at the submit) per run."""
+    pool = urllib3.HTTPConnectionPool(urlsplit(base).hostname, port=urlsplit(base).port, maxsize=2)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "X-Organization-Id": str(org.id)}
+    body = json.dumps({"parameters": {}}).encode()
+    runs = []
+    next_at = time.time()
+    for _ in range(count):
+        time.sleep(max(0.0, next_at - time.time()))
+        context = during() if during is not None else None
+        submitted = time.time()
+        response = pool.request("POST", "/api/workflows/bench_noop_async/execute", body=body, headers=headers)
+        if response.status != 202:
+            raise RuntimeError(f"interactive submit answered {response.status}: {response.data[:200]!r}")
+        runs.append((submitted, json.loads(response.data)["execution_id"], context))
+        next_at += interval
+    return runs
+
+
+def _waits(runs: list[tuple]) -> tuple[list[float], list[float], dict]:
+    """(submit → started, submit → finished) in seconds for each run, and the rows by id."""
+    from executions.models import Execution
+
+    rows = {str(e.id): e for e in Execution.objects.filter(id__in=[run_id for _, run_id, _ in runs])}
+    started = [rows[i].started_at.timestamp() - at for at, i, _ in runs]
+    finished = [rows[i].completed_at.timestamp() - at for at, i, _ in runs]
+    return started, finished, rows
+
+
+def scenario_fanout(bench: Bench, web: str) -> None:
+    """Issue 24, DESIGN §15: an each_organization schedule over 500 organizations does not delay another
+    organization's interactive run by more than its fair share. The tick goes to the worker as beat sends it
+    (workflows.run_scheduled_workflow with the schedule's id) and fans out one run per active organization
+    through admission; while it does, organization B submits an interactive run every 0.3 s over the API.
+    Measured: B's submit → started and submit → Success, beside the same runs with no fan-out, and how much
+    of the fan-out was still unfinished when B's last run finished. The check: each of B's runs waits at most
+    its turn in a round over the organizations with work waiting, i.e. (the fan-out runs not yet started when
+    it was submitted, at most one per organization, + 1) ÷ the fan-out's throughput, plus B's own no-load p99
+    (the verdict allows FANOUT_TOLERANCE for the machine's noise)."""
+    from executions.models import FINISHED_STATUSES, Execution
+    from orgs.models import Organization
+    from workflows.tasks import run_scheduled_workflow_task
+
+    bench.ensure_worker()
+    base, _, session, _ = bench.server(web)
+    count = 10 if bench.quick else FANOUT_INTERACTIVE
+    org_b, reactivate = _fanout_organizations(RUN_ID)
+    try:
+        schedule = _fanout_schedule()
+        _interactive_runs(base, session.access_token, org_b, 3, 0.2)  # warm the path
+        idle = _interactive_runs(base, session.access_token, org_b, count, FANOUT_INTERVAL)
+        _wait_all_finished([i for _, i, _ in idle], timeout=120)
+        idle_started, idle_finished, _ = _waits(idle)
+
+        fanout = Execution.objects.filter(schedule=schedule)
+        tick_sent = time.time()
+        sent_at = datetime.fromtimestamp(tick_sent, UTC)
+        run_scheduled_workflow_task.apply_async(
+            kwargs={"schedule_id": str(schedule.id), "scheduled_for": sent_at.isoformat()}
+        )
+        this_tick = fanout.filter(created_at__gte=sent_at)
+        deadline = time.monotonic() + 60
+        while not this_tick.exists() and time.monotonic() < deadline:  # the tick has started fanning out
+            time.sleep(0.05)
+
+        def ahead() -> int:  # fan-out runs created and not yet started (each organization has one at most)
+            return this_tick.filter(started_at__isnull=True).exclude(organization=org_b).count()
+
+        loaded = _interactive_runs(base, session.access_token, org_b, count, FANOUT_INTERVAL, during=ahead)
+        b_last = datetime.fromtimestamp(_wait_all_finished([i for _, i, _ in loaded], timeout=300), UTC)
+        created_by_then = this_tick.filter(created_at__lte=b_last).count()
+        finished_by_then = this_tick.filter(status__in=FINISHED_STATUSES, completed_at__lte=b_last).count()
+        deadline = time.monotonic() + 600
+        while this_tick.count() < FANOUT_ORGS and time.monotonic() < deadline:
+            time.sleep(0.5)
+        fan_ids = [str(pk) for pk in this_tick.values_list("id", flat=True)]
+        fan_last = _wait_all_finished(fan_ids, timeout=600)
+        fan_first = min(this_tick.values_list("created_at", flat=True)).timestamp()
+        fan_rate = len(fan_ids) / (fan_last - tick_sent)
+        fan_success = this_tick.filter(status="Success").count()
+        bench.executions_run += len(fan_ids) + 2 * count + 3
+        started, finished, rows = _waits(loaded)
+        b_success = sum(1 for row in rows.values() if row.status == "Success")
+        slack = percentile(idle_started, 99)
+        bounds = [slack + (waiting + 1) / fan_rate for _, _, waiting in loaded]
+        within = sum(1 for wait, bound in zip(started, bounds, strict=True) if wait <= bound)
+        worst = max(wait / bound for wait, bound in zip(started, bounds, strict=True))
+        ahead_counts = [waiting for _, _, waiting in loaded]
+    finally:
+        Organization.objects.filter(id__in=reactivate).update(is_active=True)
+    b = bench.baseline
+    ok = worst <= FANOUT_TOLERANCE and b_success == len(loaded) and fan_success == len(fan_ids) == FANOUT_ORGS
+    ROWS.append(
+        Row(
+            f"fan-out: each_organization tick over {FANOUT_ORGS} organizations, B's interactive runs ({web})",
+            f"B submit → started p50 {ms(percentile(started, 50))}, p99 {ms(percentile(started, 99))} "
+            f"(no fan-out: p50 {ms(percentile(idle_started, 50))}, p99 {ms(percentile(idle_started, 99))}); "
+            f"submit → Success p50 {ms(percentile(finished, 50))}, p99 {ms(percentile(finished, 99))} "
+            f"(no fan-out: p50 {ms(percentile(idle_finished, 50))}, p99 {ms(percentile(idle_finished, 99))}); "
+            f"fan-out runs ahead at B's submits p50 {percentile(ahead_counts, 50):.0f}, max {max(ahead_counts)}; "
+            f"{within}/{len(loaded)} of B within its fair share (worst {worst:.2f}× the bound); when B's last run "
+            f"finished, {FANOUT_ORGS - finished_by_then}/{FANOUT_ORGS} fan-out runs unfinished "
+            f"({FANOUT_ORGS - created_by_then} not yet created by the tick); fan-out {fan_rate:.0f} runs/s "
+            f"(first run {(fan_first - tick_sent) * 1000:.0f} ms after the tick; {fan_success}/{len(fan_ids)} "
+            f"fan-out and {b_success}/{len(loaded)} B Success)",
+            budget=f"B within its round-robin turn (±{FANOUT_TOLERANCE - 1:.0%})",
+            baseline=f"{b.throughput:.0f} tasks/s",
+            ratio=ratio(fan_rate, b.throughput),
+            ok=ok,
+            values={
+                "b_started_p50_ms": percentile(started, 50) * 1000,
+                "b_started_p99_ms": percentile(started, 99) * 1000,
+                "b_success_p50_ms": percentile(finished, 50) * 1000,
+                "b_success_p99_ms": percentile(finished, 99) * 1000,
+                "idle_started_p50_ms": percentile(idle_started, 50) * 1000,
+                "idle_started_p99_ms": percentile(idle_started, 99) * 1000,
+                "idle_success_p50_ms": percentile(idle_finished, 50) * 1000,
+                "idle_success_p99_ms": percentile(idle_finished, 99) * 1000,
+                "ahead_at_submit": ahead_counts,
+                "within_fair_share": within,
+                "worst_wait_to_bound": worst,
+                "fanout_unfinished_when_b_done": FANOUT_ORGS - finished_by_then,
+                "fanout_not_created_when_b_done": FANOUT_ORGS - created_by_then,
+                "fanout_per_s": fan_rate,
+            },
+        )
+    )
+
+
 def scenario_log_lines(bench: Bench) -> None:
     import websocket
 
@@ -1230,6 +1404,8 @@ def main() -> int:
                             per_web[key](bench, web)
                     elif key == "fairness":
                         scenario_fairness(bench, webs[0])
+                    elif key == "fanout":
+                        scenario_fanout(bench, webs[0])
                     elif key == "logs":
                         scenario_log_lines(bench)
                     elif key in ("executions", "workflows"):
