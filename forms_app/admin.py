@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 import audit
+from approvals.models import DEFAULT_TIMEOUT_HOURS, MAX_TIMEOUT_HOURS
 from audit.services import diff, snapshot
 from bifrost_site.admin_tools import ExplainedConstraintsMixin, JSONEditorField
 from forms_app.models import Form, FormRole, FormUpload
@@ -28,8 +29,31 @@ def workflow_choices(current: str | None, *, blank: str) -> list[tuple[str, str]
     return choices
 
 
+class ApproverRolesField(forms.ModelMultipleChoiceField):
+    """The form's approver roles (DESIGN §16): its organization's roles and GLOBAL ones, labelled with it."""
+
+    default_error_messages = {
+        "invalid_choice": "This role is not one of the form's organization or a GLOBAL role (or is inactive): "
+        "approver roles must be the form's organization's or GLOBAL roles.",
+    }
+
+    def label_from_instance(self, obj):
+        label = f"{obj.name} ({obj.organization.name if obj.organization_id else 'GLOBAL'})"
+        return label if obj.is_active else f"{label} — inactive"
+
+
+def _uuid_or_none(value):
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
 class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
-    """A JSON editor for the schema, validated by the same rules as the API."""
+    """A JSON editor for the schema, validated by the same rules as the API; the approval policy
+    (`requires_approval`, approver roles, timeout) checked like `approvals.services.form_approval_apply`."""
 
     workflow = forms.ChoiceField(help_text="The workflow a submission runs (available workflows only).")
     launch_workflow = forms.ChoiceField(
@@ -48,6 +72,22 @@ class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
     allowed_query_params = JSONEditorField(
         required=False, widget=forms.Textarea(attrs={"rows": 2, "class": "vLargeTextField bifrost-json"})
     )
+    approver_roles = ApproverRolesField(
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Who may approve a submission: holders of these roles (a GLOBAL role held by MSP staff approves "
+        "for every organization), and platform admins; never the person who submitted it. No role: platform "
+        "admins only. Roles of the form's organization or GLOBAL ones.",
+    )
+    approval_timeout_hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_TIMEOUT_HOURS,
+        label="Approval timeout (hours)",
+        help_text=f"How long a request stays open before the run expires: 1 to {MAX_TIMEOUT_HOURS} hours; "
+        f"empty = {DEFAULT_TIMEOUT_HOURS}.",
+    )
 
     class Meta:
         model = Form
@@ -62,10 +102,19 @@ class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
             "default_launch_params",
             "allowed_query_params",
             "schema",
+            "requires_approval",
+            "approver_roles",
+            "approval_timeout_hours",
         ]
+        labels = {"requires_approval": "Requires approval"}
+        help_texts = {
+            "requires_approval": "A submission waits (status Awaiting approval) until an approver approves it; "
+            "this wins over the workflow's own approval policy."
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["approver_roles"].queryset = self._approver_role_choices()
         self.fields["workflow"].choices = workflow_choices(self.instance.workflow, blank="Choose a workflow")
         self.fields["launch_workflow"].choices = workflow_choices(self.instance.launch_workflow, blank="(none)")
         self.fields["schema"].widget.attrs.update(
@@ -76,10 +125,44 @@ class FormAdminForm(ExplainedConstraintsMixin, forms.ModelForm):
             }
         )
 
+    def _approver_role_choices(self):
+        """Active roles of the form's organization (as posted, else as saved) and GLOBAL ones, plus the ones
+        it already names (saving never drops one silently), labelled with their organization. The add page,
+        before an organization is chosen, offers every organization's; `clean` checks the chosen one."""
+        from django.db.models import F, Q
+
+        from accounts.models import Role
+
+        saved = self.instance.created_at is not None
+        if self.is_bound:
+            organization_id = _uuid_or_none(self.data.get(self.add_prefix("organization")) or None)
+            allowed = Q(organization__isnull=True) | Q(organization_id=organization_id)
+        elif saved or self.instance.organization_id is not None:
+            allowed = Q(organization__isnull=True) | Q(organization_id=self.instance.organization_id)
+        else:
+            allowed = Q()
+        named = Q(pk__in=self.instance.approver_roles.values("pk")) if saved else Q(pk__in=[])
+        return (
+            Role.objects.filter(allowed, Q(is_active=True) | named)
+            .select_related("organization")
+            .order_by(F("organization__name").asc(nulls_first=True), "name")  # GLOBAL roles first
+        )
+
     def clean(self):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        organization = cleaned.get("organization")
+        foreign = [
+            role.name
+            for role in cleaned.get("approver_roles") or []
+            if role.organization_id not in (None, getattr(organization, "pk", None))
+        ]
+        if foreign:
+            self.add_error(
+                "approver_roles",
+                f"Not roles of the form's organization or GLOBAL ones: {', '.join(sorted(foreign))}.",
+            )
         errors = form_definition_errors(
             schema=cleaned.get("schema"),
             workflow=cleaned.get("workflow"),
@@ -148,6 +231,14 @@ class FormAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "description", "organization", "access_level", "is_active", "preview_link"]}),
         ("Workflows", {"fields": ["workflow", "launch_workflow", "default_launch_params", "allowed_query_params"]}),
         ("Schema", {"fields": ["schema"]}),
+        (
+            "Approval",
+            {
+                "fields": ["requires_approval", "approver_roles", "approval_timeout_hours"],
+                "description": "A person before a risky run (docs/approvals.md): four eyes, the requester never "
+                "decides their own request.",
+            },
+        ),
         ("Metadata", {"fields": ["created_by"]}),
     ]
 
@@ -225,18 +316,31 @@ class FormAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<a href="/forms/{}/" target="_blank" rel="noopener">Open the form page</a>', obj.pk)
 
+    @staticmethod
+    def _audit_snapshot(form: Form) -> dict:
+        """The audited fields and the approver roles (saved with the other many-to-many fields)."""
+        return {
+            **snapshot(form, AUDIT_FIELDS),
+            "approver_role_ids": sorted(str(pk) for pk in form.approver_roles.values_list("pk", flat=True)),
+        }
+
     def save_model(self, request, obj, form, change):
-        before = snapshot(Form.objects.get(pk=obj.pk), AUDIT_FIELDS) if change else None
+        form.audit_before = self._audit_snapshot(Form.objects.get(pk=obj.pk)) if change else None
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        """After the approver roles are saved: one audit entry for the whole change."""
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
         audit.record(
             action="form.update" if change else "form.create",
             resource_type="form",
             resource_id=obj.pk,
             actor=request.user,
             organization=obj.organization_id,
-            changes=diff(before, snapshot(obj, AUDIT_FIELDS)),
+            changes=diff(getattr(form, "audit_before", None), self._audit_snapshot(obj)),
         )
 
     def save_formset(self, request, form, formset, change):
