@@ -66,10 +66,14 @@ class UserRoleInline(admin.TabularInline):
 class UserChoiceField(RoleChoiceField):
     label_field = "email"
 
+    def label_from_instance(self, obj):
+        return f"{obj.email} ({obj.organization.name if obj.organization_id else 'platform user'})"
+
 
 class RoleUserInline(admin.TabularInline):
-    """The users who may hold this role: its organization's users, or every organization's for a GLOBAL
-    role (platform admins hold no roles), each labelled with their organization."""
+    """The users who may hold this role: its organization's users, or for a GLOBAL role every organization's
+    and the MSP staff (platform users who are not admins: approvers, DESIGN §16; platform admins hold no
+    roles), each labelled with their organization."""
 
     model = UserRole
     fk_name = "role"
@@ -79,9 +83,12 @@ class RoleUserInline(admin.TabularInline):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "user":
             role = _page_object(Role, request)
-            users = User.objects.filter(user_type=UserType.ORG).select_related("organization").order_by("email")
+            users = User.objects.filter(
+                Q(user_type=UserType.ORG) | Q(user_type=UserType.PLATFORM, is_platform_admin=False)
+            ).select_related("organization")
             if role is not None and role.organization_id:
                 users = users.filter(organization_id=role.organization_id)
+            users = users.order_by("email")
             kwargs["queryset"] = users
             kwargs["form_class"] = UserChoiceField
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

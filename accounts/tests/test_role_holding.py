@@ -165,3 +165,34 @@ def test_the_api_gives_a_platform_user_global_roles_only(admin_user, org):
     assert response.status_code == 200, response.content
     assert [member["email"] for member in response.json()] == ["staff@msp.test"]
     assert list(staff.roles.all()) == [everyone]
+
+
+def test_the_global_roles_admin_page_offers_and_gives_it_to_platform_staff_never_admins(admin_user, member):
+    from accounts.tests.factories import PlatformAdminFactory
+
+    staff = PlatformAdminFactory(is_platform_admin=False, email="tech@msp.test")
+    role = RoleFactory(organization=None, name="MSP change approvers")
+    page = _admin(admin_user).get(f"/admin/accounts/role/{role.id}/change/")
+    choices = [label for _, label in page.context["inline_admin_formsets"][0].formset.empty_form.fields["user"].choices]
+    assert "tech@msp.test (platform user)" in choices and f"{member.email} ({member.organization.name})" in choices
+    assert not any(admin_user.email in label for label in choices)
+    data = {
+        "name": role.name,
+        "description": "",
+        "organization": "",
+        "is_active": "on",
+        "user_roles-TOTAL_FORMS": "1",
+        "user_roles-INITIAL_FORMS": "0",
+        "user_roles-MIN_NUM_FORMS": "0",
+        "user_roles-MAX_NUM_FORMS": "1000",
+        "user_roles-0-id": "",
+        "user_roles-0-role": str(role.id),
+        "user_roles-0-user": str(staff.id),
+    }
+    response = _admin(admin_user).post(f"/admin/accounts/role/{role.id}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert list(staff.roles.all()) == [role]
+    org_role = RoleFactory(organization=member.organization)
+    page = _admin(admin_user).get(f"/admin/accounts/role/{org_role.id}/change/")
+    choices = [label for _, label in page.context["inline_admin_formsets"][0].formset.empty_form.fields["user"].choices]
+    assert not any("tech@msp.test" in label for label in choices)  # an organization's role: its users only
