@@ -70,6 +70,28 @@ class EmailAuthenticationForm(AuthenticationForm):
             raise ValidationError(refusal, code="sso_enforced")
 
 
+class AdminSignInForm(EmailAuthenticationForm):
+    """`/admin/login/` (Django's admin sign-in, kept for scripts and muscle memory): the checks of `/login/`
+    (lock-out, audit, inactive accounts, enforced single sign-on) plus staff only. An account that needs a
+    second factor (or must set one up) is sent to `/login/`, which asks for it: a password alone never opens
+    the admin of such an account (DESIGN §17)."""
+
+    error_messages = {
+        **EmailAuthenticationForm.error_messages,
+        "not_staff": "Please enter the correct email and password for a staff account.",
+        "second_factor": "This account signs in with a second factor: use the sign-in page (/login/).",
+    }
+
+    def clean(self):
+        cleaned = super().clean()
+        user = self.get_user()
+        if user is not None and not user.is_staff:
+            raise ValidationError(self.error_messages["not_staff"], code="not_staff")
+        if user is not None and mfa_step_for(user) is not None:
+            raise ValidationError(self.error_messages["second_factor"], code="second_factor")
+        return cleaned
+
+
 class SessionLoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm

@@ -42,6 +42,14 @@ class BifrostAdminSite(admin.AdminSite):
     # 1400 px window. The index, the breadcrumbs and the changelists' filters do the navigating.
     enable_nav_sidebar = False
 
+    @property
+    def login_form(self):
+        """`/admin/login/` checks what `/login/` checks (lock-out, enforced SSO) and refuses a password alone
+        for an account with (or due) a second factor (accounts.views.AdminSignInForm, DESIGN §17)."""
+        from accounts.views import AdminSignInForm
+
+        return AdminSignInForm
+
     def check(self, app_configs):
         # `manage.py check` may run the admin checks before the URL checks have imported the URLconf:
         # discover the ModelAdmins first so they are always checked. Discovery imports each admin module once.

@@ -241,3 +241,42 @@ def test_the_lock_out_holds_on_the_password_step(member, lockout_store):
 def test_odd_input_on_the_login_page_is_a_clear_answer_never_a_500(data):
     response = Client().post("/login/", data)
     assert response.status_code in (200, 400), response.status_code
+
+
+# --- the admin's own sign-in page (DESIGN §17: a password alone is not enough) ---
+
+
+def admin_sign_in(client, email, password=DEFAULT_PASSWORD):
+    return client.post("/admin/login/?next=/admin/", {"username": email, "password": password, "next": "/admin/"})
+
+
+def test_the_admin_sign_in_refuses_a_password_alone_for_an_account_with_a_second_factor(admin_user):
+    _enrol(admin_user)
+    client = Client()
+    response = admin_sign_in(client, admin_user.email)
+    assert response.status_code == 200 and "use the sign-in page (/login/)" in response.content.decode()
+    assert client.get("/admin/").status_code == 302  # not signed in
+    assert sign_in(Client(), admin_user.email)["Location"] == "/login/mfa/"  # /login/ asks for the code
+
+
+def test_the_admin_sign_in_refuses_an_admin_who_must_set_up_mfa(settings, admin_user):
+    settings.REQUIRE_MFA_FOR_PLATFORM_ADMINS = True
+    response = admin_sign_in(Client(), admin_user.email)
+    assert response.status_code == 200 and "second factor" in response.content.decode()
+
+
+def test_the_admin_sign_in_keeps_the_lock_out_and_signs_in_a_password_only_admin(admin_user, lockout_store):
+    client = Client()
+    response = admin_sign_in(client, admin_user.email)
+    assert response.status_code == 302 and client.get("/admin/").status_code == 200
+    lockout_store.LOGIN_FAILURE_LIMIT = 2
+    for _ in range(2):
+        admin_sign_in(Client(), admin_user.email, password="wrong")
+    locked = admin_sign_in(Client(), admin_user.email)
+    assert "Too many failed sign-in attempts" in locked.content.decode()
+    assert AuditLog.objects.filter(action="auth.login_failed", actor_name=admin_user.email).count() == 2
+
+
+def test_the_admin_sign_in_is_for_staff_only(member):
+    response = admin_sign_in(Client(), member.email)
+    assert response.status_code == 200 and "staff account" in response.content.decode()
