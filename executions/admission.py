@@ -9,12 +9,12 @@ with `max_concurrency`, per workflow, whether a new run takes a slot now or wait
   same transaction as the row's INSERT; the row is published after commit, as before;
 - over a limit: the row is created `Pending` with `waiting_reason` and is not published.
 
-When a run leaves its slot (a finished status, executions.transitions) the same transaction takes the
-organization's lock and checks for waiting runs; if there are any, `admission_dispatch` runs after commit
-and publishes waiting runs round-robin across organizations, oldest first within each, while the limits
-allow. The locks make the count and the insert one step across processes: a run inserted as waiting is
-either seen by the finishing run's check (its insert committed first) or counted the finished run out
-(the finish committed first), so no wake-up is lost between them; the periodic pass
+When a run leaves its slot (a finished status, executions.transitions), it looks for waiting runs once
+its UPDATE is committed, without a lock; if there are any, `admission_dispatch` publishes waiting runs
+round-robin across organizations, oldest first within each, while the limits allow. A start that counted
+the run as active and inserted its own row as waiting may commit just after that look; so a start that
+waits looks again once it is committed (`recheck_after_wait`), when the finished run no longer counts:
+of the two looks, the later one sees both commits, and no wake-up is lost. The periodic pass
 (`executions.admit_waiting`, every 30 s) re-admits what a crashed process left waiting. A waiting row is
 taken with `SELECT … FOR UPDATE SKIP LOCKED` and admitted by a conditional UPDATE, so no run is published
 twice.
@@ -34,7 +34,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from bifrost_site.api.errors import ApplicationError
-from executions.models import ACTIVE_STATUSES, Execution, ExecutionStatus, WaitingReason
+from executions.models import Execution, ExecutionStatus, WaitingReason
 
 logger = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -62,13 +62,37 @@ def org_key(organization_id) -> str:
     return str(organization_id) if organization_id else GLOBAL_KEY
 
 
-def lock_organization(organization_id, *, shared: bool = False) -> None:
-    """The organization's admission lock until the transaction ends. Starts and admissions take it
-    exclusively (their count and insert are one step); a finishing run's wake-up check takes it shared:
-    it only has to wait for a start in flight, not for other finishing runs."""
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+def lock_organization(organization_id) -> None:
+    """The organization's admission lock until the transaction ends: starts and admissions take it, so
+    that their count and their write are one step."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s, %s)", [LOCK_NAMESPACE_ORG, _key32(org_key(organization_id))])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE_ORG, _key32(org_key(organization_id))])
+
+
+# The runs holding a slot, worded like the partial index execution_active_idx (every start counts them).
+ACTIVE_IN_ORGANIZATION_SQL = """
+SELECT count(*) FROM executions_execution
+ WHERE status IN ('Pending', 'Running', 'Cancelling') AND waiting_reason = ''
+   AND (organization_id = %(organization_id)s OR (%(organization_id)s IS NULL AND organization_id IS NULL))
+"""
+ACTIVE_FOR_WORKFLOW_SQL = """
+SELECT count(*) FROM executions_execution
+ WHERE status IN ('Pending', 'Running', 'Cancelling') AND waiting_reason = '' AND workflow_name = %(workflow_name)s
+"""
+
+
+def lock_and_count_organization(organization_id) -> int:
+    """Take the organization's admission lock, then count its runs holding a slot: two statements in one
+    round trip (the count is its own statement, so it sees every start committed before the lock was ours)."""
+    params = {
+        "namespace": LOCK_NAMESPACE_ORG,
+        "key": _key32(org_key(organization_id)),
+        "organization_id": organization_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%(namespace)s, %(key)s);" + ACTIVE_IN_ORGANIZATION_SQL, params)
+        cursor.nextset()
+        return cursor.fetchone()[0]
 
 
 def lock_workflow(workflow_name: str) -> None:
@@ -84,15 +108,15 @@ def org_limit(organization) -> int:
     return int(limit)
 
 
-def _active():
-    return Execution.objects.filter(status__in=ACTIVE_STATUSES, waiting_reason="")
-
-
 def active_count(*, organization_id=None, workflow_name: str | None = None) -> int:
-    queryset = _active()
+    """Runs holding a slot in the organization (None: GLOBAL) or, with `workflow_name`, of that workflow."""
     if workflow_name is not None:
-        return queryset.filter(workflow_name=workflow_name).count()
-    return queryset.filter(organization_id=organization_id).count()
+        sql, params = ACTIVE_FOR_WORKFLOW_SQL, {"workflow_name": workflow_name}
+    else:
+        sql, params = ACTIVE_IN_ORGANIZATION_SQL, {"organization_id": organization_id}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 def month_start(now: dt.datetime | None = None) -> dt.datetime:
@@ -115,21 +139,31 @@ def quota_check(organization) -> None:
         )
 
 
-def admit(*, organization, workflow, org_locked: bool = False) -> str:
+def admit(*, organization, workflow, active: int | None = None) -> str:
     """The waiting reason for a new run of `workflow` in `organization` ("" = take a slot now).
 
-    Call inside the transaction that writes the row: the locks are held until it commits."""
+    Call inside the transaction that writes the row: the locks are held until it commits. `active` is the
+    organization's count from `lock_and_count_organization` when the caller already holds the lock."""
     organization_id = getattr(organization, "id", None)
-    if not org_locked:
-        lock_organization(organization_id)
-    if active_count(organization_id=organization_id) >= org_limit(organization):
-        return W.ORGANIZATION_CONCURRENCY
-    limit = workflow.concurrency_limit
-    if limit is not None:
+    if active is None:
+        active = lock_and_count_organization(organization_id)
+    reason = W.NONE
+    if active >= org_limit(organization):
+        reason = W.ORGANIZATION_CONCURRENCY
+    elif (limit := workflow.concurrency_limit) is not None:
         lock_workflow(workflow.name)
         if active_count(workflow_name=workflow.name) >= limit:
-            return W.WORKFLOW_CONCURRENCY
-    return W.NONE
+            reason = W.WORKFLOW_CONCURRENCY
+    if reason:
+        transaction.on_commit(lambda: _recheck(organization, workflow))
+    return reason
+
+
+def _recheck(organization, workflow) -> None:
+    try:
+        recheck_after_wait(organization=organization, workflow=workflow)
+    except Exception:  # the periodic pass admits it later
+        logger.exception("admission recheck after a waiting start failed")
 
 
 # --- waking waiting runs ----------------------------------------------------------------------
@@ -139,15 +173,39 @@ def _waiting():
     return Execution.objects.filter(status=S.PENDING).exclude(waiting_reason="")
 
 
+# Does a run wait in this organization, or for this workflow's slot? Two probes in one round trip, each
+# worded like the partial index it reads (execution_waiting_idx, execution_waiting_workflow_idx): every
+# finished run asks, so it is written out rather than built by the ORM per call. test_admission checks
+# that it agrees with _oldest_waiting and _waiting_for_workflow.
+WAKE_NEEDED_SQL = """
+SELECT EXISTS (SELECT 1 FROM executions_execution
+                WHERE NOT (waiting_reason = '') AND status = 'Pending'
+                  AND (organization_id = %(organization_id)s
+                       OR (%(organization_id)s IS NULL AND organization_id IS NULL)))
+    OR EXISTS (SELECT 1 FROM executions_execution
+                WHERE waiting_reason = 'workflow_concurrency' AND status = 'Pending'
+                  AND workflow_name = %(workflow_name)s)
+"""
+
+
 def wake_needed(*, organization_id, workflow_name: str) -> bool:
-    """Called in the transaction that freed a slot: is any run waiting for it? (Takes the organization's
-    lock, so a run being inserted as waiting right now is committed before this looks.)"""
-    lock_organization(organization_id, shared=True)
-    # Two queries, each on its partial index (an OR of the two would be a sequential scan).
-    return (
-        _oldest_waiting(organization_id) is not None
-        or _waiting_for_workflow(workflow_name).order_by("created_at").values_list("id").first() is not None
-    )
+    """After a freed slot is committed: does any run wait for it? (See the module's note on wake-ups.)"""
+    with connection.cursor() as cursor:
+        cursor.execute(WAKE_NEEDED_SQL, {"organization_id": organization_id, "workflow_name": workflow_name})
+        return cursor.fetchone()[0]
+
+
+def recheck_after_wait(*, organization, workflow) -> None:
+    """After a run inserted as waiting is committed: if a slot is free now, dispatch.
+
+    A run finishing while this one was counted may have looked for waiting runs before this row was
+    committed; its slot is then free by the time this looks (its finish committed before its look)."""
+    organization_id = getattr(organization, "id", None)
+    limit = workflow.concurrency_limit
+    if active_count(organization_id=organization_id) < org_limit(organization) or (
+        limit is not None and active_count(workflow_name=workflow.name) < limit
+    ):
+        admission_dispatch(organization_ids=[organization_id], workflow_name=workflow.name)
 
 
 def _oldest_waiting(organization_id):

@@ -82,6 +82,7 @@ def _loop() -> asyncio.AbstractEventLoop:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="bifrost-broadcast", daemon=True).start()
                 _loop_by_pid.clear()  # a parent's loop has no thread in this process
+                _running_soon.clear()
                 _loop_by_pid[pid] = loop
     return loop
 
@@ -91,7 +92,36 @@ async def _send_all(layer, sends: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, event)
 
 
-def emit(sends: list[tuple[str, dict]]) -> None:
+# A claimed run's `Running` event waits this long on the broadcast loop; a run that ends first sends its
+# final status only (most runs of a busy MSP take milliseconds: half the broadcasts, and nobody can see a
+# status that lasted less than this).
+RUNNING_EVENT_DELAY_SECONDS = 0.1
+_running_soon: dict[str, asyncio.TimerHandle] = {}  # execution id -> the delayed send; loop thread only
+_send_locks: dict[int, asyncio.Lock] = {}
+_delayed_sends: set[asyncio.Task] = set()  # referenced until done (the loop keeps only weak references)
+
+
+def _delayed_sent(task: asyncio.Task) -> None:
+    _delayed_sends.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning(
+            "could not broadcast a Running status; clients will backfill from the database", exc_info=task.exception()
+        )
+
+
+async def _send_in_order(layer, sends: list[tuple[str, dict]], execution_id: str | None = None) -> None:
+    """Send on the broadcast loop, one batch at a time: a delayed `Running` that is already going out
+    finishes before the final status of the same run starts. A final status cancels a delayed one."""
+    if execution_id is not None:
+        delayed = _running_soon.pop(execution_id, None)
+        if delayed is not None:
+            delayed.cancel()
+    lock = _send_locks.setdefault(os.getpid(), asyncio.Lock())
+    async with lock:
+        await _send_all(layer, sends)
+
+
+def emit(sends: list[tuple[str, dict]], *, execution_id: str | None = None) -> None:
     """Broadcast events that are already persisted: `sends` is [(group, event)], sent in this order.
 
     Call it from synchronous code (a worker, a sync view or service), after the commit."""
@@ -100,7 +130,9 @@ def emit(sends: list[tuple[str, dict]]) -> None:
         return
     try:
         if isinstance(layer, RedisChannelLayer):
-            asyncio.run_coroutine_threadsafe(_send_all(layer, sends), _loop()).result(timeout=SEND_TIMEOUT_SECONDS)
+            asyncio.run_coroutine_threadsafe(_send_in_order(layer, sends, execution_id), _loop()).result(
+                timeout=SEND_TIMEOUT_SECONDS
+            )
         else:  # e.g. the in-memory layer of some tests, which must run on the caller's loop
             async_to_sync(_send_all)(layer, sends)
     except Exception:
@@ -118,13 +150,36 @@ def emit_log_lines(execution_id, lines: Iterable) -> None:
         emit([(execution_group(execution_id), {"type": "execution.logs", "lines": messages})])
 
 
+def _status_sends(execution) -> list[tuple[str, dict]]:
+    event = {"type": "execution.status", "status": status_message(execution)}
+    return [
+        (execution_group(execution.id), event),
+        (history_group(execution.organization_id), event),
+        (HISTORY_GROUP_GLOBAL, event),
+    ]
+
+
 def emit_status(execution) -> None:
     """Broadcast a committed status change to the execution's group and the history groups."""
-    event = {"type": "execution.status", "status": status_message(execution)}
-    emit(
-        [
-            (execution_group(execution.id), event),
-            (history_group(execution.organization_id), event),
-            (HISTORY_GROUP_GLOBAL, event),
-        ]
-    )
+    emit(_status_sends(execution), execution_id=str(execution.id))
+
+
+def emit_running(execution) -> None:
+    """Broadcast a claimed run's `Running` after RUNNING_EVENT_DELAY_SECONDS, unless its final status is
+    emitted first (emit_status cancels it). Returns at once."""
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisChannelLayer):
+        emit_status(execution)
+        return
+    sends, execution_id, loop = _status_sends(execution), str(execution.id), _loop()
+
+    def send() -> None:
+        if _running_soon.pop(execution_id, None) is not None:
+            task = loop.create_task(_send_in_order(layer, sends))
+            _delayed_sends.add(task)
+            task.add_done_callback(_delayed_sent)
+
+    def schedule() -> None:
+        _running_soon[execution_id] = loop.call_later(RUNNING_EVENT_DELAY_SECONDS, send)
+
+    loop.call_soon_threadsafe(schedule)

@@ -174,7 +174,7 @@ def execution_start(
             record, original = _idempotency_claim(idempotency)
             if original is not None:
                 return StartedExecution(execution=original, mode=mode, timeout_seconds=timeout_seconds, replayed=True)
-        admission.lock_organization(getattr(organization, "id", None))
+        active = admission.lock_and_count_organization(getattr(organization, "id", None))
         admission.quota_check(organization)
         approval = approval_required(workflow=workflow, form=form, organization=organization)
         if approval is not None:  # created AwaitingApproval; approving it admits the run (approvals.services)
@@ -185,7 +185,7 @@ def execution_start(
             status, reason = S.SCHEDULED, WaitingReason.NONE
         else:
             status = S.PENDING
-            reason = admission.admit(organization=organization, workflow=workflow, org_locked=True)
+            reason = admission.admit(organization=organization, workflow=workflow, active=active)
         execution = Execution.objects.create(
             workflow_name=workflow.name,
             status=status,
@@ -303,9 +303,7 @@ def execution_admit_scheduled(*, execution_id) -> Execution | None:
         if row is None:
             return None
         workflow = Workflow.objects.filter(name=row.workflow_name).first()
-        reason = (
-            admission.admit(organization=row.organization, workflow=workflow) if workflow is not None else ""
-        )
+        reason = admission.admit(organization=row.organization, workflow=workflow) if workflow is not None else ""
         admitted = transitions.transition(row.id, from_statuses={S.SCHEDULED}, to=S.PENDING, waiting_reason=reason)
         if admitted is not None and not reason:
             transaction.on_commit(lambda: publish_admitted(admitted))

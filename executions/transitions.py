@@ -15,10 +15,11 @@ Allowed moves:
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -72,12 +73,15 @@ def transition(execution_id, *, from_statuses, to: str, **fields) -> Execution |
         if not Execution.objects.filter(id=execution_id, status__in=from_statuses).update(status=to, **fields):
             return None
         execution = Execution.objects.get(id=execution_id)
-        transaction.on_commit(lambda: events.emit_status(execution))
-        if to in FINISHED_STATUSES:
-            transaction.on_commit(lambda: _notify(execution))
-        if to in FINISHED_STATUSES and not (from_statuses & NOT_ADMITTED) and not execution.waiting_reason:
-            _slot_freed(execution)
+        _after_change(execution, to, admitted=not (from_statuses & NOT_ADMITTED))
     return execution
+
+
+def _duration_ms(started_at, completed_at) -> int | None:
+    """What DURATION_SQL computes, from a start time the caller holds."""
+    if started_at is None:
+        return None
+    return max(0, int((completed_at - started_at).total_seconds() * 1000))
 
 
 def _notify(execution: Execution) -> None:
@@ -87,22 +91,25 @@ def _notify(execution: Execution) -> None:
     execution_finished(execution)
 
 
-def _slot_freed(execution: Execution) -> None:
-    """A run gave back its admission slot: wake waiting runs after commit (executions.admission)."""
-    from executions import admission
-
-    if admission.wake_needed(organization_id=execution.organization_id, workflow_name=execution.workflow_name):
-        organization_id, workflow_name = execution.organization_id, execution.workflow_name
-        transaction.on_commit(lambda: _dispatch(organization_id, workflow_name))
-
-
-def _dispatch(organization_id, workflow_name: str) -> None:
+def _slot_freed(organization_id, workflow_name: str) -> None:
+    """A run gave back its admission slot (committed): publish runs waiting for it (executions.admission)."""
     from executions import admission
 
     try:
-        admission.admission_dispatch(organization_ids=[organization_id], workflow_name=workflow_name)
+        if admission.wake_needed(organization_id=organization_id, workflow_name=workflow_name):
+            admission.admission_dispatch(organization_ids=[organization_id], workflow_name=workflow_name)
     except Exception:  # the periodic pass admits them later
         logger.exception("admission dispatch after a finished run failed")
+
+
+def _after_change(execution: Execution, to: str, *, admitted: bool) -> None:
+    """Once the change is committed: broadcast it; for a finished run, notify and give back its slot."""
+    transaction.on_commit(lambda: events.emit_status(execution))
+    if to in FINISHED_STATUSES:
+        transaction.on_commit(lambda: _notify(execution))
+        if admitted and not execution.waiting_reason:
+            organization_id, workflow_name = execution.organization_id, execution.workflow_name
+            transaction.on_commit(lambda: _slot_freed(organization_id, workflow_name))
 
 
 WORKFLOW_FIELDS = ("id", "name", "source_path", "is_available", "import_error", "retry_policy", "timeout_seconds")
@@ -118,14 +125,108 @@ class Claim:
     workflow: dict | None  # WORKFLOW_FIELDS; None when the workflow is not registered
 
 
+# Pending -> Running and, in the same statement, what the engine needs: the organization's name, the user,
+# and the workflow's registry row (WORKFLOW_FIELDS). One round trip for the step every run takes, where the
+# ORM needs a transaction, an UPDATE and two SELECTs (Django has no UPDATE ... RETURNING).
+# test_transitions checks it against the models' tables and columns.
+CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE executions_execution
+       SET status = %(running)s, started_at = %(now)s, updated_at = %(now)s,
+           celery_task_id = COALESCE(NULLIF(%(task_id)s, ''), celery_task_id)
+     WHERE id = %(id)s AND status = %(pending)s
+ RETURNING *
+)
+SELECT claimed.*,
+       org.name AS claim_organization_name,
+       usr.email AS claim_user_email, usr.name AS claim_user_name,
+       usr.is_platform_admin AS claim_user_is_platform_admin,
+       wf.id AS claim_workflow_id, wf.name AS claim_workflow_name, wf.source_path AS claim_workflow_source_path,
+       wf.is_available AS claim_workflow_is_available, wf.import_error AS claim_workflow_import_error,
+       wf.retry_policy AS claim_workflow_retry_policy, wf.timeout_seconds AS claim_workflow_timeout_seconds
+  FROM claimed
+  LEFT JOIN orgs_organization org ON org.id = claimed.organization_id
+  LEFT JOIN accounts_user usr ON usr.id = claimed.executed_by_id
+  LEFT JOIN workflows_workflow wf ON wf.name = claimed.workflow_name
+"""
+
+
 def claim_pending(execution_id, *, task_id: str = "") -> Claim | None:
-    """Pending -> Running, with the organization, user and workflow the engine needs."""
-    fields = {"started_at": timezone.now()}
-    if task_id:
-        fields["celery_task_id"] = task_id
-    if transition(execution_id, from_statuses={S.PENDING}, to=S.RUNNING, **fields) is None:
+    """Pending -> Running, with the organization, user and workflow the engine needs (one statement)."""
+    params = {"id": execution_id, "now": timezone.now(), "task_id": task_id, "running": S.RUNNING, "pending": S.PENDING}
+    claimed = next(iter(Execution.objects.raw(CLAIM_SQL, params)), None)
+    if claimed is None:
         return None
-    return read_claim(execution_id)
+    transaction.on_commit(lambda: events.emit_running(claimed))
+    workflow = None
+    if claimed.claim_workflow_id is not None:
+        workflow = {name: getattr(claimed, f"claim_workflow_{name}") for name in WORKFLOW_FIELDS}
+        if isinstance(workflow["retry_policy"], str):  # a JSON column outside the model comes back as text
+            workflow["retry_policy"] = json.loads(workflow["retry_policy"])
+    return Claim(
+        execution=claimed,
+        organization={"id": str(claimed.organization_id), "name": claimed.claim_organization_name}
+        if claimed.organization_id
+        else None,
+        user={
+            "id": str(claimed.executed_by_id),
+            "email": claimed.claim_user_email,
+            "name": claimed.claim_user_name,
+            "is_platform_admin": claimed.claim_user_is_platform_admin,
+        }
+        if claimed.executed_by_id and claimed.claim_user_email is not None
+        else None,
+        workflow=workflow,
+    )
+
+
+# Running -> a finished status, for the worker that claimed the run and holds its row (`finish_running`).
+FINISH_SQL = """
+UPDATE executions_execution
+   SET status = %(status)s, updated_at = %(now)s, completed_at = %(now)s, duration_ms = %(duration_ms)s,
+       result = %(result)s, result_type = %(result_type)s, error_type = %(error_type)s,
+       error_message = %(error_message)s, variables = %(variables)s, cpu_ms = %(cpu_ms)s,
+       workflow_version_id = (SELECT id FROM workflows_workflowversion
+                               WHERE workflow_id = %(workflow_id)s AND source_hash = %(source_hash)s LIMIT 1)
+ WHERE id = %(id)s AND status = %(running)s
+RETURNING workflow_version_id
+"""
+FINISH_FIELDS = ("result", "result_type", "error_type", "error_message", "variables", "cpu_ms")
+
+
+def finish_running(row: Execution, to: str, *, version: tuple | None = None, **fields) -> Execution | None:
+    """Running -> `to` (a finished status) for the worker holding the claimed `row`: one UPDATE, and `row`
+    updated in memory and returned (None if the run is no longer Running: a cancel came first).
+
+    `fields` are FINISH_FIELDS; `version` is (workflow id, source hash) of the code that ran, recorded as
+    the run's `workflow_version` when that version is stored. The same events follow as for `transition`.
+    """
+    if to not in FINISHED_STATUSES or S.RUNNING not in ALLOWED[to]:
+        raise IllegalTransition(f"Running -> {to} is not an allowed transition")
+    unknown = set(fields) - set(FINISH_FIELDS)
+    if unknown:
+        raise TypeError(f"finish_running() does not set {sorted(unknown)}")
+    now = timezone.now()
+    values = {
+        name: fields[name] if name in fields else Execution._meta.get_field(name).get_default()
+        for name in FINISH_FIELDS
+    }
+    values.update(status=to, updated_at=now, completed_at=now, duration_ms=_duration_ms(row.started_at, now))
+    params = {
+        name: Execution._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
+    }
+    workflow_id, source_hash = version or (None, None)
+    params.update(id=row.id, now=now, running=S.RUNNING, workflow_id=workflow_id, source_hash=source_hash)
+    with connection.cursor() as cursor:
+        cursor.execute(FINISH_SQL, params)
+        updated = cursor.fetchone()
+    if updated is None:
+        return None
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.workflow_version_id = updated[0]
+    _after_change(row, to, admitted=True)
+    return row
 
 
 def read_claim(execution_id) -> Claim | None:

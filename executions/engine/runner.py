@@ -16,7 +16,7 @@ import logging
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -126,7 +126,8 @@ class Outcome:
     error_message: str = ""
     variables: dict | None = None
     retryable: bool = False
-    extra: dict = field(default_factory=dict)
+    cpu_ms: int | None = None  # CPU time of the workflow function (DESIGN §20 usage)
+    version: tuple | None = None  # (workflow id, source hash) of the code that ran
 
 
 def _fail_unstarted(execution_id, status: str, error_type: str, message: str, from_statuses) -> Execution | None:
@@ -241,7 +242,7 @@ def _execute_claimed(claim: transitions.Claim, publish_retry, answer: bool = Tru
                 outcome = _interrupted(execution_id, execution.attempt, None)
             else:
                 outcome = _run(spec, workflow, execution, context, runtime, collector, masker)
-                outcome.extra["workflow_version"] = version_subquery(workflow_id=workflow.id, source_hash=source_hash)
+                outcome.version = (workflow.id, source_hash)
     finally:
         try:
             runtime.close()
@@ -289,7 +290,7 @@ def _execute_claimed(claim: transitions.Claim, publish_retry, answer: bool = Tru
                     )
                     return {"status": S.FAILED}
     # the database may have restarted while the workflow ran: the final status must still land
-    finished = retry_db(lambda: _finish(execution_id, outcome), what=f"finishing execution {execution_id}")
+    finished = retry_db(lambda: _finish(execution_id, outcome, execution), what=f"finishing execution {execution_id}")
     logger.info(
         "execution %s (%s) %s in %.0f ms",
         execution_id,
@@ -362,7 +363,7 @@ def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outc
         if isinstance(value, dict) and value.get("success") is False:
             status = S.COMPLETED_WITH_ERRORS
         outcome = Outcome(status, result=result, result_type=result_type)
-    outcome.extra["cpu_ms"] = round((time.process_time() - cpu_started) * 1000)
+    outcome.cpu_ms = round((time.process_time() - cpu_started) * 1000)
     try:
         outcome.variables = capture_locals(capture.locals or {}, masker=masker)
     except Exception:
@@ -370,20 +371,35 @@ def _run(spec, workflow, execution, context, runtime, collector, masker) -> Outc
     return outcome
 
 
-def _finish(execution_id, outcome: Outcome) -> Execution | None:
+def _finish(execution_id, outcome: Outcome, row: Execution | None = None) -> Execution | None:
+    """The run's final status. `row`: the claimed execution (Running), updated in memory, not read back."""
     fields = {
         "result": outcome.result,
         "result_type": outcome.result_type,
         "error_type": outcome.error_type,
         "error_message": outcome.error_message,
         "variables": outcome.variables,
-        **outcome.extra,  # workflow_version, cpu_ms
+        "cpu_ms": outcome.cpu_ms,
     }
-    if outcome.status == S.CANCELLED:
-        return transitions.transition(execution_id, from_statuses={S.CANCELLING}, to=S.CANCELLED, **fields)
-    finished = transitions.transition(execution_id, from_statuses={S.RUNNING}, to=outcome.status, **fields)
-    if finished is None:
+    finished = None
+    if outcome.status != S.CANCELLED:
+        if row is not None:
+            finished = transitions.finish_running(row, outcome.status, version=outcome.version, **fields)
+        else:
+            finished = transitions.transition(
+                execution_id, from_statuses={S.RUNNING}, to=outcome.status, **fields, **_version_field(outcome)
+            )
+        if finished is not None:
+            return finished
         # A cancel arrived while the workflow was finishing: the worker side ends it Cancelled.
         fields.update(error_type="Cancelled", error_message="The execution was cancelled.")
-        finished = transitions.transition(execution_id, from_statuses={S.CANCELLING}, to=S.CANCELLED, **fields)
-    return finished
+    return transitions.transition(
+        execution_id, from_statuses={S.CANCELLING}, to=S.CANCELLED, **fields, **_version_field(outcome)
+    )
+
+
+def _version_field(outcome: Outcome) -> dict:
+    if outcome.version is None:
+        return {}
+    workflow_id, source_hash = outcome.version
+    return {"workflow_version": version_subquery(workflow_id=workflow_id, source_hash=source_hash)}

@@ -466,3 +466,50 @@ def test_a_full_workflow_does_not_hide_younger_runs_of_other_workflows(
         result = admission.admission_dispatch(organization_ids=[org.id])
     assert result.admitted == [str(younger.id)]
     assert Execution.objects.get(id=blocked[0].id).waiting_reason == W.WORKFLOW_CONCURRENCY
+
+
+@pytest.mark.parametrize("in_organization", [True, False])
+def test_the_wake_up_probe_agrees_with_the_waiting_queries(in_organization, published):
+    org = OrganizationFactory() if in_organization else None
+    org_id = org.id if org else None
+    other = OrganizationFactory()
+    WorkflowFactory(name="job")
+
+    def probe(workflow="job"):
+        expected = admission._oldest_waiting(org_id) is not None or admission._waiting_for_workflow(workflow).exists()
+        assert admission.wake_needed(organization_id=org_id, workflow_name=workflow) is expected
+        return expected
+
+    assert probe() is False
+    ExecutionFactory(organization=other, status=S.PENDING, waiting_reason=W.ORGANIZATION_CONCURRENCY)
+    ExecutionFactory(organization=org, executed_by=None, status=S.RUNNING, waiting_reason="")
+    assert probe() is False  # another organization's wait, and a run holding a slot
+    ExecutionFactory(organization=other, workflow_name="job", status=S.PENDING, waiting_reason=W.WORKFLOW_CONCURRENCY)
+    assert probe() is True and probe("other_workflow") is False  # a wait for this workflow's slot, anywhere
+    ExecutionFactory(
+        organization=org,
+        executed_by=None,
+        workflow_name="x",
+        status=S.PENDING,
+        waiting_reason=W.ORGANIZATION_CONCURRENCY,
+    )
+    assert probe("other_workflow") is True
+
+
+def test_a_start_that_waits_looks_again_once_committed(published, django_capture_on_commit_callbacks):
+    """The run it counted may have finished, and looked for waiting runs, before this row was committed:
+    the start's own look after its commit admits it (no lost wake-up)."""
+    WorkflowFactory(name="job")
+    org = OrganizationFactory(max_concurrent_runs=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        running = start(organization=org).execution
+    with django_capture_on_commit_callbacks(execute=False) as after_start:
+        waiting = start(organization=org).execution
+    assert waiting.waiting_reason == W.ORGANIZATION_CONCURRENCY
+    with django_capture_on_commit_callbacks(execute=False):  # its look for waiting runs came too early
+        finish(running)
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in after_start:
+            callback()
+    waiting.refresh_from_db()
+    assert waiting.waiting_reason == "" and published == [str(running.id), str(waiting.id)]

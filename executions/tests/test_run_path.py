@@ -279,3 +279,78 @@ def test_a_changed_definition_is_used_by_the_next_start():
     with pytest.raises(NotFound):
         _start("kept_two", {"m": "x"})
     assert Execution.objects.count() == before + 3
+
+
+def test_finish_running_updates_the_claimed_row_in_one_statement_as_stored():
+    from workflows.models import WorkflowVersion
+
+    workflow = WorkflowFactory(name="hello_world")
+    version = WorkflowVersion.objects.create(workflow=workflow, source_hash="abc", source="x = 1", source_path="h.py")
+    claim = transitions.claim_pending(_pending(workflow_name="hello_world").id)
+    with CaptureQueriesContext(connection) as queries:
+        finished = transitions.finish_running(
+            claim.execution,
+            S.SUCCESS,
+            version=(workflow.id, "abc"),
+            result={"ok": [1, "é"]},
+            result_type="dict",
+            variables={"x": "1"},
+            cpu_ms=7,
+        )
+    assert finished is claim.execution
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    stored = Execution.objects.get(id=finished.id)
+    for name in ("status", "result", "result_type", "variables", "cpu_ms", "duration_ms", "completed_at",
+                 "error_type", "error_message", "workflow_version_id"):  # fmt: skip
+        assert getattr(finished, name) == getattr(stored, name), name
+    assert stored.status == S.SUCCESS and stored.workflow_version_id == version.id and stored.duration_ms >= 0
+    assert stored.result == {"ok": [1, "é"]} and stored.cpu_ms == 7
+
+
+def test_finish_running_stores_null_results_and_an_unknown_version_as_null():
+    claim = transitions.claim_pending(_pending(workflow_name="gone").id)
+    finished = transitions.finish_running(
+        claim.execution, S.FAILED, version=(uuid.uuid4(), "nope"), error_type="ValueError", error_message="bad"
+    )
+    stored = Execution.objects.get(id=finished.id)
+    assert (stored.result, stored.variables, stored.workflow_version_id) == (None, None, None)
+    assert (stored.error_type, stored.error_message) == ("ValueError", "bad")
+
+
+def test_finish_running_does_nothing_once_the_run_left_running():
+    claim = transitions.claim_pending(_pending().id)
+    transitions.transition(claim.execution.id, from_statuses={S.RUNNING}, to=S.CANCELLING)
+    assert transitions.finish_running(claim.execution, S.SUCCESS) is None
+    assert Execution.objects.get(id=claim.execution.id).status == S.CANCELLING
+    with pytest.raises(transitions.IllegalTransition):
+        transitions.finish_running(claim.execution, S.PENDING)
+    with pytest.raises(TypeError, match="attempt"):
+        transitions.finish_running(claim.execution, S.SUCCESS, attempt=3)
+
+
+def test_a_delayed_running_event_is_dropped_when_the_final_status_comes_first(
+    fresh_channel_layer, monkeypatch, django_capture_on_commit_callbacks
+):
+    layer = get_channel_layer()
+    execution, slow = _pending(), _pending()
+    channel = asyncio.run(layer.new_channel())
+    groups = [events.execution_group(execution.id), events.execution_group(slow.id)]
+    for group in groups:
+        asyncio.run(layer.group_add(group, channel))
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            claim = transitions.claim_pending(execution.id)  # Running: sent only if it lasts the delay
+            transitions.finish_running(claim.execution, S.SUCCESS)
+        received = _receive_all(layer, channel, 1)
+        monkeypatch.setattr(events, "RUNNING_EVENT_DELAY_SECONDS", 0.05)
+        with django_capture_on_commit_callbacks(execute=True):
+            slow_claim = transitions.claim_pending(slow.id)
+        late = _receive_all(layer, channel, 1)  # the delay passed: Running arrives on its own
+        with django_capture_on_commit_callbacks(execute=True):
+            transitions.finish_running(slow_claim.execution, S.SUCCESS)
+        late += _receive_all(layer, channel, 1)
+    finally:
+        for group in groups:
+            asyncio.run(layer.group_discard(group, channel))
+    assert [(m["status"]["execution_id"], m["status"]["status"]) for m in received] == [(str(execution.id), "Success")]
+    assert [m["status"]["status"] for m in late] == ["Running", "Success"]
