@@ -60,6 +60,7 @@ def status_message(execution) -> dict:
         "status": execution.status,
         "is_complete": execution.is_complete,
         "duration_ms": execution.duration_ms,
+        "started_at": execution.started_at.isoformat() if execution.started_at else None,
         "result_type": execution.result_type,
         "organization_id": str(execution.organization_id) if execution.organization_id else None,
         "executed_by_id": str(execution.executed_by_id) if execution.executed_by_id else None,

@@ -129,6 +129,9 @@ def test_log_viewer_follows_a_real_run_on_the_worker(prefork_worker, discovered,
         lines = slow_lines(driver)
         assert len(lines) == n and all(f"slow line {i}" in line for i, line in enumerate(lines))
         assert driver.find_element(By.ID, "status").text == "Succeeded"
+        # it started after the page loaded: the live status filled in its start time
+        assert driver.find_element(By.CSS_SELECTOR, "#started-at time").get_attribute("datetime")
         assert '"lines": 30' in driver.find_element(By.ID, "result-json").text
+        driver.save_screenshot("/tmp/bifrost_log_viewer_live.png")
         sequences = [int(e.get_attribute("data-sequence")) for e in driver.find_elements(By.CSS_SELECTOR, ".log-line")]
         assert sequences == sorted(set(sequences))

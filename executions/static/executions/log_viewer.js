@@ -103,6 +103,18 @@
     duration.textContent = window.Bifrost.formatDuration(ms);
   }
 
+  // A short run may finish before its Running status is broadcast: the start time comes with the details.
+  function showStarted(iso) {
+    const startedAt = document.getElementById("started-at");
+    if (!startedAt || !iso || startedAt.querySelector("time")) return;
+    const time = document.createElement("time");
+    time.setAttribute("datetime", iso);
+    time.setAttribute("data-local", "");
+    startedAt.textContent = "";
+    startedAt.appendChild(time);
+    window.Bifrost.localizeAll(startedAt);
+  }
+
   function tick() {
     if (complete || !data.started_at) return;
     const seconds = Math.max(0, Math.round((Date.now() - new Date(data.started_at).getTime()) / 1000));
@@ -120,6 +132,10 @@
   function onStatus(message) {
     setStatus(message.status);
     if (message.duration_ms !== null && message.duration_ms !== undefined) showDuration(message.duration_ms);
+    if (message.started_at) {
+      data.started_at = message.started_at; // the "running for" ticker counts from it
+      showStarted(message.started_at);
+    }
     // Other blocks of the page follow the run too (the approval card: approvals/execution_approval.js).
     document.dispatchEvent(new CustomEvent("bifrost:execution-status", { detail: message }));
     if (message.is_complete && !complete) finish();
@@ -132,6 +148,7 @@
         const detail = await response.json();
         setStatus(detail.status);
         showDuration(detail.duration_ms);
+        showStarted(detail.started_at);
         const errorBox = document.getElementById("error");
         if (detail.error_message) {
           errorBox.textContent = "";
