@@ -3,10 +3,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from approvals.models import Approval
+from bifrost_site.admin_tools import ReadOnlyAdminMixin
 
 
 @admin.register(Approval)
-class ApprovalAdmin(admin.ModelAdmin):
+class ApprovalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: decisions are made on /approvals/ or through the API (four eyes, audited)."""
 
     list_display = [
@@ -31,12 +32,3 @@ class ApprovalAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("executions:detail", args=[obj.execution_id]), obj.execution.status
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 
 from audit.models import AuditLog
+from bifrost_site.admin_tools import ReadOnlyAdminMixin
 from bifrost_site.resource_names import resource_ids_named, resource_names
 
 
@@ -16,7 +17,7 @@ class AuditChangeList(ChangeList):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: entries are append-only."""
 
     list_display = ["created_at", "action", "actor_name", "organization", "resource_type", "resource", "ip_address"]
@@ -50,12 +51,3 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*(f.name for f in self.model._meta.fields), "resource"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -65,3 +65,17 @@ class ExplainedConstraintsMixin:
         if CONSTRAINT_MESSAGE.match(text):
             return "These values break one of the rules for this kind of record; check each field and try again."
         return None
+
+
+class ReadOnlyAdminMixin:
+    """A record the admin shows but never adds, changes or deletes (an audit entry, a decision, a stored
+    version): those are written by the services that own them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from audit.admin_mixins import AuditedAdminMixin
-from bifrost_site.admin_tools import ExplainedConstraintsMixin, JSONEditorField
+from bifrost_site.admin_tools import ExplainedConstraintsMixin, JSONEditorField, ReadOnlyAdminMixin
 from workflows.models import (
     DataProvider,
     Schedule,
@@ -122,7 +122,7 @@ class FromGitFilter(admin.SimpleListFilter):
 
 
 @admin.register(WorkflowVersion)
-class WorkflowVersionAdmin(admin.ModelAdmin):
+class WorkflowVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The sources runs were pinned to (DESIGN §20), read-only: discovery and the worker write them and they
     never change. The page shows the module source (secret values masked, as GET /api/executions/{id}/source
     does) and links to the runs that ran it."""
@@ -172,15 +172,6 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
             'max-height: 70vh">{}</pre>',
             source_masker().mask(obj.source),
         )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DataProvider)
@@ -352,6 +343,7 @@ class ScheduleInline(admin.StackedInline):
 
     class Media:
         js = ["bifrost_site/admin/schedule_preview.js"]
+
     verbose_name_plural = "schedules"
 
     @admin.display(description="runs")
