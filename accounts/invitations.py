@@ -47,7 +47,7 @@ def _audit(action: str, invitation, by=None, changes=None) -> None:
 @transaction.atomic
 def invitation_create(*, email: str, organization=None, role_ids=(), is_platform_admin=False, by=None, base_url: str):
     """Create the invitation and email its link. Returns (invitation, raw token)."""
-    from accounts.models import Invitation, Role
+    from accounts.models import Invitation
     from bifrost_site.api.errors import ConflictError
 
     email = (email or "").strip().lower()
@@ -57,17 +57,9 @@ def invitation_create(*, email: str, organization=None, role_ids=(), is_platform
         raise exceptions.ValidationError(
             {"is_platform_admin": ["Platform admins belong to no organization: leave organization_id empty."]}
         )
-    role_ids = [str(r) for r in role_ids or []]
-    roles = []
-    if role_ids:
-        if organization is None:
-            raise exceptions.ValidationError({"role_ids": ["Platform users cannot be given roles."]})
-        roles = list(Role.objects.filter(id__in=role_ids).filter(services_q_org_or_global(organization.id)))
-        missing = sorted(set(role_ids) - {str(r.id) for r in roles})
-        if missing:
-            raise exceptions.ValidationError(
-                {"role_ids": [f"Unknown roles for this organization: {', '.join(missing)}."]}
-            )
+    roles = invitation_roles_check(
+        email=email, organization=organization, is_platform_admin=is_platform_admin, role_ids=role_ids
+    )
     now = timezone.now()
     Invitation.objects.filter(email=email, accepted_at__isnull=True, revoked_at__isnull=True).update(revoked_at=now)
     raw = secrets.token_urlsafe(32)
@@ -111,10 +103,35 @@ def invitation_create(*, email: str, organization=None, role_ids=(), is_platform
     return invitation, raw
 
 
-def services_q_org_or_global(organization_id):
-    from django.db.models import Q
+def invitation_roles_check(*, email: str, organization, is_platform_admin: bool, role_ids) -> list:
+    """The roles named by `role_ids`, if the invited user may hold every one of them; else a 400 on
+    `role_ids`. The rule is role assignment's (`accounts.models.role_holding_problem`), applied to the
+    user the invitation will create: an organization's user holds that organization's roles and GLOBAL
+    roles; MSP staff (no organization, not a platform admin) GLOBAL roles only (e.g. an approver role,
+    DESIGN §16); a platform admin none (DESIGN §4)."""
+    from accounts.models import Role, UserType, role_holding_problem
 
-    return Q(organization_id=organization_id) | Q(organization__isnull=True)
+    wanted = list(dict.fromkeys(str(r) for r in role_ids or []))
+    if not wanted:
+        return []
+    if is_platform_admin:
+        raise exceptions.ValidationError(
+            {"role_ids": ["Platform admins cannot be given roles (they see everything): leave role_ids empty."]}
+        )
+    roles = list(Role.objects.select_related("organization").filter(id__in=wanted))
+    missing = sorted(set(wanted) - {str(r.id) for r in roles})
+    if missing:
+        raise exceptions.ValidationError({"role_ids": [f"Unknown roles: {', '.join(missing)}."]})
+    invitee = User(
+        email=email,
+        organization=organization,
+        user_type=UserType.ORG if organization is not None else UserType.PLATFORM,
+        is_platform_admin=False,
+    )
+    problems = [problem for role in roles if (problem := role_holding_problem(invitee, role))]
+    if problems:
+        raise exceptions.ValidationError({"role_ids": problems})
+    return roles
 
 
 @transaction.atomic
@@ -140,17 +157,21 @@ def invitation_for_token(raw: str):
     return invitation
 
 
-def _grant(invitation, user) -> None:
-    from accounts.models import UserRole
+def _grant(invitation, user) -> tuple[list[str], list[str]]:
+    """Give `user` the invited roles they may hold (`role_holding_problem`, as role assignment checks).
+    Returns (ids of the roles given, why each other one was not)."""
+    from accounts.models import UserRole, role_holding_problem
 
     existing = set(UserRole.objects.filter(user=user).values_list("role_id", flat=True))
-    UserRole.objects.bulk_create(
-        [
-            UserRole(user=user, role=role, assigned_by=invitation.invited_by)
-            for role in invitation.roles.all()
-            if role.id not in existing
-        ]
-    )
+    given, refused = [], []
+    for role in invitation.roles.select_related("organization"):
+        problem = role_holding_problem(user, role)
+        if problem:
+            refused.append(problem)
+        elif role.id not in existing:
+            given.append(role)
+    UserRole.objects.bulk_create([UserRole(user=user, role=role, assigned_by=invitation.invited_by) for role in given])
+    return sorted(str(role.id) for role in given), refused
 
 
 @transaction.atomic
@@ -171,17 +192,31 @@ def invitation_accept(*, raw: str, password: str, name: str = ""):
         is_platform_admin=invitation.is_platform_admin,
         password=password,
     )
-    _grant(invitation, user)
+    role_ids, refused = _grant(invitation, user)
+    if refused:  # a role moved to another organization since the invitation was sent: nothing is kept
+        raise exceptions.ValidationError(
+            {"role_ids": [*refused, "This invitation's roles changed since it was sent: ask for a new invitation."]}
+        )
     invitation.accepted_at = timezone.now()
     invitation.accepted_user = user
     invitation.save(update_fields=["accepted_at", "accepted_user", "updated_at"])
-    _audit("invitation.accept", invitation, user, {"after": {"user_id": str(user.id), "via": "password"}})
+    _audit(
+        "invitation.accept",
+        invitation,
+        user,
+        {"after": {"user_id": str(user.id), "via": "password", "role_ids": role_ids}},
+    )
     return user
 
 
 @transaction.atomic
 def invitation_complete_by_sso(*, invitation_id, user) -> bool:
-    """After an SSO sign-in started from an invitation: grant the invited roles if it is the invitee."""
+    """After an SSO sign-in started from an invitation: grant the invited roles if it is the invitee.
+
+    The sign-in has happened (SSO created or found the user), so a role the user may not hold is left out
+    rather than refused, and named in the audit entry: e.g. MSP staff invited with a GLOBAL approver role
+    whom the platform provider's admin group makes a platform admin (platform admins hold no roles, as
+    when a user is promoted)."""
     from accounts.models import Invitation
 
     invitation = Invitation.objects.select_for_update().filter(id=invitation_id).first()
@@ -189,9 +224,12 @@ def invitation_complete_by_sso(*, invitation_id, user) -> bool:
         return False
     if invitation.organization_id != user.organization_id:
         return False
-    _grant(invitation, user)
+    role_ids, refused = _grant(invitation, user)
     invitation.accepted_at = timezone.now()
     invitation.accepted_user = user
     invitation.save(update_fields=["accepted_at", "accepted_user", "updated_at"])
-    _audit("invitation.accept", invitation, user, {"after": {"user_id": str(user.id), "via": "sso"}})
+    after = {"user_id": str(user.id), "via": "sso", "role_ids": role_ids}
+    if refused:
+        after["roles_not_given"] = refused
+    _audit("invitation.accept", invitation, user, {"after": after})
     return True

@@ -126,3 +126,35 @@ def test_an_org_user_with_the_global_role_stays_in_their_organization(org, other
         services.approval_approve(approval_id=theirs.id, user=customer)
     response = client.post(f"/api/approvals/{own_org.id}/approve", {}, format="json")
     assert response.status_code == 200, response.content
+
+
+def test_staff_invited_with_a_global_approver_role_decide_any_organizations_request(
+    org, other_org, member, outsider, admin_user, msp_role, django_capture_on_commit_callbacks
+):
+    """The invitation route to the same place as POST /api/roles/{id}/users (DESIGN §16, §17): MSP staff
+    invited with the GLOBAL approver role accept the link and decide requests of every organization."""
+    import re
+
+    from django.core import mail
+
+    from accounts.models import User, UserType
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(admin_user).post(
+            "/api/invitations", {"email": "approver@msp.test", "role_ids": [str(msp_role.id)]}, format="json"
+        )
+    assert response.status_code == 201, response.content
+    link = re.search(r"http://testserver(/invitations/[^/\s]+/)", mail.outbox[-1].body).group(1)
+    password = "A-fine-new-passw0rd"
+    assert Client().post(link, {"password": password, "password_again": password}).status_code == 302
+    approver = User.objects.get(email="approver@msp.test")
+    assert (approver.user_type, approver.is_platform_admin) == (UserType.PLATFORM, False)
+    contoso = ApprovalFactory(organization=org, approver_roles=[msp_role], execution__executed_by=member)
+    fabrikam = ApprovalFactory(organization=other_org, approver_roles=[msp_role], execution__executed_by=outsider)
+    client = client_for(approver)
+    assert ids(client.get("/api/approvals")) == {str(contoso.id), str(fabrikam.id)}
+    for approval in (contoso, fabrikam):
+        decided = client.post(f"/api/approvals/{approval.id}/approve", {"comment": "ok"}, format="json")
+        assert decided.status_code == 200, decided.content
+        assert decided.json()["decided_by_name"] == "approver@msp.test"
+        assert Execution.objects.get(id=approval.execution_id).status == ExecutionStatus.PENDING
