@@ -128,7 +128,7 @@ class Claim:
 # Pending -> Running and, in the same statement, what the engine needs: the organization's name, the user,
 # and the workflow's registry row (WORKFLOW_FIELDS). One round trip for the step every run takes, where the
 # ORM needs a transaction, an UPDATE and two SELECTs (Django has no UPDATE ... RETURNING).
-# test_transitions checks it against the models' tables and columns.
+# test_run_path exercises it against the models (a renamed table or column fails there).
 CLAIM_SQL = """
 WITH claimed AS (
     UPDATE executions_execution
