@@ -4,6 +4,7 @@ from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.forms.formsets import DELETION_FIELD_NAME
 
 from accounts import services
 from accounts.models import Role, User, UserRole, UserType
@@ -43,11 +44,31 @@ class AssignedByAdminMixin:
         super().save_formset(request, form, formset, change)
 
 
+class UserRoleForm(forms.ModelForm):
+    """A user made a platform admin on their page loses the roles they held (platform admins hold none,
+    DESIGN §4), as `PATCH /api/users/{id}` and the platform SSO's admin group do
+    (`services.user_roles_unholdable_drop`): each held role's row is marked for deletion, so it is removed
+    with the save and recorded in the page's `user.update` audit entry (`userrole_removed`). A role added
+    in the same save is still refused (UserRole.clean())."""
+
+    class Meta:
+        model = UserRole
+        fields = ["role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        user = cleaned.get("user")  # the page's user as submitted (the inline's foreign key field)
+        if user is not None and user.is_platform_admin and not self.instance._state.adding:
+            cleaned[DELETION_FIELD_NAME] = True
+        return cleaned
+
+
 class UserRoleInline(admin.TabularInline):
     """The roles a user may hold: their organization's and the GLOBAL ones (UserRole.clean() refuses
     the rest), each labelled with its organization."""
 
     model = UserRole
+    form = UserRoleForm
     fk_name = "user"
     extra = 0
     readonly_fields = ["assigned_by", "assigned_at"]
@@ -148,6 +169,14 @@ class UserAdmin(AssignedByAdminMixin, AuditedAdminMixin, DjangoUserAdmin):
     ]
     filter_horizontal: list = []
     audit_fields = ["email", "name", "user_type", "is_platform_admin", "organization", "is_active", "password"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "is_platform_admin":
+            kwargs["help_text"] = (
+                "A PLATFORM user only. Platform admins see everything and hold no roles: "
+                "making this user one removes the roles below when you save."
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -314,6 +314,7 @@ def dev_user_ensure(*, email: str, password: str):
         user.organization = None
         user.set_password(password)
         user.save()
+        user_roles_unholdable_drop(user=user)  # a platform admin holds no roles
         changed = True
     return user, changed
 
@@ -395,7 +396,10 @@ def user_create(
 @transaction.atomic
 def user_update(*, user, data: dict, by) -> object:
     """Change email, name, is_active, is_platform_admin or organization. Nobody changes their own
-    admin or active flag. Moving an ORG user to another organization drops their roles of the old one."""
+    admin or active flag. The roles the user can no longer hold are dropped, in the same transaction and
+    the same `user.update` audit entry (`role_ids` before and after): moving an ORG user to another
+    organization drops their roles of the old one (GLOBAL roles stay); making a user a platform admin
+    drops every role (platform admins hold none, DESIGN §4)."""
     from audit.services import diff, snapshot
     from bifrost_site.api.errors import ConflictError
 
@@ -412,7 +416,6 @@ def user_update(*, user, data: dict, by) -> object:
     for field in ("name", "is_active", "is_platform_admin"):
         if field in data:
             setattr(user, field, data[field])
-    old_org_id = user.organization_id
     if "organization" in data:
         user.organization = data["organization"]
     _check_tenancy(user_type=user.user_type, organization=user.organization, is_platform_admin=user.is_platform_admin)
@@ -421,14 +424,34 @@ def user_update(*, user, data: dict, by) -> object:
     if before["is_active"] and not user.is_active:
         user_sessions_end(user_ids=[user.id], reason="user.deactivate")
         user.refresh_from_db(fields=["token_version"])
-    if old_org_id is not None and user.organization_id != old_org_id:
-        from accounts.models import UserRole
-
-        UserRole.objects.filter(user=user, role__organization_id=old_org_id).delete()
+    dropped = user_roles_unholdable_drop(user=user)
     changes = diff(before, snapshot(user, USER_FIELDS))
+    if dropped:
+        changes["before"]["role_ids"] = dropped["before"]
+        changes["after"]["role_ids"] = dropped["after"]
     if changes["before"] or changes["after"]:
         _user_audit("user.update", user, changes)
     return user
+
+
+@transaction.atomic
+def user_roles_unholdable_drop(*, user) -> dict | None:
+    """Remove the roles `user`, as saved, may no longer hold (`accounts.models.role_holding_problem`):
+    every role of a platform admin, another organization's roles of a user who moved. Returns
+    {"before": role ids held, "after": role ids kept} when something was removed, else None; the caller
+    puts it in its audit entry. Every path that sets is_platform_admin or moves a user calls this."""
+    from accounts.models import UserRole, role_holding_problem
+
+    links = list(UserRole.objects.filter(user=user).select_related("role__organization"))
+    gone = [link for link in links if role_holding_problem(user, link.role)]
+    if not gone:
+        return None
+    UserRole.objects.filter(id__in=[link.id for link in gone]).delete()
+    gone_ids = {link.id for link in gone}
+    return {
+        "before": sorted(str(link.role_id) for link in links),
+        "after": sorted(str(link.role_id) for link in links if link.id not in gone_ids),
+    }
 
 
 @transaction.atomic

@@ -396,17 +396,18 @@ def user_for_claims(*, provider: Provider, claims: dict):
             )
             _created_audit(user, provider, [])
         elif provider.admin_group and user.is_platform_admin != is_admin:
+            from accounts.services import user_roles_unholdable_drop
+
             user.is_platform_admin = is_admin
             user.save(update_fields=["is_platform_admin", "is_superuser", "updated_at"])
+            # Made a platform admin by the group claim: the GLOBAL roles held as staff go (admins hold none).
+            dropped = user_roles_unholdable_drop(user=user)
+            changes = {"before": {"is_platform_admin": not is_admin}, "after": {"is_platform_admin": is_admin}}
+            if dropped:
+                changes["before"]["role_ids"] = dropped["before"]
+                changes["after"]["role_ids"] = dropped["after"]
             audit.record(
-                action="user.update",
-                resource_type="user",
-                resource_id=user.id,
-                changes={
-                    "before": {"is_platform_admin": not is_admin},
-                    "after": {"is_platform_admin": is_admin},
-                    "via": "sso",
-                },
+                action="user.update", resource_type="user", resource_id=user.id, changes={**changes, "via": "sso"}
             )
     try:
         check_user_may_sign_in(user)
