@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -76,6 +77,7 @@ class ExecutionLogConsumer(_GroupConsumer):
     group: str | None = None
     request_scope: RequestScope | None = None
     last_sequence = 0
+    last_status_order: tuple[int, int] | None = None
     finished = False
 
     async def connect(self):
@@ -104,7 +106,9 @@ class ExecutionLogConsumer(_GroupConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         # Read the status after joining: a change from here on also arrives as an event.
         execution = await database_sync_to_async(execution_visible)(self.request_scope, self.execution_id)
-        await self.send_json(events.status_message(execution))
+        snapshot = events.status_message(execution)
+        self.last_status_order = events.status_order(snapshot)
+        await self.send_json(snapshot)
         await self._send_stored(until=None)
         if execution.is_complete:
             await self._finish()
@@ -128,6 +132,10 @@ class ExecutionLogConsumer(_GroupConsumer):
         if self.finished:
             return
         status = event["status"]
+        order = events.status_order(status)
+        if self.last_status_order is not None and order < self.last_status_order:
+            return  # a stale broadcast (e.g. a delayed Running that arrives after the web's Cancelling)
+        self.last_status_order = order
         if status.get("is_complete"):
             await self._send_stored(until=None)  # lines whose broadcast was lost, before the end
             await self.send_json(status)
@@ -172,8 +180,11 @@ class ExecutionHistoryConsumer(_GroupConsumer):
 
     group: str | None = None
     request_scope: RequestScope | None = None
+    # the latest status order sent per execution, for the runs this socket saw recently
+    RECENT_RUNS = 2048
 
     async def connect(self):
+        self.status_orders: OrderedDict[str, tuple[int, int]] = OrderedDict()
         await self.accept()
         user = _authenticated_user(self.scope)
         if user is None:
@@ -212,12 +223,21 @@ class ExecutionHistoryConsumer(_GroupConsumer):
 
     async def execution_status(self, event):
         status = event["status"]
-        if execution_visible_in_scope(
+        if not execution_visible_in_scope(
             organization_id=status.get("organization_id"),
             executed_by_id=status.get("executed_by_id"),
             scope=self.request_scope,
         ):
-            await self.send_json(status)
+            return
+        execution_id, order = status.get("execution_id"), events.status_order(status)
+        previous = self.status_orders.pop(execution_id, None)
+        if previous is not None and order < previous:
+            self.status_orders[execution_id] = previous
+            return  # a stale broadcast (see ExecutionLogConsumer.execution_status)
+        self.status_orders[execution_id] = order
+        if len(self.status_orders) > self.RECENT_RUNS:
+            self.status_orders.popitem(last=False)
+        await self.send_json(status)
 
     async def execution_logs(self, event):
         """History sockets never receive log events; ignore any that arrive."""

@@ -52,12 +52,25 @@ def log_message(line) -> dict:
     }
 
 
+# How far along a run is, within one attempt: a status never goes back except to Pending for a retry, which
+# starts the next attempt. Broadcasts from different processes (the worker's delayed Running, the web's
+# Cancelling) can arrive out of order; status_order lets a receiver drop the stale one.
+_STATUS_RANK = {"Scheduled": 0, "AwaitingApproval": 0, "Pending": 1, "Running": 2, "Cancelling": 3}
+_FINISHED_RANK = 4
+
+
+def status_order(message: dict) -> tuple[int, int]:
+    """(attempt, progress) of a status message: a later status of the run compares greater."""
+    return (message.get("attempt") or 1, _STATUS_RANK.get(message.get("status"), _FINISHED_RANK))
+
+
 def status_message(execution) -> dict:
     return {
         "type": "status",
         "execution_id": str(execution.id),
         "workflow_name": execution.workflow_name,
         "status": execution.status,
+        "attempt": execution.attempt,
         "is_complete": execution.is_complete,
         "duration_ms": execution.duration_ms,
         "started_at": execution.started_at.isoformat() if execution.started_at else None,

@@ -303,6 +303,20 @@ async def test_status_changes_reach_the_log_socket(application, running, member)
     await comm.disconnect()
 
 
+async def test_a_stale_status_broadcast_is_not_sent(application, running, member):
+    """The worker's delayed Running can reach the group after the web's Cancelling: the socket keeps the order
+    of the run's life, and a retry's Pending (the next attempt) still goes through."""
+    comm, _ = await open_log_socket(application, running, member)
+    await set_status(running, ExecutionStatus.CANCELLING)
+    await set_status(running, ExecutionStatus.RUNNING)  # stale: arrives after Cancelling
+    running.attempt = 2
+    await set_status(running, ExecutionStatus.PENDING)  # a retry's next attempt
+    messages = [await comm.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
+    assert [(m["status"], m["attempt"]) for m in messages] == [("Cancelling", 1), ("Pending", 2)]
+    assert await comm.receive_nothing(timeout=0.3)
+    await comm.disconnect()
+
+
 # --- the history socket ---
 
 
@@ -341,6 +355,18 @@ async def test_history_socket_streams_statuses_in_scope(
     assert message["execution_id"] == str(mine.id) and message["status"] == "Success"
     for comm in (admin_all, admin_org, member_comm):
         await comm.disconnect()
+
+
+async def test_history_socket_drops_a_stale_status_of_a_run(application, org, admin_user):
+    run = await sync_to_async(ExecutionFactory)(organization=org, status="Running")
+    comm, _ = await open_history(application, admin_user)
+    await set_status(run, ExecutionStatus.CANCELLING)
+    await set_status(run, ExecutionStatus.RUNNING)  # stale: the worker's delayed Running
+    await set_status(run, ExecutionStatus.CANCELLED)
+    statuses = [(await comm.receive_json_from(timeout=TIMEOUT))["status"] for _ in range(2)]
+    assert statuses == ["Cancelling", "Cancelled"]
+    assert await comm.receive_nothing(timeout=0.3)
+    await comm.disconnect()
 
 
 async def test_history_socket_refuses_other_scopes(application, org, outsider, admin_user):
