@@ -49,9 +49,10 @@ def _runnable_workflow(name: str):
     """The workflow's registry row: 404 unknown, 409 unavailable."""
     from workflows.models import Workflow
 
-    workflow = Workflow.objects.filter(name=name).first()
-    if workflow is None:
-        raise NotFound(f"Workflow '{name}' does not exist.")
+    try:
+        workflow = Workflow.objects.get(name=name)
+    except Workflow.DoesNotExist:
+        raise NotFound(f"Workflow '{name}' does not exist.") from None
     if not workflow.is_available:
         raise ConflictError(f"Workflow '{name}' is unavailable.", details={"import_error": workflow.import_error})
     return workflow
