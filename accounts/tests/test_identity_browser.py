@@ -14,7 +14,7 @@ import pytest
 from accounts.models import Passkey
 from accounts.tests.factories import DEFAULT_PASSWORD
 from bifrost_site.testing.accessibility import axe_violations, overflows
-from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in
+from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in, page_wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -25,9 +25,8 @@ SHOTS = Path(os.environ.get("PORTAL_SCREENSHOTS", Path(tempfile.gettempdir()) / 
 def wait_for(driver, css):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+    return page_wait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
 
 def sign_in_with_password(driver, base_url, user):
@@ -47,7 +46,6 @@ def csp_and_console_errors(driver) -> list[str]:
 
 def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     problems = []
@@ -68,7 +66,7 @@ def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
             },
         )
         sign_in_with_password(driver, base_url, member)
-        WebDriverWait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
+        page_wait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
 
         for width in (1400, 375):
             driver.set_window_size(width, 1000)
@@ -82,7 +80,7 @@ def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
 
         driver.find_element(By.CSS_SELECTOR, "#passkey-register input[name=name]").send_keys("Work laptop")
         driver.find_element(By.CSS_SELECTOR, "#passkey-register button[type=submit]").click()
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(
             lambda d: (
                 d.find_element(By.ID, "passkey-recovery").is_displayed()
                 or d.find_element(By.ID, "passkey-register-status").text
@@ -98,9 +96,9 @@ def test_account_page_and_a_passkey_from_registration_to_sign_in(member):
 
         driver.delete_all_cookies()
         sign_in_with_password(driver, base_url, member)
-        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("/login/mfa/"))
+        page_wait(driver, WAIT).until(lambda d: d.current_url.endswith("/login/mfa/"))
         wait_for(driver, "#passkey-signin").click()
-        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.endswith("/forms/"))
+        page_wait(driver, WAIT).until(lambda d: d.current_url.endswith("/forms/"))
         assert Passkey.objects.get(user=member).last_used_at is not None
         driver.get(f"{base_url}/account/")
         wait_for(driver, "#passkeys")
@@ -133,7 +131,6 @@ def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org)
     signed in and created. With `enforce` the email step goes straight to the provider; a domain without
     SSO gets the password step, and SSO for it is refused with a clear page."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from accounts.models import OrganizationSSO, User
     from accounts.tests.factories import RoleFactory
@@ -162,7 +159,7 @@ def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org)
 
         provider.next_user = {"email": "jit.user@contoso.test", "name": "Jit User", "email_verified": True}
         driver.find_element(By.ID, "sso-button").click()
-        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
+        page_wait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
         assert "/authorize" in provider.requests and "/token" in provider.requests
         user = User.objects.get(email="jit.user@contoso.test")
         assert user.organization_id == org.id and list(user.roles.values_list("name", flat=True)) == ["Technicians"]
@@ -172,7 +169,7 @@ def test_single_sign_on_in_the_browser_creates_the_user_in_the_organization(org)
         driver.delete_all_cookies()
         provider.next_user = {"email": "second@contoso.test", "email_verified": True}
         email_step(driver, base_url, "second@contoso.test")  # no password step: straight to the provider
-        WebDriverWait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
+        page_wait(driver, WAIT).until(lambda d: d.current_url.startswith(f"{base_url}/forms/"))
         assert User.objects.filter(email="second@contoso.test", organization=org).exists()
 
         driver.delete_all_cookies()

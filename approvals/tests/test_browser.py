@@ -6,7 +6,7 @@ import pytest
 from accounts.tests.factories import RoleFactory, UserFactory, UserRoleFactory
 from approvals.models import Approval, ApprovalStatus
 from approvals.tests.factories import ApprovalFactory
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, page_wait
 from bifrost_site.tests.test_portal_browser import WAIT, check_page, sign_in
 from executions.models import Execution, ExecutionStatus
 
@@ -16,7 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_an_approver_decides_on_the_page_which_passes_axe_and_fits_a_phone(org, member):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     role = RoleFactory(organization=org, name="Change approvers")
     approver = UserFactory(organization=org, email="approver@contoso.test", name="Ada Approver")
@@ -46,11 +45,11 @@ def test_an_approver_decides_on_the_page_which_passes_axe_and_fits_a_phone(org, 
         card = driver.find_element(By.ID, f"approval-{approve_me.id}")
         card.find_element(By.TAG_NAME, "textarea").send_keys("Verified with the CEO by phone")
         card.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
-        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".message-success")))
+        page_wait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".message-success")))
         card = driver.find_element(By.ID, f"approval-{reject_me.id}")
         card.find_element(By.TAG_NAME, "textarea").send_keys("Finance still uses it")
         card.find_element(By.CSS_SELECTOR, "button[value=reject]").click()
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(
             lambda d: "Rejected the run of delete_mailbox" in d.find_element(By.CSS_SELECTOR, ".messages").text
         )
         driver.delete_all_cookies()

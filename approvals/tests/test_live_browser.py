@@ -8,7 +8,7 @@ import pytest
 from accounts.tests.factories import RoleFactory, UserFactory, UserRoleFactory
 from approvals import services
 from bifrost_site.testing.accessibility import axe_violations, overflows
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, page_wait
 from bifrost_site.tests.test_portal_browser import SHOTS, WAIT, check_page, sign_in
 from conftest import client_for
 from executions.models import ExecutionStatus, Trigger
@@ -29,7 +29,6 @@ def _submit(org, user, mailbox):
 
 def test_the_run_page_shows_the_decision_live(prefork_worker, discovered, org):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     role = RoleFactory(organization=org, name="Change approvers")
     requester = UserFactory(organization=org, email="requester@contoso.test")
@@ -44,7 +43,7 @@ def test_the_run_page_shows_the_decision_live(prefork_worker, discovered, org):
 
     def open_live(driver, base_url, execution):
         driver.get(f"{base_url}/executions/{execution.id}/")
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver, WAIT)
         wait.until(lambda d: d.find_element(By.ID, "connection").get_attribute("data-state") == "live")
         assert card_status(driver) == "pending"
         assert driver.find_element(By.ID, "status").get_attribute("data-status") == "AwaitingApproval"

@@ -120,15 +120,24 @@ def headless_chromium():
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def page_wait(driver, timeout: float = 30):
+    """A WebDriverWait that looks again when the element it read was replaced meanwhile: pages redraw parts of
+    themselves (a form's options from its data provider, a live status) and a POST's redirect replaces the
+    whole page, so an element found a moment ago can be stale when the condition reads it."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException])
+
+
 def login_page_sign_in(driver, email: str, password: str, *, timeout: float = 30) -> None:
     """Sign in on the `/login/` page the browser shows: the email step ("Continue"), then the password step.
     The browser must be on the email step (`#login-form[data-step=email]`); this returns once the password
     form is submitted (the caller waits for where it leads)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(driver, timeout)
+    wait = page_wait(driver, timeout)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#login-form[data-step=email]")))
     driver.find_element(By.NAME, "username").send_keys(email)
     driver.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.tests.factories import DEFAULT_PASSWORD
 from bifrost_site.testing.admin_models import instance, registered_models
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, page_wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -60,7 +60,6 @@ def _overflow(driver) -> int:
 def test_every_changelist_fits_1400_px(admin_user, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     models = registered_models()
     for model in models:
@@ -73,10 +72,10 @@ def test_every_changelist_fits_1400_px(admin_user, tmp_path):
         driver.find_element(By.NAME, "username").send_keys(admin_user.email)
         driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "user-tools")))
+        page_wait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "user-tools")))
         for page in ["/admin/", *(f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in models)]:
             driver.get(base_url + page)
-            WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "content")))
+            page_wait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "content")))
             name = page.strip("/").replace("/", "_") or "index"
             driver.save_screenshot(str(tmp_path / f"{name}.png"))
             if (extra := _overflow(driver)) > 0:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from accounts.tests.factories import DEFAULT_PASSWORD
-from bifrost_site.testing.browser import headless_chromium, live_daphne
+from bifrost_site.testing.browser import headless_chromium, live_daphne, page_wait
 from bifrost_site.testing.ports import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,7 +31,6 @@ def shots(tmp_path) -> Path:
 def signed_in(admin_user):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     with live_daphne() as base_url, headless_chromium() as driver:
         driver.set_window_size(WIDE, 1000)
@@ -39,17 +38,16 @@ def signed_in(admin_user):
         driver.find_element(By.NAME, "username").send_keys(admin_user.email)
         driver.find_element(By.NAME, "password").send_keys(DEFAULT_PASSWORD)
         driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "user-tools")))
+        page_wait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "user-tools")))
         yield base_url, driver
 
 
 def open_page(driver, url: str):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(url)
-    WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "content")))
+    page_wait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "content")))
 
 
 def photograph(driver, folder: Path, name: str) -> dict[int, int]:
@@ -75,9 +73,8 @@ def sideways_overflow(driver) -> int:
 def saved(driver) -> None:
     """Wait for the page after a Save to say it saved."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
+    page_wait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist .success"))
 
 
 def csp_violations(driver) -> list[str]:
@@ -124,7 +121,7 @@ def test_dashboard_with_the_broker_down(admin_user, monkeypatch, shots):
 def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from executions.models import Execution
     from executions.tests.factories import ExecutionFactory
@@ -141,7 +138,7 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         driver.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{pending.id}']").click()
         Select(driver.find_element(By.NAME, "action")).select_by_value("cancel_selected")
         driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
-        message = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+        message = page_wait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
         assert "The run of reset_password was cancelled." in message.text
         pending.refresh_from_db()
         assert pending.status == "Cancelled"
@@ -150,7 +147,7 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         driver.find_element(By.CSS_SELECTOR, f"input[name=_selected_action][value='{failed.id}']").click()
         Select(driver.find_element(By.NAME, "action")).select_by_value("rerun_selected")
         driver.find_element(By.CSS_SELECTOR, "button[name=index]").click()
-        message = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
+        message = page_wait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".messagelist")))
         assert "A new run of reset_password was started with the same parameters" in message.text
         photograph(driver, shots, "executions-after-actions")
         rerun = Execution.objects.get(rerun_of=failed)
@@ -158,7 +155,7 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
         open_page(driver, f"{changelist}{failed.id}/change/")
         photograph(driver, shots, "execution-change")
         driver.find_element(By.XPATH, "//button[normalize-space()='Rerun']").click()
-        WebDriverWait(driver, WAIT).until(lambda d: "/admin/" not in d.current_url)
+        page_wait(driver, WAIT).until(lambda d: "/admin/" not in d.current_url)
         second = Execution.objects.filter(rerun_of=failed).exclude(pk=rerun.pk).get()
         assert driver.current_url == f"{base_url}/executions/{second.id}/"
         assert not csp_violations(driver)
@@ -166,7 +163,6 @@ def test_cancel_and_rerun_from_the_executions_list(admin_user, org, shots):
 
 def test_connect_an_oauth_connection_against_a_local_provider(admin_user, shots):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from oauth_app.models import OAuthConnection
     from oauth_app.tests.provider import OAuthProvider
@@ -189,14 +185,14 @@ def test_connect_an_oauth_connection_against_a_local_provider(admin_user, shots)
             photograph(driver, shots, "oauth-before-connect")
             driver.find_element(By.XPATH, "//button[normalize-space()='Connect']").click()
             # The provider consents at once and redirects to the callback, which comes back to this page.
-            WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist"))
+            page_wait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".messagelist"))
             assert driver.current_url == page
             assert "is connected and ready to use" in driver.find_element(By.CSS_SELECTOR, ".messagelist").text
             assert driver.find_element(By.XPATH, "//button[normalize-space()='Reconnect']")
             assert "Completed" in driver.find_element(By.CSS_SELECTOR, ".field-status").text
             photograph(driver, shots, "oauth-connected")
             driver.find_element(By.XPATH, "//button[normalize-space()='Refresh now']").click()
-            WebDriverWait(driver, WAIT).until(
+            page_wait(driver, WAIT).until(
                 lambda d: "Refreshed OAuth connection" in d.find_element(By.CSS_SELECTOR, ".messagelist").text
             )
             assert not csp_violations(driver)
@@ -237,7 +233,7 @@ def test_config_value_input_follows_the_type(admin_user, shots):
 
 def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, shots):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from forms_app.models import Form
     from workflows.tests.factories import WorkflowFactory
@@ -256,9 +252,9 @@ def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, sho
         Select(driver.find_element(By.ID, "id_workflow")).select_by_value("onboard_user")
         driver.find_element(By.ID, "bifrost-schema-skeleton").click()
         preview = driver.find_element(By.ID, "bifrost-schema-preview")
-        WebDriverWait(driver, WAIT).until(lambda d: "E-mail" in preview.text)
+        page_wait(driver, WAIT).until(lambda d: "E-mail" in preview.text)
         assert "Licence count" in preview.text and "Send welcome" in preview.text
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(
             lambda d: "The schema is valid." in d.find_element(By.ID, "bifrost-schema-status").text
         )
         overflow = photograph(driver, shots, "form-skeleton-preview")
@@ -271,14 +267,14 @@ def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, sho
             editor,
             schema.replace('"type": "checkbox"', '"type": "colour"'),
         )
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(
             lambda d: "schema.fields[2]" in d.find_element(By.ID, "bifrost-schema-status").text
         )
         photograph(driver, shots, "form-schema-error")
         driver.execute_script(
             "arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input'));", editor, schema
         )
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(
             lambda d: "The schema is valid." in d.find_element(By.ID, "bifrost-schema-status").text
         )
         driver.find_element(By.NAME, "_save").click()
@@ -290,7 +286,7 @@ def test_build_a_form_from_a_workflows_parameters_and_preview_it(admin_user, sho
 
 def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, org, shots):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from executions.models import Execution
     from workflows.tests.factories import WorkflowFactory
@@ -305,13 +301,11 @@ def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, o
     with signed_in(admin_user) as (base_url, driver):
         open_page(driver, f"{base_url}/admin/workflows/workflow/{workflow.pk}/change/")
         driver.find_element(By.CSS_SELECTOR, f"a[href='/admin/workflows/workflow/{workflow.pk}/run/']").click()
-        WebDriverWait(driver, WAIT).until(lambda d: d.find_elements(By.ID, "workflow-run-form"))
+        page_wait(driver, WAIT).until(lambda d: d.find_elements(By.ID, "workflow-run-form"))
         # A value the validator refuses is named on its input.
         driver.find_element(By.NAME, "param_licence_count").send_keys("9")
         driver.find_element(By.NAME, "_run").click()
-        WebDriverWait(driver, WAIT).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, ".field-param_licence_count.errors")
-        )
+        page_wait(driver, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".field-param_licence_count.errors"))
         overflow = photograph(driver, shots, "workflow-run-errors")
         assert max(overflow.values()) <= 0, overflow
         driver.find_element(By.NAME, "param_user_email").send_keys("new.hire@contoso.test")
@@ -321,7 +315,7 @@ def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, o
         Select(driver.find_element(By.NAME, "organization")).select_by_value(str(org.pk))
         Select(driver.find_element(By.NAME, "mode")).select_by_value("async")
         driver.find_element(By.NAME, "_run").click()
-        WebDriverWait(driver, WAIT).until(lambda d: "/executions/" in d.current_url and "/admin/" not in d.current_url)
+        page_wait(driver, WAIT).until(lambda d: "/executions/" in d.current_url and "/admin/" not in d.current_url)
         execution = Execution.objects.get(workflow_name="onboard_user")
         assert driver.current_url == f"{base_url}/executions/{execution.id}/"
         assert execution.parameters == {"user_email": "new.hire@contoso.test", "licence_count": 2}
@@ -332,7 +326,7 @@ def test_run_a_workflow_from_its_run_page_and_land_on_the_live_log(admin_user, o
 
 def test_edit_a_schedule_on_its_workflows_page(admin_user, shots):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from workflows.models import Schedule
     from workflows.tests.factories import WorkflowFactory
@@ -348,7 +342,7 @@ def test_edit_a_schedule_on_its_workflows_page(admin_user, shots):
         cron.clear()
         cron.send_keys("15 7 * * 1-5")
         # The line under it says the new expression in words as it is typed (the schedules API's check).
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(
             lambda d: "Monday through Friday" in d.find_element(By.CSS_SELECTOR, ".field-cron_preview").text
         )
         timezone = driver.find_element(By.NAME, "schedules-0-timezone")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import DEFAULT_PASSWORD, RoleFactory, UserRoleFactory
 from bifrost_site.testing.accessibility import axe_violations, overflows
-from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in
+from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in, page_wait
 from executions.models import ExecutionLog
 from executions.tests.factories import ExecutionFactory
 from forms_app.tests.factories import FormFactory, FormRoleFactory
@@ -105,11 +105,10 @@ def portal(org, admin_user):
 
 
 def sign_in(driver, base_url, user):
-    from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{base_url}/login/")
     login_page_sign_in(driver, user.email, DEFAULT_PASSWORD, timeout=WAIT)
-    WebDriverWait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
+    page_wait(driver, WAIT).until(lambda d: "/login/" not in d.current_url)
 
 
 def console_errors(driver, page_url="") -> list[str]:
@@ -128,15 +127,14 @@ def check_page(driver, base_url, path, name, ready_css="main"):
     """Open `path` at each width; return the problems found (axe, overflow, CSP)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     problems = []
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         driver.set_window_size(width, 1000)
         driver.get(base_url + path)
-        WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
-        WebDriverWait(driver, WAIT).until(
+        page_wait(driver, WAIT).until(ec.presence_of_element_located((By.CSS_SELECTOR, ready_css)))
+        page_wait(driver, WAIT).until(
             lambda d: d.execute_script("return document.documentElement.dataset.timesLocalized") == "true"
         )
         problems += [f"{path} @{width}: {v}" for v in axe_violations(driver)]
@@ -177,7 +175,7 @@ def test_a_user_finds_an_old_run_filters_its_log_cancels_and_runs_it_again(porta
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from executions import events
     from executions.models import Execution
@@ -209,7 +207,7 @@ def test_a_user_finds_an_old_run_filters_its_log_cancels_and_runs_it_again(porta
     )
 
     with live_daphne() as base_url, headless_chromium() as driver:
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver, WAIT)
         sign_in(driver, base_url, user)
         assert driver.current_url == f"{base_url}/forms/"  # "/" and sign-in land ORG users on their forms
         driver.find_element(By.LINK_TEXT, "Runs").click()
@@ -274,7 +272,6 @@ def test_a_user_finds_an_old_run_filters_its_log_cancels_and_runs_it_again(porta
 def test_the_top_bar_works_from_the_keyboard(portal):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     with live_daphne() as base_url, headless_chromium() as driver:
         sign_in(driver, base_url, portal["user"])
@@ -293,19 +290,18 @@ def test_the_top_bar_works_from_the_keyboard(portal):
         assert order[:3] == ["Bifrost", "Forms", "Runs"] and order[-1] == "summary"
         driver.switch_to.active_element.send_keys(Keys.ENTER)
         menu = driver.find_element(By.ID, "account-menu")
-        WebDriverWait(driver, WAIT).until(lambda d: menu.get_attribute("open") is not None)
+        page_wait(driver, WAIT).until(lambda d: menu.get_attribute("open") is not None)
         assert "Sign out" in menu.text and "Contoso" in menu.text
         panel = driver.find_element(By.CSS_SELECTOR, ".account-panel").rect
         assert panel["x"] >= 0 and panel["x"] + panel["width"] <= 375
         driver.switch_to.active_element.send_keys(Keys.ESCAPE)
-        WebDriverWait(driver, WAIT).until(lambda d: menu.get_attribute("open") is None)
+        page_wait(driver, WAIT).until(lambda d: menu.get_attribute("open") is None)
 
 
 @pytest.mark.worker
 def test_cancel_a_long_run_on_the_real_worker(prefork_worker, discovered, org):
     """A run logging slowly on the real worker: the user presses Cancel and the page follows it to Cancelled."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from accounts.tests.factories import UserFactory
     from executions.services import execution_start
@@ -313,7 +309,7 @@ def test_cancel_a_long_run_on_the_real_worker(prefork_worker, discovered, org):
     user = UserFactory(organization=org)
 
     with live_daphne() as base_url, headless_chromium() as driver:
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver, WAIT)
         sign_in(driver, base_url, user)
         execution = execution_start(
             workflow_name="t_slow_lines",

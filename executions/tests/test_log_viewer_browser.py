@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.tests.factories import DEFAULT_PASSWORD
-from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in
+from bifrost_site.testing.browser import headless_chromium, live_daphne, login_page_sign_in, page_wait
 from executions import events
 from executions.models import ExecutionLog, ExecutionStatus
 from executions.tests.factories import ExecutionFactory
@@ -36,7 +36,6 @@ def write_lines(execution, levels, start):
 def test_log_viewer_follows_a_running_execution(member, org):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     execution = ExecutionFactory(
         organization=org,
@@ -50,7 +49,7 @@ def test_log_viewer_follows_a_running_execution(member, org):
     write_lines(execution, ["info"], start=1)  # stored before the page opens: arrives as backlog
 
     with live_daphne() as base_url, headless_chromium() as driver:
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver, WAIT)
         driver.get(f"{base_url}/executions/{execution.id}/")
         # Not signed in: the session login page, then back to the viewer.
         wait.until(ec.presence_of_element_located((By.ID, "login-form")))
@@ -97,13 +96,12 @@ def test_log_viewer_follows_a_real_run_on_the_worker(prefork_worker, discovered,
     """A workflow logging slowly on the real worker: lines arrive while it runs, then the completion."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     from executions.services import execution_start
 
     n = 30
     with live_daphne() as base_url, headless_chromium() as driver:
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver, WAIT)
         driver.get(f"{base_url}/executions/00000000-0000-0000-0000-000000000000/")
         wait.until(ec.presence_of_element_located((By.ID, "login-form")))
         login_page_sign_in(driver, member.email, DEFAULT_PASSWORD, timeout=WAIT)

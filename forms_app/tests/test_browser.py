@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import RoleFactory, UserRoleFactory
+from bifrost_site.testing.browser import page_wait
 from forms_app.tests.factories import FormFactory, FormRoleFactory
 from forms_app.tests.test_api import FIELDS
 
@@ -54,7 +55,7 @@ def browser():
 def test_user_fills_and_submits_a_form_in_chromium(prefork_worker, discovered, live_server, browser, org):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from executions.models import Execution
 
@@ -74,7 +75,7 @@ def test_user_fills_and_submits_a_form_in_chromium(prefork_worker, discovered, l
     browser.get(f"{live_server.url}/forms/")
     browser.add_cookie({"name": "sessionid", "value": session.cookies["sessionid"].value, "path": "/"})
     browser.get(f"{live_server.url}/forms/{form.id}/")
-    wait = WebDriverWait(browser, 30)
+    wait = page_wait(browser, 30)
 
     # the worker ran the data provider for the select (static input tier=gold)
     wait.until(lambda d: len(Select(d.find_element(By.ID, "field-licence")).options) == 3)

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from accounts.tests.factories import RoleFactory, UserRoleFactory
-from bifrost_site.testing.browser import headless_chromium
+from bifrost_site.testing.browser import headless_chromium, page_wait
 from forms_app.tests.factories import FormFactory, FormRoleFactory
 from forms_app.tests.test_api import FIELDS
 
@@ -17,7 +17,7 @@ WAIT = 30
 def test_sync_result_links_to_the_run_and_runs_again_prefilled(prefork_worker, discovered, live_server, org):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
     from executions.models import Execution
 
@@ -29,7 +29,7 @@ def test_sync_result_links_to_the_run_and_runs_again_prefilled(prefork_worker, d
     session.force_login(user)
 
     with headless_chromium() as driver:
-        wait = WebDriverWait(driver, WAIT)
+        wait = page_wait(driver, WAIT)
         driver.get(f"{live_server.url}/forms/")
         driver.add_cookie({"name": "sessionid", "value": session.cookies["sessionid"].value, "path": "/"})
         driver.get(f"{live_server.url}/forms/{form.id}/")
